@@ -1,0 +1,103 @@
+//! Settings of a chat engine. Every interval is here so tests can run the
+//! protocol's timeouts in milliseconds.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::addr::ServerAddr;
+use crate::clock::Clock;
+use crate::key::Key;
+
+/// The protocol's timeouts and the client's reconnect backoff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timing {
+    /// Connecting a TCP socket.
+    pub connect: Duration,
+    /// Each handshake step: hello after accept, welcome after hello, ready
+    /// after welcome.
+    pub handshake: Duration,
+    /// Send `ping` after this long without sending anything.
+    pub ping_after: Duration,
+    /// Declare the connection lost after this long without receiving anything.
+    pub lost_after: Duration,
+    /// First reconnect delay; it doubles per failed attempt...
+    pub backoff_first: Duration,
+    /// ...up to this.
+    pub backoff_max: Duration,
+    /// On close, how long to wait for the outbox to be acknowledged.
+    pub close_grace: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            connect: Duration::from_secs(10),
+            handshake: Duration::from_secs(10),
+            ping_after: Duration::from_secs(10),
+            lost_after: Duration::from_secs(30),
+            backoff_first: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(10),
+            close_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Timing {
+    /// The delay before reconnect attempt `attempt` (1-based) that follows a
+    /// failure: 0.5 s, 1 s, 2 s, ... capped.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(16);
+        (self.backoff_first * 2u32.pow(doublings)).min(self.backoff_max)
+    }
+}
+
+/// What both ends share.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub key: Key,
+    /// Our display name (cleaned before it is sent).
+    pub name: String,
+    pub clock: Clock,
+    pub timing: Timing,
+}
+
+impl Config {
+    pub fn new(key: Key, name: impl Into<String>) -> Config {
+        Config {
+            key,
+            name: name.into(),
+            clock: Clock::system(),
+            timing: Timing::default(),
+        }
+    }
+}
+
+/// The server's settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub chat: Config,
+    /// 0 lets the OS pick (tests).
+    pub port: u16,
+    /// Listen on this address only; `None` is every interface, IPv4 and IPv6.
+    pub bind: Option<IpAddr>,
+}
+
+/// The client's settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub chat: Config,
+    pub server: ServerAddr,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let t = Timing::default();
+        let secs: Vec<f32> = (1..=7).map(|a| t.backoff(a).as_secs_f32()).collect();
+        assert_eq!(secs, [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]);
+        assert_eq!(t.backoff(u32::MAX), t.backoff_max);
+    }
+}

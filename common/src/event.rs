@@ -1,0 +1,147 @@
+//! What the engine tells the window (events) and what the window asks of the
+//! engine (a [`Handle`]). The window holds no sockets, only these.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::clock::Clock;
+use crate::error::{ConnectError, Rejection};
+use crate::payload::{MAX_TEXT_BYTES, random_id};
+use crate::session::Alert;
+
+/// Who is on the other end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub name: String,
+    pub addr: SocketAddr,
+}
+
+/// Why a live session ended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Ended {
+    #[error("{name} left ({reason})")]
+    PeerLeft { name: String, reason: String },
+    #[error("connection lost: {0}")]
+    Lost(String),
+    #[error("the session was closed for security: {0}")]
+    Alert(Alert),
+    #[error("another connection with the key took over")]
+    Replaced,
+    #[error("you closed the chat")]
+    Closed,
+}
+
+/// Everything the engine reports, in the order it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Client: trying to reach the server (attempt 1 is the first connect).
+    Connecting { attempt: u32, server: String },
+    /// Client: the connection was lost; the next attempt starts in `delay`.
+    Retrying {
+        attempt: u32,
+        delay: Duration,
+        error: ConnectError,
+    },
+    /// The handshake completed: chatting with `peer`. `resent` messages from
+    /// the outbox went out again first.
+    Connected { peer: Peer, resent: usize },
+    /// The peer's clock differs from ours by more than a minute: not an
+    /// error (the protocol corrects for it), but worth telling the user.
+    ClockOffset { secs: i64 },
+    /// A message from the peer, shown once (a re-sent copy is acked but not
+    /// reported again). `token` is the Fernet token it arrived in.
+    Received {
+        id: String,
+        from: String,
+        text: String,
+        sent_at: u64,
+        token: String,
+    },
+    /// One of our messages went out in `token`.
+    Sent { id: String, token: String },
+    /// The peer confirmed it decrypted our message `id`.
+    Acked { id: String },
+    /// The peer started or stopped typing.
+    Typing { active: bool },
+    /// The session ended; see [`Ended`]. An [`Ended::Alert`] is a security alert.
+    Disconnected(Ended),
+    /// Server: a connection that never became a session, and why.
+    Rejected { addr: SocketAddr, reason: Rejection },
+    /// Client: could not connect and will not retry (wrong key, refused at
+    /// the first attempt, ...). The event stream ends after it.
+    Failed(ConnectError),
+    /// The engine stopped after [`Handle::close`]. The stream ends after it.
+    Closed,
+}
+
+/// Why a message was not queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("the message is {len} bytes; the limit is {max} bytes", max = MAX_TEXT_BYTES)]
+    TooLong { len: usize },
+    #[error("the message is empty")]
+    Empty,
+    #[error("the chat engine has stopped")]
+    Stopped,
+}
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    Send {
+        id: String,
+        text: String,
+        sent_at: u64,
+    },
+    Typing(bool),
+    Close,
+}
+
+/// The window's side of the engine: cheap to clone, never blocks. Dropping
+/// every handle closes the chat like [`Handle::close`].
+#[derive(Debug, Clone)]
+pub struct Handle {
+    tx: mpsc::UnboundedSender<Command>,
+    clock: Clock,
+}
+
+impl Handle {
+    pub(crate) fn new(clock: Clock) -> (Handle, mpsc::UnboundedReceiver<Command>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Handle { tx, clock }, rx)
+    }
+
+    /// Queues a message; it stays in the outbox until the peer acks it, and is
+    /// sent as soon as a session is up. Returns its id.
+    pub fn send(&self, text: impl Into<String>) -> Result<String, SendError> {
+        let text = text.into();
+        if text.is_empty() {
+            return Err(SendError::Empty);
+        }
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(SendError::TooLong { len: text.len() });
+        }
+        let id = random_id();
+        let sent_at = self.clock.now_ms();
+        self.tx
+            .send(Command::Send {
+                id: id.clone(),
+                text,
+                sent_at,
+            })
+            .map_err(|_| SendError::Stopped)?;
+        Ok(id)
+    }
+
+    /// Tells the peer we started or stopped typing (dropped when offline).
+    pub fn typing(&self, active: bool) {
+        let _ = self.tx.send(Command::Typing(active));
+    }
+
+    /// Says `bye` once the outbox is delivered (or after a short grace
+    /// period), then stops; the last event is [`Event::Closed`].
+    pub fn close(&self) {
+        let _ = self.tx.send(Command::Close);
+    }
+}

@@ -1,0 +1,277 @@
+//! The three-token handshake (hello, welcome, ready) and the plain `ERR`
+//! lines a server sends before it closes a connection it will not serve.
+//!
+//! Pure functions over lines; `client` and `server` do the I/O.
+
+use std::fmt;
+
+use crate::clock::Clock;
+use crate::key::Key;
+use crate::payload::{Hello, PROTO, Welcome};
+use crate::token::{self, OpenError};
+
+/// The code of an `ERR <code> <text>` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrCode {
+    KeyMismatch,
+    Version,
+    TooLarge,
+    Timeout,
+    BadHello,
+}
+
+impl ErrCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrCode::KeyMismatch => "key-mismatch",
+            ErrCode::Version => "version",
+            ErrCode::TooLarge => "too-large",
+            ErrCode::Timeout => "timeout",
+            ErrCode::BadHello => "bad-hello",
+        }
+    }
+
+    fn parse(code: &str) -> Option<ErrCode> {
+        [
+            ErrCode::KeyMismatch,
+            ErrCode::Version,
+            ErrCode::TooLarge,
+            ErrCode::Timeout,
+            ErrCode::BadHello,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == code)
+    }
+
+    /// The human text the server puts after the code.
+    pub fn text(self) -> &'static str {
+        match self {
+            ErrCode::KeyMismatch => "this server uses a different key",
+            ErrCode::Version => "this server speaks fernet-chat protocol 1",
+            ErrCode::TooLarge => "the line was longer than 8192 bytes",
+            ErrCode::Timeout => "no valid hello within 10 seconds",
+            ErrCode::BadHello => "that was not a fernet-chat hello",
+        }
+    }
+
+    /// The whole `ERR` line, without its LF.
+    pub fn line(self) -> String {
+        format!("ERR {} {}", self.as_str(), self.text())
+    }
+}
+
+impl fmt::Display for ErrCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A server's `ERR` line as the client reads it: unauthenticated, a hint only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrLine {
+    /// `None` for a code this version does not know.
+    pub code: Option<ErrCode>,
+    pub text: String,
+}
+
+/// Parses `ERR <code> <text>`; `None` if the line is not an `ERR` line.
+pub fn parse_err_line(line: &str) -> Option<ErrLine> {
+    let rest = line.strip_prefix("ERR ")?;
+    let (code, text) = rest.split_once(' ').unwrap_or((rest, ""));
+    Some(ErrLine {
+        code: ErrCode::parse(code),
+        text: text.chars().filter(|c| !c.is_control()).take(200).collect(),
+    })
+}
+
+/// Nonces are 22 characters of URL-safe base64, like [`crate::payload::random_id`].
+fn is_id(nonce: &str) -> bool {
+    nonce.len() == 22
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Seconds `peer` is ahead of `ours` (negative: behind).
+fn offset(peer_secs: u64, ours_secs: u64) -> i64 {
+    (peer_secs as i128 - ours_secs as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+/// Client side, step 1.
+pub fn seal_hello(key: &Key, clock: &Clock, nonce: &str, name: &str) -> String {
+    let hello = Hello {
+        proto: PROTO,
+        nonce: nonce.to_owned(),
+        name: name.to_owned(),
+    };
+    token::seal(key, clock, &serde_json::to_vec(&hello).unwrap_or_default())
+}
+
+/// Server side: reads a client's first line. On success, the hello and the
+/// client's clock offset in seconds; otherwise the code to answer with.
+pub fn open_hello(key: &Key, clock: &Clock, line: &str) -> Result<(Hello, i64), ErrCode> {
+    let (plaintext, ts) = token::open_any_time(key, line).map_err(|e| match e {
+        OpenError::BadKey => ErrCode::KeyMismatch,
+        _ => ErrCode::BadHello,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&plaintext).map_err(|_| ErrCode::BadHello)?;
+    if value.get("kind").and_then(|k| k.as_str()) != Some("hello") {
+        return Err(ErrCode::BadHello);
+    }
+    if value.get("proto").and_then(|p| p.as_u64()) != Some(PROTO as u64) {
+        return Err(ErrCode::Version);
+    }
+    let hello: Hello = serde_json::from_value(value).map_err(|_| ErrCode::BadHello)?;
+    if !is_id(&hello.nonce) {
+        return Err(ErrCode::BadHello);
+    }
+    Ok((hello, offset(ts, clock.now_secs())))
+}
+
+/// Server side, step 2.
+pub fn seal_welcome(key: &Key, clock: &Clock, nonce: &str, echo: &str, name: &str) -> String {
+    let welcome = Welcome {
+        proto: PROTO,
+        nonce: nonce.to_owned(),
+        echo: echo.to_owned(),
+        name: name.to_owned(),
+    };
+    token::seal(
+        key,
+        clock,
+        &serde_json::to_vec(&welcome).unwrap_or_default(),
+    )
+}
+
+/// Why a welcome does not prove the server holds the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WelcomeError {
+    /// Not a Fernet token at all: not a fernet-chat server.
+    NotAToken,
+    /// A token that does not decrypt under our key.
+    Undecryptable,
+    /// Decrypts, but does not echo our nonce (a replayed welcome).
+    WrongEcho,
+    /// Decrypts, but is not a welcome.
+    NotAWelcome,
+    /// A welcome for another protocol version.
+    Version(u64),
+}
+
+/// Client side: checks the server's answer to our hello. On success, the
+/// welcome and the server's clock offset in seconds.
+pub fn open_welcome(
+    key: &Key,
+    clock: &Clock,
+    line: &str,
+    our_nonce: &str,
+) -> Result<(Welcome, i64), WelcomeError> {
+    let (plaintext, ts) = token::open_any_time(key, line).map_err(|e| match e {
+        OpenError::BadKey => WelcomeError::Undecryptable,
+        _ => WelcomeError::NotAToken,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&plaintext).map_err(|_| WelcomeError::NotAWelcome)?;
+    if value.get("kind").and_then(|k| k.as_str()) != Some("welcome") {
+        return Err(WelcomeError::NotAWelcome);
+    }
+    match value.get("proto").and_then(|p| p.as_u64()) {
+        Some(p) if p == PROTO as u64 => {}
+        Some(p) => return Err(WelcomeError::Version(p)),
+        None => return Err(WelcomeError::NotAWelcome),
+    }
+    let welcome: Welcome = serde_json::from_value(value).map_err(|_| WelcomeError::NotAWelcome)?;
+    if welcome.echo != our_nonce {
+        return Err(WelcomeError::WrongEcho);
+    }
+    if !is_id(&welcome.nonce) {
+        return Err(WelcomeError::NotAWelcome);
+    }
+    Ok((welcome, offset(ts, clock.now_secs())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::random_id;
+
+    #[test]
+    fn hello_and_welcome_round_trip_with_offsets() {
+        let key = Key::generate().unwrap();
+        let client_clock = Clock::from_fn(|| 1_000_600_000);
+        let server_clock = Clock::from_fn(|| 1_000_000_000);
+        let (nc, ns) = (random_id(), random_id());
+        let hello = seal_hello(&key, &client_clock, &nc, "alice");
+        let (h, offset) = open_hello(&key, &server_clock, &hello).unwrap();
+        assert_eq!((&h.nonce, h.name.as_str(), offset), (&nc, "alice", 600));
+        let welcome = seal_welcome(&key, &server_clock, &ns, &nc, "bob");
+        let (w, offset) = open_welcome(&key, &client_clock, &welcome, &nc).unwrap();
+        assert_eq!((&w.nonce, w.name.as_str(), offset), (&ns, "bob", -600));
+        assert_eq!(
+            open_welcome(&key, &client_clock, &welcome, &random_id()),
+            Err(WelcomeError::WrongEcho)
+        );
+        assert_eq!(
+            open_welcome(&Key::generate().unwrap(), &client_clock, &welcome, &nc),
+            Err(WelcomeError::Undecryptable)
+        );
+        assert_eq!(
+            open_welcome(&key, &client_clock, "HTTP/1.1 400 Bad Request", &nc),
+            Err(WelcomeError::NotAToken)
+        );
+    }
+
+    #[test]
+    fn a_hello_with_a_malformed_nonce_is_refused() {
+        let key = Key::generate().unwrap();
+        let clock = Clock::system();
+        let hello = seal_hello(&key, &clock, "short", "x");
+        assert_eq!(
+            open_hello(&key, &clock, &hello).unwrap_err(),
+            ErrCode::BadHello
+        );
+    }
+
+    #[test]
+    fn hello_errors_map_to_err_codes() {
+        let key = Key::generate().unwrap();
+        let clock = Clock::system();
+        let other = Key::generate().unwrap();
+        assert_eq!(
+            open_hello(&key, &clock, &seal_hello(&other, &clock, &random_id(), "x")).unwrap_err(),
+            ErrCode::KeyMismatch
+        );
+        assert_eq!(
+            open_hello(&key, &clock, "GET / HTTP/1.1").unwrap_err(),
+            ErrCode::BadHello
+        );
+        let v2 = token::seal(
+            &key,
+            &clock,
+            br#"{"kind":"hello","proto":2,"nonce":"n","name":"x"}"#,
+        );
+        assert_eq!(open_hello(&key, &clock, &v2).unwrap_err(), ErrCode::Version);
+        let not_json = token::seal(&key, &clock, b"hi");
+        assert_eq!(
+            open_hello(&key, &clock, &not_json).unwrap_err(),
+            ErrCode::BadHello
+        );
+        let welcome = seal_welcome(&key, &clock, "a", "b", "c");
+        assert_eq!(
+            open_hello(&key, &clock, &welcome).unwrap_err(),
+            ErrCode::BadHello
+        );
+    }
+
+    #[test]
+    fn err_lines_round_trip() {
+        let line = ErrCode::KeyMismatch.line();
+        assert_eq!(line, "ERR key-mismatch this server uses a different key");
+        let parsed = parse_err_line(&line).unwrap();
+        assert_eq!(parsed.code, Some(ErrCode::KeyMismatch));
+        assert_eq!(parsed.text, "this server uses a different key");
+        assert_eq!(parse_err_line("ERR shiny\x1b[2J").unwrap().code, None);
+        assert_eq!(parse_err_line("gAAAAA"), None);
+    }
+}

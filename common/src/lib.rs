@@ -1,0 +1,44 @@
+//! fernet-chat's engine: everything but the windows.
+//!
+//! Two people on one LAN share a Fernet key; the server listens, the client
+//! connects, and every line on the wire is a Fernet token (see PROTOCOL.md).
+//! The windows and the terminal mode talk to this crate only through a
+//! [`Handle`] (send, typing, close) and a stream of [`Event`]s.
+//!
+//! # Layout
+//! - [`key`]: generating and parsing keys.
+//! - [`codec`]: LF line framing with size limits.
+//! - [`token`]: Fernet tokens with the protocol's time rules.
+//! - [`payload`]: the JSON inside tokens.
+//! - [`handshake`]: hello / welcome / ready and `ERR` lines.
+//! - [`session`]: sealing and checking session frames (sid, dir, seq, age).
+//! - [`server`], [`client`]: the tokio tasks that listen or connect.
+//! - [`event`]: the [`Handle`] and [`Event`]s the windows use.
+//! - [`addr`]: typed server addresses and this machine's LAN addresses.
+//! - [`terminal`]: the `--headless` mode both binaries share.
+
+pub mod addr;
+pub mod client;
+pub mod clock;
+pub mod codec;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod handshake;
+pub mod key;
+mod link;
+mod outbox;
+pub mod payload;
+pub mod server;
+pub mod session;
+pub mod terminal;
+pub mod token;
+
+pub use addr::{DEFAULT_PORT, ServerAddr};
+pub use clock::Clock;
+pub use config::{ClientConfig, Config, ServerConfig, Timing};
+pub use error::{BindError, ConnectError, Rejection};
+pub use event::{Ended, Event, Handle, Peer, SendError};
+pub use key::{Key, KeyError};
+pub use server::Server;
+pub use session::Alert;

@@ -1,0 +1,317 @@
+//! A live session over one TCP connection, and the loop that drives it.
+//!
+//! Reading and writing are separate tasks so that a peer that stops reading
+//! can never stop us from reading (two sides blocked on full send buffers
+//! would deadlock). The reader decrypts and checks; a small writer task only
+//! batches lines into the socket.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures::{FutureExt, SinkExt, StreamExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use crate::codec::{LineCodec, LineError, SESSION_LINE_MAX};
+use crate::config::Timing;
+use crate::event::{Command, Ended, Event, Peer};
+use crate::outbox::{Outbox, Pending};
+use crate::payload::Body;
+use crate::session::{Alert, Session};
+
+pub(crate) type Reader = FramedRead<OwnedReadHalf, LineCodec>;
+pub(crate) type Writer = FramedWrite<OwnedWriteHalf, LineCodec>;
+
+/// The app dropped its event receiver: nobody is listening, stop.
+#[derive(Debug)]
+pub(crate) struct Gone;
+
+/// The engine's way to report, with backpressure: if the window falls behind,
+/// the engine stops reading the socket and TCP slows the peer down.
+#[derive(Debug, Clone)]
+pub(crate) struct Emitter(pub mpsc::Sender<Event>);
+
+impl Emitter {
+    pub async fn emit(&self, event: Event) -> Result<(), Gone> {
+        self.0.send(event).await.map_err(|_| Gone)
+    }
+}
+
+/// An established session and its connection.
+pub(crate) struct Link {
+    reader: Reader,
+    out: mpsc::UnboundedSender<String>,
+    writer: Option<JoinHandle<()>>,
+    session: Session,
+    pub peer: Peer,
+    last_sent: Instant,
+}
+
+impl Link {
+    /// Takes over a connection whose handshake is complete.
+    pub fn new(mut reader: Reader, writer: Writer, session: Session, peer: Peer) -> Link {
+        reader.decoder_mut().set_max(SESSION_LINE_MAX);
+        let (out, lines) = mpsc::unbounded_channel();
+        Link {
+            reader,
+            out,
+            writer: Some(tokio::spawn(write_lines(writer, lines))),
+            session,
+            peer,
+            last_sent: Instant::now(),
+        }
+    }
+
+    pub fn offset_secs(&self) -> i64 {
+        self.session.offset_secs()
+    }
+
+    /// Seals and queues a frame; returns its token.
+    fn send(&mut self, body: &Body) -> String {
+        let token = self.session.seal(body);
+        // If the writer has stopped, the reader sees the connection end.
+        let _ = self.out.send(token.clone());
+        self.last_sent = Instant::now();
+        token
+    }
+
+    fn send_msg(&mut self, m: &Pending) -> Event {
+        let token = self.send(&Body::Msg {
+            id: m.id.clone(),
+            text: m.text.clone(),
+            sent_at: m.sent_at,
+        });
+        Event::Sent {
+            id: m.id.clone(),
+            token,
+        }
+    }
+
+    /// Says `bye` (if given), lets the writer flush for a moment, and closes.
+    pub async fn close(mut self, bye: Option<&str>) {
+        if let Some(reason) = bye {
+            self.send(&Body::Bye {
+                reason: reason.to_owned(),
+            });
+        }
+        let (dead, _) = mpsc::unbounded_channel();
+        drop(std::mem::replace(&mut self.out, dead));
+        if let Some(writer) = self.writer.take() {
+            let abort = writer.abort_handle();
+            if timeout(Duration::from_secs(1), writer).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            writer.abort();
+        }
+    }
+}
+
+async fn write_lines(mut sink: Writer, mut lines: mpsc::UnboundedReceiver<String>) {
+    let mut batch = Vec::with_capacity(64);
+    while lines.recv_many(&mut batch, 256).await > 0 {
+        for line in batch.drain(..) {
+            if sink.feed(line).await.is_err() {
+                return;
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+/// How [`drive`] ended.
+pub(crate) enum Outcome<T> {
+    /// The session is over; the link should be closed.
+    Ended(Ended),
+    /// Something from `interrupt` arrived (the server: a newer session).
+    Interrupted(T),
+    /// The user closed the chat (and the outbox is empty or the grace period
+    /// is over): the caller says `bye`.
+    Closed,
+    Gone,
+}
+
+/// Runs a live session until it ends: sends what the user types, answers
+/// pings, acknowledges and reports messages, and watches the peer's silence.
+/// Re-sends the outbox first.
+pub(crate) async fn drive<T>(
+    link: &mut Link,
+    outbox: &mut Outbox,
+    cmds: &mut mpsc::UnboundedReceiver<Command>,
+    events: &Emitter,
+    timing: &Timing,
+    interrupt: &mut mpsc::Receiver<T>,
+) -> Outcome<T> {
+    match drive_inner(link, outbox, cmds, events, timing, interrupt).await {
+        Ok(outcome) => outcome,
+        Err(Gone) => Outcome::Gone,
+    }
+}
+
+async fn drive_inner<T>(
+    link: &mut Link,
+    outbox: &mut Outbox,
+    cmds: &mut mpsc::UnboundedReceiver<Command>,
+    events: &Emitter,
+    timing: &Timing,
+    interrupt: &mut mpsc::Receiver<T>,
+) -> Result<Outcome<T>, Gone> {
+    let pending: Vec<Pending> = outbox.pending().cloned().collect();
+    let resent: Vec<Event> = pending.iter().map(|m| link.send_msg(m)).collect();
+    events
+        .emit(Event::Connected {
+            peer: link.peer.clone(),
+            resent: resent.len(),
+        })
+        .await?;
+    let offset = link.offset_secs();
+    if offset.unsigned_abs() > 60 {
+        events.emit(Event::ClockOffset { secs: offset }).await?;
+    }
+    for event in resent {
+        events.emit(event).await?;
+    }
+
+    let mut last_recv = Instant::now();
+    let mut closing: Option<Instant> = None;
+    let mut interrupt_open = true;
+    loop {
+        if closing.is_some() && outbox.is_empty() {
+            return Ok(Outcome::Closed);
+        }
+        let ping_at = link.last_sent + timing.ping_after;
+        let lost_at = last_recv + timing.lost_after;
+        let give_up_at = closing.unwrap_or(lost_at);
+        tokio::select! {
+            line = link.reader.next() => {
+                last_recv = Instant::now();
+                if let Some(ended) = on_line(line, link, outbox, events).await? {
+                    return Ok(Outcome::Ended(ended));
+                }
+                // Take whatever else is already buffered before waiting again.
+                for _ in 0..256 {
+                    let Some(line) = link.reader.next().now_or_never() else { break };
+                    if let Some(ended) = on_line(line, link, outbox, events).await? {
+                        return Ok(Outcome::Ended(ended));
+                    }
+                }
+            }
+            cmd = cmds.recv(), if closing.is_none() => match cmd {
+                Some(Command::Send { id, text, sent_at }) => {
+                    let pending = Pending { id, text, sent_at };
+                    let sent = link.send_msg(&pending);
+                    outbox.push(pending);
+                    events.emit(sent).await?;
+                }
+                Some(Command::Typing(active)) => {
+                    link.send(&Body::Typing { active });
+                }
+                Some(Command::Close) | None => closing = Some(Instant::now() + timing.close_grace),
+            },
+            _ = sleep_until(ping_at) => {
+                link.send(&Body::Ping);
+            }
+            _ = sleep_until(lost_at) => {
+                let secs = timing.lost_after.as_secs_f32();
+                return Ok(Outcome::Ended(Ended::Lost(format!("nothing heard from the other side for {secs} s"))));
+            }
+            _ = sleep_until(give_up_at), if closing.is_some() => return Ok(Outcome::Closed),
+            next = interrupt.recv(), if interrupt_open => match next {
+                Some(next) => return Ok(Outcome::Interrupted(next)),
+                None => interrupt_open = false,
+            },
+        }
+    }
+}
+
+/// Handles one incoming line; `Some` if it ends the session.
+async fn on_line(
+    line: Option<Result<String, LineError>>,
+    link: &mut Link,
+    outbox: &mut Outbox,
+    events: &Emitter,
+) -> Result<Option<Ended>, Gone> {
+    let line = match line {
+        None => {
+            return Ok(Some(Ended::Lost(
+                "the other side closed the connection".into(),
+            )));
+        }
+        Some(Err(LineError::Io(e))) => return Ok(Some(Ended::Lost(e.to_string()))),
+        Some(Err(e)) => {
+            return Ok(Some(Ended::Alert(Alert::Malformed(format!(
+                "received {e}"
+            )))));
+        }
+        Some(Ok(line)) => line,
+    };
+    let body = match link.session.open(&line) {
+        Ok(Some(body)) => body,
+        Ok(None) => return Ok(None),
+        Err(alert) => return Ok(Some(Ended::Alert(alert))),
+    };
+    match body {
+        Body::Msg { id, text, sent_at } => {
+            link.send(&Body::Ack { of: id.clone() });
+            if outbox.first_sight(&id) {
+                let from = link.peer.name.clone();
+                events
+                    .emit(Event::Received {
+                        id,
+                        from,
+                        text,
+                        sent_at,
+                        token: line,
+                    })
+                    .await?;
+            }
+        }
+        Body::Ack { of } => {
+            if outbox.ack(&of) {
+                events.emit(Event::Acked { id: of }).await?;
+            }
+        }
+        Body::Typing { active } => events.emit(Event::Typing { active }).await?,
+        Body::Ping => {
+            link.send(&Body::Pong);
+        }
+        Body::Bye { reason } => {
+            let name = link.peer.name.clone();
+            return Ok(Some(Ended::PeerLeft { name, reason }));
+        }
+        Body::Pong | Body::Ready => {}
+    }
+    Ok(None)
+}
+
+/// Waits for `work` while the peer is away: messages typed meanwhile go to
+/// the outbox; `None` if the user closed the chat first.
+pub(crate) async fn while_offline<F: Future>(
+    work: F,
+    cmds: &mut mpsc::UnboundedReceiver<Command>,
+    outbox: &mut Outbox,
+) -> Option<F::Output> {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return Some(done),
+            cmd = cmds.recv() => match cmd {
+                Some(Command::Send { id, text, sent_at }) => outbox.push(Pending { id, text, sent_at }),
+                Some(Command::Typing(_)) => {}
+                Some(Command::Close) | None => return None,
+            },
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! What outlives a connection: messages not yet acknowledged, and the ids of
+//! messages already shown. This is what lets a reconnect lose nothing and show
+//! nothing twice.
+
+use std::collections::{HashSet, VecDeque};
+
+/// A message of ours waiting for its `ack`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pending {
+    pub id: String,
+    pub text: String,
+    pub sent_at: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    pending: VecDeque<Pending>,
+    shown: HashSet<String>,
+}
+
+impl Outbox {
+    pub fn push(&mut self, message: Pending) {
+        self.pending.push_back(message);
+    }
+
+    /// Removes an acknowledged message; `false` if it was not pending (an ack
+    /// for a re-sent copy that was already acknowledged).
+    pub fn ack(&mut self, id: &str) -> bool {
+        // Acks arrive in send order, so the match is almost always in front.
+        match self.pending.iter().position(|p| p.id == id) {
+            Some(i) => self.pending.remove(i).is_some(),
+            None => false,
+        }
+    }
+
+    /// Unacknowledged messages, oldest first.
+    pub fn pending(&self) -> impl ExactSizeIterator<Item = &Pending> {
+        self.pending.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Records a received message id; `false` if it was already shown.
+    pub fn first_sight(&mut self, id: &str) -> bool {
+        !self.shown.contains(id) && self.shown.insert(id.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(id: &str) -> Pending {
+        Pending {
+            id: id.into(),
+            text: id.into(),
+            sent_at: 0,
+        }
+    }
+
+    #[test]
+    fn keeps_order_until_acked() {
+        let mut outbox = Outbox::default();
+        for id in ["a", "b", "c"] {
+            outbox.push(pending(id));
+        }
+        assert!(outbox.ack("b"));
+        assert!(!outbox.ack("b"));
+        let ids: Vec<_> = outbox.pending().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"]);
+    }
+
+    #[test]
+    fn shows_an_id_once() {
+        let mut outbox = Outbox::default();
+        assert!(outbox.first_sight("x"));
+        assert!(!outbox.first_sight("x"));
+        assert!(outbox.first_sight("y"));
+    }
+}

@@ -1,0 +1,285 @@
+//! The server: listens, admits connections that prove they hold the key, and
+//! chats with one client at a time.
+//!
+//! Each incoming connection gets its own handshake task, so a silent or
+//! hostile connection never holds up the live session or other clients; only
+//! a connection that completes the handshake reaches the chat loop, where it
+//! replaces the current session.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use futures::{SinkExt, StreamExt};
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::{Duration, timeout};
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use crate::addr::local_addrs;
+use crate::codec::{HANDSHAKE_LINE_MAX, LineCodec, LineError};
+use crate::config::{Config, ServerConfig};
+use crate::error::{BindError, Rejection};
+use crate::event::{Command, Ended, Event, Handle, Peer};
+use crate::handshake::{self, ErrCode};
+use crate::link::{Emitter, Gone, Link, Outcome, Reader, Writer, drive, while_offline};
+use crate::outbox::Outbox;
+use crate::payload::{Body, clean_name, random_id};
+use crate::session::{Role, Session};
+
+/// Connections allowed to be mid-handshake at once; more wait to be accepted.
+const MAX_HANDSHAKES: usize = 32;
+
+/// A bound, not yet running server.
+#[derive(Debug)]
+pub struct Server {
+    listeners: Vec<TcpListener>,
+    config: ServerConfig,
+    port: u16,
+}
+
+impl Server {
+    /// Binds the port: on `config.bind` if given, otherwise on every IPv4 and
+    /// (where available) IPv6 interface.
+    pub async fn bind(config: ServerConfig) -> Result<Server, BindError> {
+        let first_ip = config.bind.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let first_addr = SocketAddr::new(first_ip, config.port);
+        let first = TcpListener::bind(first_addr)
+            .await
+            .map_err(|e| BindError::from_io(first_addr, &e))?;
+        let port = first
+            .local_addr()
+            .map_err(|e| BindError::from_io(first_addr, &e))?
+            .port();
+        let mut listeners = vec![first];
+        if config.bind.is_none() {
+            // IPv6 is a bonus: a machine without it still serves IPv4.
+            if let Ok(v6) = bind_v6_only(port) {
+                listeners.push(v6);
+            }
+        }
+        Ok(Server {
+            listeners,
+            config,
+            port,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The addresses to give the other person, best first.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        match self.config.bind {
+            Some(ip) if !ip.is_unspecified() => vec![SocketAddr::new(ip, self.port)],
+            _ => local_addrs(self.port)
+                .into_iter()
+                .filter(|a| a.is_ipv4() || self.listeners.len() > 1)
+                .collect(),
+        }
+    }
+
+    /// Starts serving in the background (on the current tokio runtime).
+    pub fn start(self) -> (Handle, mpsc::Receiver<Event>) {
+        let (handle, cmds) = Handle::new(self.config.chat.clock.clone());
+        let (tx, events) = mpsc::channel(256);
+        tokio::spawn(serve(self, cmds, Emitter(tx)));
+        (handle, events)
+    }
+}
+
+fn bind_v6_only(port: u16) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV6, Type::STREAM, None)?;
+    socket.set_only_v6(true)?;
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port).into())?;
+    socket.listen(128)?;
+    TcpListener::from_std(socket.into())
+}
+
+async fn serve(server: Server, mut cmds: mpsc::UnboundedReceiver<Command>, events: Emitter) {
+    let Server {
+        listeners, config, ..
+    } = server;
+    let (admitted_tx, mut admitted) = mpsc::channel(1);
+    let chat = Arc::new(config.chat);
+    let acceptors: Vec<_> = listeners
+        .into_iter()
+        .map(|l| {
+            AbortOnDrop(tokio::spawn(accept(
+                l,
+                chat.clone(),
+                admitted_tx.clone(),
+                events.clone(),
+            )))
+        })
+        .collect();
+    drop(admitted_tx);
+    let _ = chat_loop(&chat, &mut cmds, &mut admitted, &events).await;
+    drop(acceptors);
+}
+
+/// Waits for a session, chats, and returns to waiting, keeping the outbox.
+async fn chat_loop(
+    chat: &Config,
+    cmds: &mut mpsc::UnboundedReceiver<Command>,
+    admitted: &mut mpsc::Receiver<Link>,
+    events: &Emitter,
+) -> Result<(), Gone> {
+    let mut outbox = Outbox::default();
+    let mut next = None;
+    loop {
+        let mut link = match next.take() {
+            Some(link) => link,
+            None => match while_offline(admitted.recv(), cmds, &mut outbox).await {
+                Some(Some(link)) => link,
+                // Every listener failed: nothing more can arrive.
+                Some(None) => return Ok(()),
+                None => return events.emit(Event::Closed).await,
+            },
+        };
+        match drive(&mut link, &mut outbox, cmds, events, &chat.timing, admitted).await {
+            Outcome::Ended(ended) => {
+                link.close(None).await;
+                events.emit(Event::Disconnected(ended)).await?;
+            }
+            Outcome::Interrupted(newer) => {
+                link.close(Some("replaced")).await;
+                events.emit(Event::Disconnected(Ended::Replaced)).await?;
+                next = Some(newer);
+            }
+            Outcome::Closed => {
+                link.close(Some("closed")).await;
+                return events.emit(Event::Closed).await;
+            }
+            Outcome::Gone => return Err(Gone),
+        }
+    }
+}
+
+async fn accept(
+    listener: TcpListener,
+    chat: Arc<Config>,
+    admitted: mpsc::Sender<Link>,
+    events: Emitter,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, addr) = match listener.accept().await {
+            Ok(conn) => conn,
+            // Out of file descriptors and the like: pause rather than spin.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let (chat, admitted, events) = (chat.clone(), admitted.clone(), events.clone());
+        tokio::spawn(async move {
+            match admit(stream, addr, &chat).await {
+                Ok(link) => {
+                    let _ = admitted.send(link).await;
+                }
+                Err(reason) => {
+                    let _ = events.emit(Event::Rejected { addr, reason }).await;
+                }
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// Runs the server's half of the handshake on a fresh connection.
+async fn admit(stream: TcpStream, addr: SocketAddr, chat: &Config) -> Result<Link, Rejection> {
+    let _ = stream.set_nodelay(true);
+    let (read, write) = stream.into_split();
+    let mut reader = FramedRead::new(read, LineCodec::new(HANDSHAKE_LINE_MAX));
+    let mut writer = FramedWrite::new(write, LineCodec::new(HANDSHAKE_LINE_MAX));
+    let wait = chat.timing.handshake;
+
+    let line = match timeout(wait, reader.next()).await {
+        Ok(Some(Ok(line))) => line,
+        Ok(Some(Err(LineError::TooLong { .. }))) => {
+            return refuse(ErrCode::TooLarge, reader, writer).await;
+        }
+        Ok(Some(Err(LineError::NotText))) => {
+            return refuse(ErrCode::BadHello, reader, writer).await;
+        }
+        Ok(None | Some(Err(LineError::Io(_)))) => return Err(Rejection::ClosedEarly),
+        Err(_) => return refuse(ErrCode::Timeout, reader, writer).await,
+    };
+    let (hello, offset) = match handshake::open_hello(&chat.key, &chat.clock, &line) {
+        Ok(hello) => hello,
+        Err(code) => return refuse(code, reader, writer).await,
+    };
+    let nonce = random_id();
+    let welcome = handshake::seal_welcome(
+        &chat.key,
+        &chat.clock,
+        &nonce,
+        &hello.nonce,
+        &clean_name(&chat.name),
+    );
+    writer
+        .send(welcome)
+        .await
+        .map_err(|_| Rejection::ClosedEarly)?;
+
+    let sid = format!("{}.{}", hello.nonce, nonce);
+    let mut session = Session::new(
+        chat.key.clone(),
+        chat.clock.clone(),
+        sid,
+        Role::Server,
+        offset,
+    );
+    let ready = match timeout(wait, reader.next()).await {
+        Ok(Some(Ok(line))) => line,
+        Ok(None | Some(Err(_))) => return Err(Rejection::ClosedEarly),
+        Err(_) => return refuse(ErrCode::Timeout, reader, writer).await,
+    };
+    match session.open(&ready) {
+        Ok(Some(Body::Ready)) => {}
+        Ok(_) => return Err(Rejection::Garbage),
+        Err(alert) => return Err(Rejection::Handshake(alert)),
+    }
+    let peer = Peer {
+        name: clean_name(&hello.name),
+        addr,
+    };
+    Ok(Link::new(reader, writer, session, peer))
+}
+
+/// Sends `ERR <code>` and closes gracefully: reading (and discarding) a little
+/// of what the client still sends, so the close does not turn into a reset
+/// that could destroy the ERR line before the client reads it.
+async fn refuse(code: ErrCode, reader: Reader, mut writer: Writer) -> Result<Link, Rejection> {
+    let _ = timeout(Duration::from_secs(1), async {
+        let _ = writer.send(code.line()).await;
+        let _ = writer.close().await;
+    })
+    .await;
+    let mut rest = reader.into_inner().take(64 * 1024);
+    let _ = timeout(Duration::from_millis(500), async {
+        let mut sink = [0u8; 4096];
+        while matches!(rest.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
+    Err(Rejection::from_code(code))
+}
+
+/// Aborts a background task when the owner is done with it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
