@@ -72,6 +72,14 @@ impl Config {
     }
 }
 
+/// The name to use when none is given: the OS user name, if any.
+pub fn default_name() -> String {
+    ["USER", "USERNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_default()
+}
+
 /// The server's settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {

@@ -44,8 +44,9 @@ pub enum Event {
         delay: Duration,
         error: ConnectError,
     },
-    /// The handshake completed: chatting with `peer`. `resent` messages from
-    /// the outbox went out again first.
+    /// The handshake completed: chatting with `peer`. `resent` messages
+    /// waiting in the outbox (typed while offline, or not acknowledged before
+    /// a lost connection) went out first, in order.
     Connected { peer: Peer, resent: usize },
     /// The peer's clock differs from ours by more than a minute: not an
     /// error (the protocol corrects for it), but worth telling the user.

@@ -83,7 +83,7 @@ fn well_formed(token: &str) -> Result<u64, OpenError> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     let len = text.len() * 3 / 4;
-    let shaped = alphabet && len >= FIXED + 16 && (len - FIXED) % 16 == 0;
+    let shaped = alphabet && len >= FIXED + 16 && (len - FIXED).is_multiple_of(16);
     let ts = timestamp(token)
         .filter(|_| shaped)
         .ok_or(OpenError::NotAToken)?;

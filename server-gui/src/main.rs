@@ -1,1 +1,43 @@
-fn main() {}
+//! fernet-chat server: generates a key, listens, and chats with whoever
+//! connects with it. Opens a window, or runs in the terminal with `--headless`.
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod headless;
+
+/// Private chat on your LAN: this side generates the key and waits.
+///
+/// Give the other person the key and one of the addresses it shows; they
+/// open the client with them. Every message is a Fernet token
+/// (AES-128-CBC + HMAC-SHA256).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Chat in the terminal instead of opening a window: prints `key: KEY`
+    /// and `listening: IP:PORT` lines on stdout, sends each stdin line,
+    /// prints received messages as `NAME: TEXT`, and says bye on EOF.
+    #[arg(long)]
+    headless: bool,
+    /// TCP port to listen on.
+    #[arg(long, default_value_t = common::DEFAULT_PORT)]
+    port: u16,
+    /// Listen on this address only (default: every IPv4 and IPv6 interface).
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<IpAddr>,
+    /// Your name as the other person sees it (default: your user name).
+    #[arg(long)]
+    name: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let name = args.name.unwrap_or_else(common::config::default_name);
+    if args.headless {
+        return headless::run(args.port, args.bind, name);
+    }
+    eprintln!("The server window is not built yet: run with --headless (see --help).");
+    ExitCode::from(2)
+}
