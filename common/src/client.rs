@@ -50,7 +50,9 @@ async fn run(
                 server: server.clone(),
             })
             .await?;
-        let Some(result) = while_offline(dial(&config), &mut cmds, &mut outbox).await else {
+        let Some(result) =
+            while_offline(dial(&config), &mut cmds, &mut outbox, &events, None).await
+        else {
             return events.emit(Event::Closed).await;
         };
         let error = match result {
@@ -97,7 +99,7 @@ async fn run(
                 error,
             })
             .await?;
-        if while_offline(sleep(delay), &mut cmds, &mut outbox)
+        if while_offline(sleep(delay), &mut cmds, &mut outbox, &events, None)
             .await
             .is_none()
         {

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::error::{ConnectError, Rejection};
+use crate::key::Key;
 use crate::payload::{MAX_TEXT_BYTES, random_id};
 use crate::session::Alert;
 
@@ -73,6 +74,9 @@ pub enum Event {
     /// Client: could not connect and will not retry (wrong key, refused at
     /// the first attempt, ...). The event stream ends after it.
     Failed(ConnectError),
+    /// Server: new connections must now use this key (after
+    /// [`Handle::set_key`] while nobody was connected).
+    KeyChanged(Key),
     /// The engine stopped after [`Handle::close`]. The stream ends after it.
     Closed,
 }
@@ -96,6 +100,7 @@ pub(crate) enum Command {
         sent_at: u64,
     },
     Typing(bool),
+    SetKey(Key),
     Close,
 }
 
@@ -138,6 +143,12 @@ impl Handle {
     /// Tells the peer we started or stopped typing (dropped when offline).
     pub fn typing(&self, active: bool) {
         let _ = self.tx.send(Command::Typing(active));
+    }
+
+    /// Server: use `key` for new connections. Taken only while nobody is
+    /// connected; [`Event::KeyChanged`] confirms it.
+    pub fn set_key(&self, key: Key) {
+        let _ = self.tx.send(Command::SetKey(key));
     }
 
     /// Says `bye` once the outbox is delivered (or after a short grace

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -18,6 +18,7 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use crate::codec::{LineCodec, LineError, SESSION_LINE_MAX};
 use crate::config::Timing;
 use crate::event::{Command, Ended, Event, Peer};
+use crate::key::Key;
 use crate::outbox::{Outbox, Pending};
 use crate::payload::Body;
 use crate::session::{Alert, Session};
@@ -218,8 +219,11 @@ async fn drive_inner<T>(
                 Some(Command::Typing(active)) => {
                     link.send(&Body::Typing { active });
                 }
+                // The key cannot change under a live session.
+                Some(Command::SetKey(_)) => {}
                 Some(Command::Close) | None => closing = Some(Instant::now() + timing.close_grace),
             },
+            _ = events.0.closed() => return Err(Gone),
             _ = sleep_until(ping_at) => {
                 link.send(&Body::Ping);
             }
@@ -297,11 +301,14 @@ async fn on_line(
 }
 
 /// Waits for `work` while the peer is away: messages typed meanwhile go to
-/// the outbox; `None` if the user closed the chat first.
+/// the outbox, a new key (server) goes to `keys`. `None` if the user closed
+/// the chat or nobody listens to the events any more.
 pub(crate) async fn while_offline<F: Future>(
     work: F,
     cmds: &mut mpsc::UnboundedReceiver<Command>,
     outbox: &mut Outbox,
+    events: &Emitter,
+    keys: Option<&watch::Sender<Key>>,
 ) -> Option<F::Output> {
     tokio::pin!(work);
     loop {
@@ -310,8 +317,15 @@ pub(crate) async fn while_offline<F: Future>(
             cmd = cmds.recv() => match cmd {
                 Some(Command::Send { id, text, sent_at }) => outbox.push(Pending { id, text, sent_at }),
                 Some(Command::Typing(_)) => {}
+                Some(Command::SetKey(key)) => {
+                    if let Some(keys) = keys {
+                        keys.send_replace(key.clone());
+                        events.emit(Event::KeyChanged(key)).await.ok()?;
+                    }
+                }
                 Some(Command::Close) | None => return None,
             },
+            _ = events.0.closed() => return None,
         }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use futures::{SinkExt, StreamExt};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::{Duration, timeout};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
@@ -22,6 +22,7 @@ use crate::config::{Config, ServerConfig};
 use crate::error::{BindError, Rejection};
 use crate::event::{Command, Ended, Event, Handle, Peer};
 use crate::handshake::{self, ErrCode};
+use crate::key::Key;
 use crate::link::{Emitter, Gone, Link, Outcome, Reader, Writer, drive, while_offline};
 use crate::outbox::Outbox;
 use crate::payload::{Body, clean_name, random_id};
@@ -107,26 +108,30 @@ async fn serve(server: Server, mut cmds: mpsc::UnboundedReceiver<Command>, event
         listeners, config, ..
     } = server;
     let (admitted_tx, mut admitted) = mpsc::channel(1);
+    let (keys, key) = watch::channel(config.chat.key.clone());
     let chat = Arc::new(config.chat);
     let acceptors: Vec<_> = listeners
         .into_iter()
         .map(|l| {
-            AbortOnDrop(tokio::spawn(accept(
+            let task = accept(
                 l,
                 chat.clone(),
+                key.clone(),
                 admitted_tx.clone(),
                 events.clone(),
-            )))
+            );
+            AbortOnDrop(tokio::spawn(task))
         })
         .collect();
     drop(admitted_tx);
-    let _ = chat_loop(&chat, &mut cmds, &mut admitted, &events).await;
+    let _ = chat_loop(&chat, &keys, &mut cmds, &mut admitted, &events).await;
     drop(acceptors);
 }
 
 /// Waits for a session, chats, and returns to waiting, keeping the outbox.
 async fn chat_loop(
     chat: &Config,
+    keys: &watch::Sender<Key>,
     cmds: &mut mpsc::UnboundedReceiver<Command>,
     admitted: &mut mpsc::Receiver<Link>,
     events: &Emitter,
@@ -136,12 +141,14 @@ async fn chat_loop(
     loop {
         let mut link = match next.take() {
             Some(link) => link,
-            None => match while_offline(admitted.recv(), cmds, &mut outbox).await {
-                Some(Some(link)) => link,
-                // Every listener failed: nothing more can arrive.
-                Some(None) => return Ok(()),
-                None => return events.emit(Event::Closed).await,
-            },
+            None => {
+                match while_offline(admitted.recv(), cmds, &mut outbox, events, Some(keys)).await {
+                    Some(Some(link)) => link,
+                    // Every listener failed: nothing more can arrive.
+                    Some(None) => return Ok(()),
+                    None => return events.emit(Event::Closed).await,
+                }
+            }
         };
         match drive(&mut link, &mut outbox, cmds, events, &chat.timing, admitted).await {
             Outcome::Ended(ended) => {
@@ -165,6 +172,7 @@ async fn chat_loop(
 async fn accept(
     listener: TcpListener,
     chat: Arc<Config>,
+    key: watch::Receiver<Key>,
     admitted: mpsc::Sender<Link>,
     events: Emitter,
 ) {
@@ -182,8 +190,9 @@ async fn accept(
             }
         };
         let (chat, admitted, events) = (chat.clone(), admitted.clone(), events.clone());
+        let key = key.borrow().clone();
         tokio::spawn(async move {
-            match admit(stream, addr, &chat).await {
+            match admit(stream, addr, &chat, key).await {
                 Ok(link) => {
                     let _ = admitted.send(link).await;
                 }
@@ -197,7 +206,12 @@ async fn accept(
 }
 
 /// Runs the server's half of the handshake on a fresh connection.
-async fn admit(stream: TcpStream, addr: SocketAddr, chat: &Config) -> Result<Link, Rejection> {
+async fn admit(
+    stream: TcpStream,
+    addr: SocketAddr,
+    chat: &Config,
+    key: Key,
+) -> Result<Link, Rejection> {
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
     let mut reader = FramedRead::new(read, LineCodec::new(HANDSHAKE_LINE_MAX));
@@ -215,7 +229,7 @@ async fn admit(stream: TcpStream, addr: SocketAddr, chat: &Config) -> Result<Lin
         Ok(None | Some(Err(LineError::Io(_)))) => return Err(Rejection::ClosedEarly),
         Err(_) => return refuse(ErrCode::Timeout, reader, writer).await,
     };
-    let (hello, offset) = match handshake::open_hello(&chat.key, &chat.clock, &line) {
+    let (hello, offset) = match handshake::open_hello(&key, &chat.clock, &line) {
         Ok(hello) => hello,
         Err(code) => return refuse(code, reader, writer).await,
     };

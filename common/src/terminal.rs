@@ -104,6 +104,7 @@ pub fn describe(event: &Event) -> Option<String> {
         | Event::Sent { .. }
         | Event::Acked { .. }
         | Event::Typing { .. }
+        | Event::KeyChanged(_)
         | Event::Closed => return None,
     })
 }
