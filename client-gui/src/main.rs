@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use client_gui::App;
 
 mod headless;
 
@@ -40,8 +41,20 @@ fn main() -> ExitCode {
         let server = args.connect.unwrap_or_default();
         return headless::run(&server, args.key_file.as_deref(), name);
     }
-    eprintln!(
-        "The client window is not built yet: run with --headless --connect HOST (see --help)."
-    );
-    ExitCode::from(2)
+    let result = iced::application(move || App::boot(name.clone()), App::update, App::view)
+        .subscription(App::subscription)
+        .title(App::title)
+        .window(iced::window::Settings {
+            size: iced::Size::new(640.0, 600.0),
+            min_size: Some(iced::Size::new(440.0, 420.0)),
+            ..iced::window::Settings::default()
+        })
+        .run();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: could not open the window: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

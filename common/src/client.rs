@@ -70,7 +70,7 @@ async fn run(
                 )
                 .await
                 {
-                    Outcome::Closed => {
+                    Outcome::Closed | Outcome::HungUp => {
                         link.close(Some("closed")).await;
                         return events.emit(Event::Closed).await;
                     }

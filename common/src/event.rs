@@ -101,6 +101,7 @@ pub(crate) enum Command {
     },
     Typing(bool),
     SetKey(Key),
+    HangUp,
     Close,
 }
 
@@ -149,6 +150,12 @@ impl Handle {
     /// connected; [`Event::KeyChanged`] confirms it.
     pub fn set_key(&self, key: Key) {
         let _ = self.tx.send(Command::SetKey(key));
+    }
+
+    /// Ends the current session with `bye` but keeps the engine running: the
+    /// server goes back to waiting, the client stops.
+    pub fn hang_up(&self) {
+        let _ = self.tx.send(Command::HangUp);
     }
 
     /// Says `bye` once the outbox is delivered (or after a short grace

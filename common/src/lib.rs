@@ -16,6 +16,8 @@
 //! - [`event`]: the [`Handle`] and [`Event`]s the windows use.
 //! - [`addr`]: typed server addresses and this machine's LAN addresses.
 //! - [`terminal`]: the `--headless` mode both binaries share.
+//! - `ui` (feature `ui`): the chat view and engine subscription both windows
+//!   share.
 
 pub mod addr;
 pub mod client;
@@ -33,6 +35,8 @@ pub mod server;
 pub mod session;
 pub mod terminal;
 pub mod token;
+#[cfg(feature = "ui")]
+pub mod ui;
 
 pub use addr::{DEFAULT_PORT, ServerAddr};
 pub use clock::Clock;

@@ -138,6 +138,8 @@ pub(crate) enum Outcome<T> {
     Ended(Ended),
     /// Something from `interrupt` arrived (the server: a newer session).
     Interrupted(T),
+    /// The user ended this session; the caller says `bye`.
+    HungUp,
     /// The user closed the chat (and the outbox is empty or the grace period
     /// is over): the caller says `bye`.
     Closed,
@@ -221,6 +223,7 @@ async fn drive_inner<T>(
                 }
                 // The key cannot change under a live session.
                 Some(Command::SetKey(_)) => {}
+                Some(Command::HangUp) => return Ok(Outcome::HungUp),
                 Some(Command::Close) | None => closing = Some(Instant::now() + timing.close_grace),
             },
             _ = events.0.closed() => return Err(Gone),
@@ -316,7 +319,7 @@ pub(crate) async fn while_offline<F: Future>(
             done = &mut work => return Some(done),
             cmd = cmds.recv() => match cmd {
                 Some(Command::Send { id, text, sent_at }) => outbox.push(Pending { id, text, sent_at }),
-                Some(Command::Typing(_)) => {}
+                Some(Command::Typing(_) | Command::HangUp) => {}
                 Some(Command::SetKey(key)) => {
                     if let Some(keys) = keys {
                         keys.send_replace(key.clone());

@@ -160,6 +160,10 @@ async fn chat_loop(
                 events.emit(Event::Disconnected(Ended::Replaced)).await?;
                 next = Some(newer);
             }
+            Outcome::HungUp => {
+                link.close(Some("closed")).await;
+                events.emit(Event::Disconnected(Ended::Closed)).await?;
+            }
             Outcome::Closed => {
                 link.close(Some("closed")).await;
                 return events.emit(Event::Closed).await;

@@ -10,23 +10,15 @@ use common::{Config, Key, Server, ServerConfig};
 /// The environment variable that holds a key to reuse instead of a new one.
 pub const KEY_VAR: &str = "FERNET_CHAT_KEY";
 
-pub fn run(port: u16, bind: Option<IpAddr>, name: String) -> ExitCode {
-    let key = match std::env::var(KEY_VAR) {
-        Ok(text) => match Key::parse(&text) {
-            Ok(key) => key,
-            Err(e) => {
-                eprintln!("error: {KEY_VAR}: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        Err(_) => match Key::generate() {
-            Ok(key) => key,
-            Err(e) => {
-                eprintln!("error: could not generate a key: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-    };
+/// The key to use: `FERNET_CHAT_KEY` if set, otherwise a new one.
+pub fn key() -> Result<Key, String> {
+    match std::env::var(KEY_VAR) {
+        Ok(text) => Key::parse(&text).map_err(|e| format!("{KEY_VAR}: {e}")),
+        Err(_) => Key::generate().map_err(|e| format!("could not generate a key: {e}")),
+    }
+}
+
+pub fn run(key: Key, port: u16, bind: Option<IpAddr>, name: String) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -5,6 +5,8 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
+use common::{Config, ServerConfig};
+use server_gui::App;
 
 mod headless;
 
@@ -35,9 +37,35 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let name = args.name.unwrap_or_else(common::config::default_name);
+    let key = match headless::key() {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if args.headless {
-        return headless::run(args.port, args.bind, name);
+        return headless::run(key, args.port, args.bind, name);
     }
-    eprintln!("The server window is not built yet: run with --headless (see --help).");
-    ExitCode::from(2)
+    let config = ServerConfig {
+        chat: Config::new(key, name),
+        port: args.port,
+        bind: args.bind,
+    };
+    let result = iced::application(move || App::boot(config.clone()), App::update, App::view)
+        .subscription(App::subscription)
+        .title(App::title)
+        .window(iced::window::Settings {
+            size: iced::Size::new(720.0, 640.0),
+            min_size: Some(iced::Size::new(480.0, 420.0)),
+            ..iced::window::Settings::default()
+        })
+        .run();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: could not open the window: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,251 @@
+//! The client window: asks where to connect and with which key, then chats,
+//! reconnecting by itself after a lost connection.
+//!
+//! # Layout
+//! - [`screen::connect`]: address, key and name fields.
+//! - The chat itself is `common::ui::chat`, shared with the server window.
+
+pub mod screen;
+
+use std::time::{Duration, Instant};
+
+use common::ui::chat::{self, Chat};
+use common::ui::engine::{self, ClientParams, Update};
+use common::ui::entry::Tone;
+use common::ui::{Clipboard, SystemClipboard};
+use common::{ClientConfig, Clock, Config, Ended, Event, Handle};
+use iced::widget::operation;
+use iced::{Element, Subscription, Task};
+use screen::connect::{self, Connect};
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    Connect(connect::Message),
+    Chat(chat::Message),
+    Engine(Update),
+    /// Once a second while a reconnect countdown is shown.
+    Tick,
+}
+
+pub struct App {
+    connect: Connect,
+    /// The running engine subscription, if any.
+    session: Option<ClientParams>,
+    generation: u64,
+    handle: Option<Handle>,
+    /// Connected at least once in this session: show the chat.
+    chatting: bool,
+    chat: Chat,
+    retry_at: Option<Instant>,
+    clipboard: Box<dyn Clipboard>,
+    clock: Clock,
+}
+
+impl App {
+    pub fn new(connect: Connect, clipboard: Box<dyn Clipboard>) -> App {
+        App {
+            connect,
+            session: None,
+            generation: 0,
+            handle: None,
+            chatting: false,
+            chat: Chat::default(),
+            retry_at: None,
+            clipboard,
+            clock: Clock::system(),
+        }
+    }
+
+    /// The real program: the system clipboard, focus in the address field.
+    pub fn boot(name: String) -> (App, Task<Message>) {
+        let connect = Connect {
+            name,
+            ..Connect::default()
+        };
+        (
+            App::new(connect, Box::new(SystemClipboard::default())),
+            operation::focus(connect::ADDRESS),
+        )
+    }
+
+    pub fn connect_screen(&self) -> &Connect {
+        &self.connect
+    }
+
+    pub fn chat(&self) -> &Chat {
+        &self.chat
+    }
+
+    pub fn is_chatting(&self) -> bool {
+        self.chatting
+    }
+
+    /// The engine's settings while one runs.
+    pub fn session(&self) -> Option<&ClientParams> {
+        self.session.as_ref()
+    }
+
+    pub fn title(&self) -> String {
+        match self.chat.peer() {
+            Some(peer) if self.chatting => format!("fernet-chat: chatting with {}", peer.name),
+            _ => "fernet-chat".to_owned(),
+        }
+    }
+
+    pub fn update(&mut self, message: Message) -> Task<Message> {
+        let now = self.clock.now_ms();
+        match message {
+            Message::Connect(message) => match self.connect.update(message) {
+                Some(connect::Event::Connect { server, key, name }) => {
+                    self.generation += 1;
+                    self.session = Some(ClientParams {
+                        config: ClientConfig {
+                            chat: Config::new(key, name),
+                            server,
+                        },
+                        generation: self.generation,
+                    });
+                    self.connect.connecting = true;
+                    self.connect.error = None;
+                    Task::none()
+                }
+                Some(connect::Event::Cancel) => {
+                    self.stop();
+                    Task::none()
+                }
+                Some(connect::Event::Paste) => {
+                    match self.clipboard.read() {
+                        Ok(text) => self.connect.key = text.trim().to_owned(),
+                        Err(e) => self.connect.error = Some(format!("Could not paste: {e}")),
+                    }
+                    Task::none()
+                }
+                None => Task::none(),
+            },
+            Message::Chat(message) => {
+                let (task, event) = self.chat.update(message);
+                match event {
+                    Some(chat::Event::Copy(text)) => {
+                        if let Err(e) = self.clipboard.write(&text) {
+                            return self
+                                .chat
+                                .system(format!("Could not copy: {e}"), Tone::Notice, now)
+                                .map(Message::Chat);
+                        }
+                    }
+                    Some(chat::Event::Disconnect) => match &self.handle {
+                        Some(handle) if self.session.is_some() => handle.close(),
+                        // Nothing runs any more: back to the connect screen.
+                        _ => {
+                            self.stop();
+                            self.chatting = false;
+                        }
+                    },
+                    None => {}
+                }
+                task.map(Message::Chat)
+            }
+            Message::Engine(Update::Started(handle)) => {
+                self.chat.set_handle(Some(handle.clone()));
+                self.handle = Some(handle);
+                Task::none()
+            }
+            Message::Engine(Update::Event(event)) => self.on_event(event, now),
+            Message::Engine(Update::Listening { .. } | Update::BindFailed(_)) => Task::none(),
+            Message::Tick => {
+                self.chat.set_banner(self.countdown());
+                Task::none()
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        self.session = None;
+        self.handle = None;
+        self.chat.set_handle(None);
+        self.connect.connecting = false;
+        self.retry_at = None;
+    }
+
+    fn countdown(&self) -> Option<String> {
+        let at = self.retry_at?;
+        let secs = at
+            .saturating_duration_since(Instant::now())
+            .as_secs_f32()
+            .ceil();
+        Some(format!("Connection lost. Reconnecting in {secs} s…"))
+    }
+
+    fn on_event(&mut self, event: Event, now: u64) -> Task<Message> {
+        match &event {
+            Event::Connecting { attempt, server } if *attempt > 1 => {
+                self.retry_at = None;
+                self.chat.set_banner(Some(format!(
+                    "Reconnecting to {server} (attempt {attempt})…"
+                )));
+            }
+            Event::Retrying { delay, .. } => {
+                self.retry_at = Some(Instant::now() + *delay);
+                self.chat.set_banner(self.countdown());
+            }
+            Event::Connected { .. } => {
+                self.chatting = true;
+                self.connect.connecting = false;
+                self.retry_at = None;
+                self.chat.set_banner(None);
+            }
+            Event::Failed(error) if !self.chatting => {
+                self.stop();
+                self.connect.error = Some(capitalize(&error.to_string()));
+                return Task::none();
+            }
+            Event::Failed(error) => {
+                self.stop();
+                self.chat.set_banner(Some(format!(
+                    "Could not reconnect: {error}. Press Disconnect to go back."
+                )));
+            }
+            Event::Disconnected(Ended::PeerLeft { name, .. }) => {
+                self.stop();
+                self.chat.set_banner(Some(format!(
+                    "{name} ended the chat. Press Disconnect to go back."
+                )));
+            }
+            Event::Closed => {
+                self.stop();
+                self.chatting = false;
+            }
+            _ => {}
+        }
+        self.chat.on_engine(&event, now).map(Message::Chat)
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        if self.chatting {
+            self.chat.view().map(Message::Chat)
+        } else {
+            self.connect.view().map(Message::Connect)
+        }
+    }
+
+    pub fn subscription(&self) -> Subscription<Message> {
+        let engine = match &self.session {
+            Some(params) => {
+                Subscription::run_with(params.clone(), engine::client).map(Message::Engine)
+            }
+            None => Subscription::none(),
+        };
+        let tick = match self.retry_at {
+            Some(_) => iced::time::every(Duration::from_secs(1)).map(|_| Message::Tick),
+            None => Subscription::none(),
+        };
+        Subscription::batch([engine, tick])
+    }
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}

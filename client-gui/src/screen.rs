@@ -1,0 +1,3 @@
+//! The client window's screens.
+
+pub mod connect;

@@ -1,0 +1,516 @@
+//! The chat view both windows use: history, input box, header.
+//!
+//! Only the newest [`WINDOW`] entries are laid out (more on request), so a
+//! history of thousands of messages costs no more per frame than a short one.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use iced::keyboard::{self, key};
+use iced::widget::text_editor::{self, Binding};
+use iced::widget::{
+    Column, button, column, container, operation, row, scrollable, space, text, toggler,
+};
+use iced::{Element, Fill, Font, Task};
+
+use super::entry::{ChatMessage, Delivery, Entry, Tone, clock_time};
+use super::style;
+use crate::event::{Ended, Event as EngineEvent, Handle, Peer, SendError};
+use crate::payload::MAX_TEXT_BYTES;
+
+/// How many of the newest entries are laid out by default.
+pub const WINDOW: usize = 200;
+/// Stop telling the peer we type after this long without a keystroke.
+const TYPING_IDLE: Duration = Duration::from_secs(3);
+/// Longest token shown under a message with "Show ciphertext".
+const TOKEN_SHOWN: usize = 400;
+
+const LOG: &str = "chat-log";
+/// The input box's widget id.
+pub const INPUT: &str = "chat-input";
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// The user edited the draft.
+    Edit(text_editor::Action),
+    /// Enter: send the draft.
+    Submit,
+    /// No keystroke for a while (the number tells which keystroke).
+    TypingIdle(u64),
+    ShowCiphertext(bool),
+    /// The history was scrolled.
+    Scrolled(scrollable::Viewport),
+    /// Lay out more of the older history.
+    ShowEarlier,
+    /// Copy the text of entry `index`.
+    Copy(usize),
+    Disconnect,
+}
+
+/// What the window around the chat must act on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Put this on the clipboard.
+    Copy(String),
+    /// The user asked to disconnect.
+    Disconnect,
+}
+
+/// The chat's state; it outlives connections, so history stays on screen.
+pub struct Chat {
+    entries: Vec<Entry>,
+    /// Index in `entries` of each of our messages, by id.
+    mine: HashMap<String, usize>,
+    draft: text_editor::Content,
+    input_error: Option<String>,
+    show_ciphertext: bool,
+    peer: Option<Peer>,
+    peer_typing: bool,
+    typing_sent: bool,
+    keystrokes: u64,
+    /// Stick to the newest message (the user has not scrolled up).
+    follow: bool,
+    window: usize,
+    handle: Option<Handle>,
+    /// Shown above the input: waiting, reconnecting, ...
+    banner: Option<String>,
+}
+
+impl Default for Chat {
+    fn default() -> Chat {
+        Chat {
+            entries: Vec::new(),
+            mine: HashMap::new(),
+            draft: text_editor::Content::new(),
+            input_error: None,
+            show_ciphertext: false,
+            peer: None,
+            peer_typing: false,
+            typing_sent: false,
+            keystrokes: 0,
+            follow: true,
+            window: WINDOW,
+            handle: None,
+            banner: None,
+        }
+    }
+}
+
+impl Chat {
+    /// The engine handle that sends what the user types.
+    pub fn set_handle(&mut self, handle: Option<Handle>) {
+        self.handle = handle;
+    }
+
+    /// A status line shown above the input box (`None` hides it).
+    pub fn set_banner(&mut self, banner: Option<String>) {
+        self.banner = banner;
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn peer(&self) -> Option<&Peer> {
+        self.peer.as_ref()
+    }
+
+    pub fn peer_typing(&self) -> bool {
+        self.peer_typing
+    }
+
+    pub fn input_error(&self) -> Option<&str> {
+        self.input_error.as_deref()
+    }
+
+    pub fn draft(&self) -> String {
+        self.draft.text()
+    }
+
+    /// Adds a system line.
+    pub fn system(&mut self, text: impl Into<String>, tone: Tone, at: u64) -> Task<Message> {
+        self.push(Entry::System {
+            text: text.into(),
+            tone,
+            at,
+        })
+    }
+
+    fn push(&mut self, entry: Entry) -> Task<Message> {
+        if let Entry::Message(m) = &entry
+            && m.mine
+        {
+            self.mine.insert(m.id.clone(), self.entries.len());
+        }
+        self.entries.push(entry);
+        if self.follow {
+            self.window = WINDOW;
+            operation::snap_to_end(LOG)
+        } else {
+            Task::none()
+        }
+    }
+
+    fn delivery(&mut self, id: &str, delivery: Delivery, token: Option<String>) {
+        if let Some(Entry::Message(m)) = self.mine.get(id).and_then(|&i| self.entries.get_mut(i)) {
+            m.delivery = delivery;
+            if token.is_some() {
+                m.token = token;
+            }
+        }
+    }
+
+    /// Takes in what the engine reports. `now` is Unix ms for system lines.
+    pub fn on_engine(&mut self, event: &EngineEvent, now: u64) -> Task<Message> {
+        match event {
+            EngineEvent::Connected { peer, .. } => {
+                self.peer = Some(peer.clone());
+                self.peer_typing = false;
+                self.system(
+                    format!("Connected to {} ({})", peer.name, peer.addr),
+                    Tone::Info,
+                    now,
+                )
+            }
+            EngineEvent::ClockOffset { secs } => self.system(
+                format!(
+                    "{}'s clock is {} s {} yours. Messages still work; times shown are theirs.",
+                    self.peer
+                        .as_ref()
+                        .map_or("The other computer", |p| p.name.as_str()),
+                    secs.unsigned_abs(),
+                    if *secs > 0 { "ahead of" } else { "behind" },
+                ),
+                Tone::Notice,
+                now,
+            ),
+            EngineEvent::Received {
+                id,
+                from,
+                text,
+                sent_at,
+                token,
+            } => {
+                self.peer_typing = false;
+                self.push(Entry::Message(ChatMessage {
+                    id: id.clone(),
+                    from: from.clone(),
+                    mine: false,
+                    text: text.clone(),
+                    at: *sent_at,
+                    token: Some(token.clone()),
+                    delivery: Delivery::Delivered,
+                }))
+            }
+            EngineEvent::Sent { id, token } => {
+                self.delivery(id, Delivery::Sent, Some(token.clone()));
+                Task::none()
+            }
+            EngineEvent::Acked { id } => {
+                self.delivery(id, Delivery::Delivered, None);
+                Task::none()
+            }
+            EngineEvent::Typing { active } => {
+                self.peer_typing = *active;
+                Task::none()
+            }
+            EngineEvent::Disconnected(ended) => {
+                self.peer_typing = false;
+                for m in self.entries.iter_mut() {
+                    if let Entry::Message(m) = m
+                        && m.mine
+                        && m.delivery == Delivery::Sent
+                    {
+                        m.delivery = Delivery::NotDelivered;
+                    }
+                }
+                let tone = match ended {
+                    Ended::Alert(_) => Tone::Alert,
+                    _ => Tone::Info,
+                };
+                let text = match ended {
+                    Ended::Alert(alert) => {
+                        format!("Security alert: {alert}. The connection was closed.")
+                    }
+                    other => format!("Disconnected: {other}"),
+                };
+                self.system(text, tone, now)
+            }
+            EngineEvent::Rejected { addr, reason } => {
+                self.system(format!("{} {reason}", addr.ip()), Tone::Notice, now)
+            }
+            EngineEvent::Failed(error) => {
+                self.system(format!("Could not connect: {error}"), Tone::Alert, now)
+            }
+            EngineEvent::Connecting { .. }
+            | EngineEvent::Retrying { .. }
+            | EngineEvent::KeyChanged(_)
+            | EngineEvent::Closed => Task::none(),
+        }
+    }
+
+    pub fn update(&mut self, message: Message) -> (Task<Message>, Option<Event>) {
+        match message {
+            Message::Edit(action) => {
+                let edit = action.is_edit();
+                self.draft.perform(action);
+                if edit {
+                    self.input_error = None;
+                    return (self.typed(), None);
+                }
+            }
+            Message::Submit => return (self.submit(), None),
+            Message::TypingIdle(keystroke) => {
+                if keystroke == self.keystrokes {
+                    self.stop_typing();
+                }
+            }
+            Message::ShowCiphertext(show) => self.show_ciphertext = show,
+            Message::Scrolled(viewport) => {
+                let bottom = viewport.content_bounds().height - viewport.bounds().height;
+                self.follow = viewport.absolute_offset().y >= bottom - 4.0;
+            }
+            Message::ShowEarlier => {
+                self.follow = false;
+                self.window = (self.window + WINDOW).min(self.entries.len());
+            }
+            Message::Copy(index) => {
+                let text = match self.entries.get(index) {
+                    Some(Entry::Message(m)) => m.text.clone(),
+                    Some(Entry::System { text, .. }) => text.clone(),
+                    None => return (Task::none(), None),
+                };
+                return (Task::none(), Some(Event::Copy(text)));
+            }
+            Message::Disconnect => return (Task::none(), Some(Event::Disconnect)),
+        }
+        (Task::none(), None)
+    }
+
+    fn typed(&mut self) -> Task<Message> {
+        self.keystrokes += 1;
+        if !self.typing_sent
+            && let Some(handle) = &self.handle
+        {
+            handle.typing(true);
+            self.typing_sent = true;
+        }
+        let keystroke = self.keystrokes;
+        Task::perform(tokio::time::sleep(TYPING_IDLE), move |_| {
+            Message::TypingIdle(keystroke)
+        })
+    }
+
+    fn stop_typing(&mut self) {
+        if self.typing_sent {
+            if let Some(handle) = &self.handle {
+                handle.typing(false);
+            }
+            self.typing_sent = false;
+        }
+    }
+
+    fn submit(&mut self) -> Task<Message> {
+        let draft = self.draft.text();
+        let text = draft.trim_end_matches(['\n', '\r']);
+        if text.trim().is_empty() {
+            return Task::none();
+        }
+        let Some(handle) = self.handle.clone() else {
+            self.input_error = Some("Not connected yet.".into());
+            return Task::none();
+        };
+        match handle.send(text) {
+            Ok(id) => {
+                self.stop_typing();
+                self.input_error = None;
+                self.follow = true;
+                let text = text.to_owned();
+                self.draft = text_editor::Content::new();
+                self.push(Entry::Message(ChatMessage {
+                    id,
+                    from: "You".into(),
+                    mine: true,
+                    text,
+                    at: crate::Clock::system().now_ms(),
+                    token: None,
+                    delivery: Delivery::Waiting,
+                }))
+            }
+            Err(SendError::TooLong { len }) => {
+                self.input_error = Some(format!(
+                    "Too long to send: {len} bytes; the limit is {MAX_TEXT_BYTES} bytes."
+                ));
+                Task::none()
+            }
+            Err(e) => {
+                self.input_error = Some(format!("Not sent: {e}."));
+                Task::none()
+            }
+        }
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        column![self.header(), self.log(), self.input()]
+            .spacing(8)
+            .padding(12)
+            .height(Fill)
+            .into()
+    }
+
+    fn header(&self) -> Element<'_, Message> {
+        let who: Element<'_, Message> = match &self.peer {
+            Some(peer) => column![
+                text(peer.name.as_str()).size(18),
+                text(peer.addr.to_string()).size(12).style(text::secondary),
+            ]
+            .into(),
+            None => text("Not connected").size(18).into(),
+        };
+        let badge = container(text("Fernet (AES-128-CBC + HMAC-SHA256)").size(12))
+            .padding([3, 8])
+            .style(style::badge);
+        row![
+            who,
+            space::horizontal(),
+            badge,
+            toggler(self.show_ciphertext)
+                .label("Show ciphertext")
+                .on_toggle(Message::ShowCiphertext),
+            button("Disconnect")
+                .style(button::secondary)
+                .on_press(Message::Disconnect),
+        ]
+        .spacing(12)
+        .align_y(iced::Center)
+        .into()
+    }
+
+    fn log(&self) -> Element<'_, Message> {
+        let start = self.entries.len().saturating_sub(self.window);
+        let mut list = Column::new().spacing(6).padding([0, 12]);
+        if start > 0 {
+            list = list.push(
+                button(text(format!("Show earlier messages ({start} more)")).size(13))
+                    .style(button::text)
+                    .on_press(Message::ShowEarlier),
+            );
+        }
+        for (index, entry) in self.entries.iter().enumerate().skip(start) {
+            list = list.push(self.entry(index, entry));
+        }
+        scrollable(list)
+            .id(LOG)
+            .on_scroll(Message::Scrolled)
+            .height(Fill)
+            .into()
+    }
+
+    fn entry<'a>(&'a self, index: usize, entry: &'a Entry) -> Element<'a, Message> {
+        match entry {
+            Entry::System {
+                text: line,
+                tone,
+                at,
+            } => {
+                let line = text(format!("{}  {line}", clock_time(*at))).size(13);
+                match tone {
+                    Tone::Info => container(line.style(text::secondary)).center_x(Fill).into(),
+                    Tone::Notice => container(line.style(text::warning)).center_x(Fill).into(),
+                    Tone::Alert => container(line.style(text::danger))
+                        .padding(6)
+                        .width(Fill)
+                        .style(style::alert)
+                        .into(),
+                }
+            }
+            Entry::Message(m) => {
+                let mut meta = row![
+                    text(m.from.as_str()).size(13).style(if m.mine {
+                        text::primary
+                    } else {
+                        text::success
+                    }),
+                    text(clock_time(m.at)).size(12).style(text::secondary),
+                ]
+                .spacing(8);
+                if m.mine {
+                    let mark = text(m.delivery.label()).size(12);
+                    meta = meta.push(match m.delivery {
+                        Delivery::NotDelivered => mark.style(text::danger),
+                        _ => mark.style(text::secondary),
+                    });
+                }
+                meta = meta.push(space::horizontal()).push(
+                    button(text("Copy").size(12))
+                        .style(button::text)
+                        .padding([0, 4])
+                        .on_press(Message::Copy(index)),
+                );
+                let mut body = column![meta, text(m.text.as_str())].spacing(2);
+                if self.show_ciphertext
+                    && let Some(token) = &m.token
+                {
+                    body = body.push(
+                        text(shorten(token))
+                            .size(11)
+                            .font(Font::MONOSPACE)
+                            .style(text::secondary),
+                    );
+                }
+                container(body)
+                    .padding(8)
+                    .width(Fill)
+                    .style(if m.mine { style::mine } else { style::theirs })
+                    .into()
+            }
+        }
+    }
+
+    fn input(&self) -> Element<'_, Message> {
+        let mut col = Column::new().spacing(4);
+        if let Some(banner) = &self.banner {
+            col = col.push(text(banner.as_str()).size(13).style(text::warning));
+        }
+        if self.peer_typing {
+            let name = self
+                .peer
+                .as_ref()
+                .map_or("The other person", |p| p.name.as_str());
+            col = col.push(
+                text(format!("{name} is typing…"))
+                    .size(12)
+                    .style(text::secondary),
+            );
+        }
+        let editor = iced::widget::TextEditor::new(&self.draft)
+            .id(INPUT)
+            .placeholder("Type a message. Enter sends, Shift+Enter starts a new line.")
+            .on_action(Message::Edit)
+            .min_height(40)
+            .max_height(160)
+            .key_binding(|press| match press.key {
+                keyboard::Key::Named(key::Named::Enter) if !press.modifiers.shift() => {
+                    Some(Binding::Custom(Message::Submit))
+                }
+                _ => Binding::from_key_press(press),
+            });
+        col = col.push(
+            row![editor, button("Send").on_press(Message::Submit)]
+                .spacing(8)
+                .align_y(iced::Center),
+        );
+        if let Some(error) = &self.input_error {
+            col = col.push(text(error.as_str()).size(13).style(text::danger));
+        }
+        col.into()
+    }
+}
+
+/// A token as shown under its message: long ones are cut.
+fn shorten(token: &str) -> String {
+    match token.char_indices().nth(TOKEN_SHOWN) {
+        Some((cut, _)) => format!("{}… ({} characters)", &token[..cut], token.len()),
+        None => token.to_owned(),
+    }
+}

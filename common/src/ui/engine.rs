@@ -1,0 +1,115 @@
+//! The engine as an iced subscription (as in iced's websocket example): the
+//! stream starts the engine, hands the app a [`Handle`] in its first item,
+//! then forwards the engine's events. Dropping the subscription drops the
+//! event receiver, which stops the engine; the app never holds a socket.
+
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+
+use futures::SinkExt;
+use futures::stream::Stream;
+use tokio::sync::mpsc;
+
+use crate::config::{ClientConfig, ServerConfig};
+use crate::error::BindError;
+use crate::event::{Event, Handle};
+use crate::server::Server;
+
+/// What the engine subscription yields.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// Server: listening on `port`; give the other person one of `addrs`.
+    Listening {
+        handle: Handle,
+        port: u16,
+        addrs: Vec<SocketAddr>,
+    },
+    /// Server: could not listen.
+    BindFailed(BindError),
+    /// Client: the engine started; events follow.
+    Started(Handle),
+    Event(Event),
+}
+
+/// A server subscription's identity: a new `generation` restarts it (after
+/// picking another port). The key is not part of it: changing the key goes
+/// through [`Handle::set_key`] without restarting.
+#[derive(Debug, Clone)]
+pub struct ServerParams {
+    pub config: ServerConfig,
+    pub generation: u64,
+}
+
+impl Hash for ServerParams {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (
+            self.config.port,
+            self.config.bind,
+            &self.config.chat.name,
+            self.generation,
+        )
+            .hash(state);
+    }
+}
+
+/// A client subscription's identity: each Connect click is a new generation.
+#[derive(Debug, Clone)]
+pub struct ClientParams {
+    pub config: ClientConfig,
+    pub generation: u64,
+}
+
+impl Hash for ClientParams {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (&self.config.server, self.generation).hash(state);
+    }
+}
+
+/// The server engine as a stream, for `Subscription::run_with`.
+pub fn server(params: &ServerParams) -> impl Stream<Item = Update> + use<> {
+    let config = params.config.clone();
+    iced::stream::channel(64, async move |mut output| {
+        let server = match Server::bind(config).await {
+            Ok(server) => server,
+            Err(e) => {
+                let _ = output.send(Update::BindFailed(e)).await;
+                return;
+            }
+        };
+        let (port, addrs) = (server.port(), server.addrs());
+        let (handle, events) = server.start();
+        if output
+            .send(Update::Listening {
+                handle,
+                port,
+                addrs,
+            })
+            .await
+            .is_ok()
+        {
+            forward(events, output).await;
+        }
+    })
+}
+
+/// The client engine as a stream, for `Subscription::run_with`.
+pub fn client(params: &ClientParams) -> impl Stream<Item = Update> + use<> {
+    let config = params.config.clone();
+    iced::stream::channel(64, async move |mut output| {
+        let (handle, events) = crate::client::connect(config);
+        if output.send(Update::Started(handle)).await.is_ok() {
+            forward(events, output).await;
+        }
+    })
+}
+
+async fn forward(
+    mut events: mpsc::Receiver<Event>,
+    mut output: futures::channel::mpsc::Sender<Update>,
+) {
+    while let Some(event) = events.recv().await {
+        if output.send(Update::Event(event)).await.is_err() {
+            return;
+        }
+    }
+}

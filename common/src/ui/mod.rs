@@ -1,0 +1,11 @@
+//! What both windows share (feature `ui`): the chat view, the clipboard, and
+//! the engine as an iced subscription. Kept here, behind a feature, so the
+//! two window crates stay thin and the engine itself builds without iced.
+
+pub mod chat;
+pub mod clipboard;
+pub mod engine;
+pub mod entry;
+pub mod style;
+
+pub use clipboard::{Clipboard, MemoryClipboard, SystemClipboard};

@@ -1,0 +1,227 @@
+//! The server window: shows the key and addresses, waits, then chats.
+//!
+//! # Layout
+//! - [`screen::waiting`]: key, addresses, connection notes.
+//! - The chat itself is `common::ui::chat`, shared with the client window.
+
+pub mod screen;
+
+use std::time::Duration;
+
+use common::ui::chat::{self, Chat};
+use common::ui::engine::{self, ServerParams, Update};
+use common::ui::entry::Tone;
+use common::ui::{Clipboard, SystemClipboard};
+use common::{Clock, Event, Handle, Key, ServerConfig};
+use iced::widget::{column, rule};
+use iced::{Element, Subscription, Task};
+use screen::waiting::{self, Copied, Waiting};
+
+/// How long a copy button says "Copied".
+const COPIED_FOR: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    Engine(Update),
+    Waiting(waiting::Message),
+    Chat(chat::Message),
+    /// The "Copied" confirmation number `n` has been shown long enough.
+    CopiedExpired(u64),
+}
+
+pub struct App {
+    params: ServerParams,
+    handle: Option<Handle>,
+    connected: bool,
+    waiting: Waiting,
+    chat: Chat,
+    clipboard: Box<dyn Clipboard>,
+    copies: u64,
+    clock: Clock,
+}
+
+impl App {
+    /// A window that will listen with `config` (its key is shown).
+    pub fn new(config: ServerConfig, clipboard: Box<dyn Clipboard>) -> App {
+        let waiting = Waiting {
+            key: config.chat.key.to_string(),
+            port_input: config.port.to_string(),
+            can_change_key: true,
+            ..Waiting::default()
+        };
+        App {
+            clock: config.chat.clock.clone(),
+            params: ServerParams {
+                config,
+                generation: 0,
+            },
+            handle: None,
+            connected: false,
+            waiting,
+            chat: Chat::default(),
+            clipboard,
+            copies: 0,
+        }
+    }
+
+    /// The real program: a fresh key and the system clipboard.
+    pub fn boot(config: ServerConfig) -> (App, Task<Message>) {
+        (
+            App::new(config, Box::new(SystemClipboard::default())),
+            Task::none(),
+        )
+    }
+
+    pub fn waiting(&self) -> &Waiting {
+        &self.waiting
+    }
+
+    pub fn chat(&self) -> &Chat {
+        &self.chat
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    pub fn title(&self) -> String {
+        match self.chat.peer() {
+            Some(peer) if self.connected => {
+                format!("fernet-chat server: chatting with {}", peer.name)
+            }
+            _ => "fernet-chat server".to_owned(),
+        }
+    }
+
+    pub fn update(&mut self, message: Message) -> Task<Message> {
+        match message {
+            Message::Engine(update) => self.on_engine(update),
+            Message::Waiting(message) => match self.waiting.update(message) {
+                Some(waiting::Event::Copy(text)) => {
+                    let which = if text == self.waiting.key {
+                        Copied::Key
+                    } else {
+                        Copied::Addr(text.clone())
+                    };
+                    self.copy(text, Some(which))
+                }
+                Some(waiting::Event::NewKey) => {
+                    match (&self.handle, Key::generate()) {
+                        (Some(handle), Ok(key)) if !self.connected => handle.set_key(key),
+                        _ => {}
+                    }
+                    Task::none()
+                }
+                Some(waiting::Event::Listen(port)) => {
+                    self.params.config.port = port;
+                    self.params.generation += 1;
+                    self.waiting.bind_error = None;
+                    self.waiting.addrs = None;
+                    Task::none()
+                }
+                None => Task::none(),
+            },
+            Message::Chat(message) => {
+                let (task, event) = self.chat.update(message);
+                let extra = match event {
+                    Some(chat::Event::Copy(text)) => self.copy(text, None),
+                    // Ends this session; the server goes back to waiting.
+                    Some(chat::Event::Disconnect) => {
+                        if let Some(handle) = &self.handle {
+                            handle.hang_up();
+                        }
+                        Task::none()
+                    }
+                    None => Task::none(),
+                };
+                Task::batch([task.map(Message::Chat), extra])
+            }
+            Message::CopiedExpired(n) => {
+                if n == self.copies {
+                    self.waiting.copied = None;
+                }
+                Task::none()
+            }
+        }
+    }
+
+    fn copy(&mut self, text: String, which: Option<Copied>) -> Task<Message> {
+        let now = self.clock.now_ms();
+        match self.clipboard.write(&text) {
+            Ok(()) => {
+                self.copies += 1;
+                self.waiting.copied = which;
+                let n = self.copies;
+                Task::perform(tokio::time::sleep(COPIED_FOR), move |_| {
+                    Message::CopiedExpired(n)
+                })
+            }
+            Err(e) => self
+                .chat
+                .system(format!("Could not copy: {e}"), Tone::Notice, now)
+                .map(Message::Chat),
+        }
+    }
+
+    fn on_engine(&mut self, update: Update) -> Task<Message> {
+        let now = self.clock.now_ms();
+        match update {
+            Update::Listening { handle, addrs, .. } => {
+                self.chat.set_handle(Some(handle.clone()));
+                self.handle = Some(handle);
+                self.waiting.addrs = Some(addrs);
+                self.waiting.can_change_key = true;
+                self.chat
+                    .set_banner(Some("Waiting for someone to connect…".into()));
+                Task::none()
+            }
+            Update::BindFailed(error) => {
+                self.waiting.bind_error = Some(error);
+                Task::none()
+            }
+            Update::Started(_) => Task::none(),
+            Update::Event(event) => {
+                match &event {
+                    Event::Connected { .. } => {
+                        self.connected = true;
+                        self.waiting.can_change_key = false;
+                        self.chat.set_banner(None);
+                    }
+                    Event::Disconnected(_) => {
+                        self.connected = false;
+                        self.waiting.can_change_key = true;
+                        self.chat
+                            .set_banner(Some("Waiting for someone to connect…".into()));
+                    }
+                    Event::KeyChanged(key) => self.waiting.key = key.to_string(),
+                    Event::Rejected { addr, reason } => {
+                        self.waiting.notes.push(format!("{} {reason}", addr.ip()));
+                        if !self.connected {
+                            return Task::none();
+                        }
+                    }
+                    _ => {}
+                }
+                self.chat.on_engine(&event, now).map(Message::Chat)
+            }
+        }
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let chat = self.chat.view().map(Message::Chat);
+        if self.connected {
+            chat
+        } else {
+            column![
+                self.waiting.view().map(Message::Waiting),
+                rule::horizontal(1),
+                chat
+            ]
+            .into()
+        }
+    }
+
+    pub fn subscription(&self) -> Subscription<Message> {
+        Subscription::run_with(self.params.clone(), engine::server).map(Message::Engine)
+    }
+}

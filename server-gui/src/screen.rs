@@ -1,0 +1,3 @@
+//! The server window's screens.
+
+pub mod waiting;

@@ -1,0 +1,161 @@
+//! Waiting for the other person: the key to give them, the addresses they
+//! can reach us at, and what happened to connection attempts so far.
+
+use std::net::SocketAddr;
+
+use common::BindError;
+use iced::widget::{Column, button, column, container, row, text, text_input};
+use iced::{Element, Fill, Font};
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    CopyKey,
+    CopyAddr(String),
+    NewKey,
+    PortInput(String),
+    Retry,
+}
+
+/// What the window must act on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Copy(String),
+    NewKey,
+    /// Listen on this port instead.
+    Listen(u16),
+}
+
+/// Which copy button last copied, to show "Copied" next to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Copied {
+    Key,
+    Addr(String),
+}
+
+#[derive(Debug, Default)]
+pub struct Waiting {
+    pub key: String,
+    /// `None` until the engine listens.
+    pub addrs: Option<Vec<SocketAddr>>,
+    pub bind_error: Option<BindError>,
+    pub port_input: String,
+    pub copied: Option<Copied>,
+    /// Nobody is connected, so the key may be replaced.
+    pub can_change_key: bool,
+    /// "192.168.1.7 tried a different key", newest last.
+    pub notes: Vec<String>,
+}
+
+impl Waiting {
+    pub fn update(&mut self, message: Message) -> Option<Event> {
+        match message {
+            Message::CopyKey => Some(Event::Copy(self.key.clone())),
+            Message::CopyAddr(addr) => Some(Event::Copy(addr)),
+            Message::NewKey => Some(Event::NewKey),
+            Message::PortInput(port) => {
+                self.port_input = port;
+                None
+            }
+            Message::Retry => self.port().ok().map(Event::Listen),
+        }
+    }
+
+    /// The port typed after a bind error, or why it is not one.
+    pub fn port(&self) -> Result<u16, String> {
+        self.port_input
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|&p| p != 0)
+            .ok_or_else(|| "a port is a number from 1 to 65535".to_owned())
+    }
+
+    fn copied_label(&self, which: &Copied) -> &'static str {
+        if self.copied.as_ref() == Some(which) {
+            "Copied"
+        } else {
+            "Copy"
+        }
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let key_row = row![
+            text_input("", &self.key)
+                .font(Font::MONOSPACE)
+                .on_input(|_| Message::CopyKey)
+                .width(Fill),
+            button(self.copied_label(&Copied::Key)).on_press(Message::CopyKey),
+            button("New key")
+                .style(button::secondary)
+                .on_press_maybe(self.can_change_key.then_some(Message::NewKey)),
+        ]
+        .spacing(8)
+        .align_y(iced::Center);
+
+        let mut col =
+            column![text("Give the other person this key").size(16), key_row,].spacing(10);
+
+        col = col.push(match (&self.bind_error, &self.addrs) {
+            (Some(error), _) => self.bind_failed(error),
+            (None, None) => text("Starting…").into(),
+            (None, Some(addrs)) => self.addresses(addrs),
+        });
+        for note in &self.notes {
+            col = col.push(text(note.as_str()).size(13).style(text::warning));
+        }
+        container(col).padding(16).width(Fill).into()
+    }
+
+    fn addresses<'a>(&'a self, addrs: &'a [SocketAddr]) -> Element<'a, Message> {
+        let mut list = Column::new().spacing(4);
+        for addr in addrs {
+            let shown = addr.to_string();
+            let label = self.copied_label(&Copied::Addr(shown.clone()));
+            let mut line = text(shown.clone()).font(Font::MONOSPACE);
+            if addr.ip().is_loopback() {
+                line = line.style(text::secondary);
+            }
+            list = list.push(
+                row![
+                    line,
+                    button(text(label).size(12))
+                        .style(button::secondary)
+                        .on_press(Message::CopyAddr(shown))
+                ]
+                .spacing(8)
+                .align_y(iced::Center),
+            );
+        }
+        column![
+            text("…and one of these addresses (the first is usually right):").size(16),
+            list,
+            text("Waiting for someone to connect…").style(text::secondary),
+        ]
+        .spacing(8)
+        .into()
+    }
+
+    fn bind_failed<'a>(&'a self, error: &'a BindError) -> Element<'a, Message> {
+        let port = self.port();
+        let mut col = column![
+            text(format!("Cannot listen: {error}.")).style(text::danger),
+            row![
+                text("Port"),
+                text_input("7879", &self.port_input)
+                    .on_input(Message::PortInput)
+                    .on_submit(Message::Retry)
+                    .width(100),
+                button("Listen").on_press_maybe(port.is_ok().then_some(Message::Retry)),
+            ]
+            .spacing(8)
+            .align_y(iced::Center),
+        ]
+        .spacing(8);
+        if let Err(why) = port
+            && !self.port_input.is_empty()
+        {
+            col = col.push(text(why).size(13).style(text::danger));
+        }
+        col.into()
+    }
+}
