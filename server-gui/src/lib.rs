@@ -152,7 +152,7 @@ impl App {
                 self.copies += 1;
                 self.waiting.copied = which;
                 let n = self.copies;
-                Task::perform(tokio::time::sleep(COPIED_FOR), move |_| {
+                Task::perform(async { tokio::time::sleep(COPIED_FOR).await }, move |()| {
                     Message::CopiedExpired(n)
                 })
             }

@@ -296,7 +296,7 @@ impl Chat {
             self.typing_sent = true;
         }
         let keystroke = self.keystrokes;
-        Task::perform(tokio::time::sleep(TYPING_IDLE), move |_| {
+        Task::perform(async { tokio::time::sleep(TYPING_IDLE).await }, move |()| {
             Message::TypingIdle(keystroke)
         })
     }
@@ -413,15 +413,23 @@ impl Chat {
                 tone,
                 at,
             } => {
-                let line = text(format!("{}  {line}", clock_time(*at))).size(13);
+                let style = match tone {
+                    Tone::Info => text::secondary,
+                    Tone::Notice => text::warning,
+                    Tone::Alert => text::danger,
+                };
+                let line = row![
+                    text(clock_time(*at)).size(12).style(text::secondary),
+                    text(line.as_str()).size(13).style(style),
+                ]
+                .spacing(8);
                 match tone {
-                    Tone::Info => container(line.style(text::secondary)).center_x(Fill).into(),
-                    Tone::Notice => container(line.style(text::warning)).center_x(Fill).into(),
-                    Tone::Alert => container(line.style(text::danger))
+                    Tone::Alert => container(line)
                         .padding(6)
                         .width(Fill)
                         .style(style::alert)
                         .into(),
+                    _ => container(line).center_x(Fill).into(),
                 }
             }
             Entry::Message(m) => {
