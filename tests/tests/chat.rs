@@ -107,12 +107,14 @@ async fn ten_thousand_messages_all_acked_none_lost_or_duplicated() {
     for i in 0..N {
         sent.push(client_handle.send(format!("message {i}")).unwrap());
     }
+    // The task hands the receiver back: dropping it would stop the server
+    // engine (nobody listening), possibly before its last acks are written.
     let receiver = tokio::spawn(async move {
         let mut texts = Vec::with_capacity(N);
         while texts.len() < N {
             texts.push(received(&mut server_events).await.1);
         }
-        texts
+        (texts, server_events)
     });
     let mut acked = HashSet::new();
     while acked.len() < N {
@@ -124,7 +126,7 @@ async fn ten_thousand_messages_all_acked_none_lost_or_duplicated() {
         assert!(acked.insert(id), "an ack arrived twice");
     }
     assert_eq!(acked, sent.iter().cloned().collect::<HashSet<_>>());
-    let texts = receiver.await.unwrap();
+    let (texts, _server_events) = receiver.await.unwrap();
     let expected: Vec<String> = (0..N).map(|i| format!("message {i}")).collect();
     assert_eq!(texts, expected, "every message once, in order");
 }
