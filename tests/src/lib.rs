@@ -1,1 +1,8 @@
-//! Shared helpers for the cross-crate tests.
+//! Shared helpers for the cross-crate tests: engines on loopback, raw peers
+//! that speak the protocol by hand (to send what a real engine never would),
+//! and a fault-injecting proxy.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod engines;
+pub mod proxy;
+pub mod raw;

@@ -4,65 +4,11 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{
-    ClientConfig, Config, ConnectError, Event, Handle, Key, Rejection, Server, ServerConfig,
-};
+use common::{ClientConfig, Config, ConnectError, Event, Key, Rejection, Server, ServerConfig};
+use tests::engines::{WAIT, client, connected, next, received, server};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::Receiver;
 use tokio::time::timeout;
-
-const WAIT: Duration = Duration::from_secs(20);
-
-async fn server(key: &Key) -> (Handle, Receiver<Event>, u16) {
-    let config = ServerConfig {
-        chat: Config::new(key.clone(), "bob"),
-        port: 0,
-        bind: Some("127.0.0.1".parse().unwrap()),
-    };
-    let server = Server::bind(config).await.unwrap();
-    let port = server.port();
-    let (handle, events) = server.start();
-    (handle, events, port)
-}
-
-fn client(key: &Key, port: u16) -> (Handle, Receiver<Event>) {
-    let server = format!("127.0.0.1:{port}").parse().unwrap();
-    common::client::connect(ClientConfig {
-        chat: Config::new(key.clone(), "alice"),
-        server,
-    })
-}
-
-/// The next event that `pick` accepts; others are skipped.
-async fn next<T>(events: &mut Receiver<Event>, mut pick: impl FnMut(Event) -> Option<T>) -> T {
-    timeout(WAIT, async {
-        loop {
-            let event = events.recv().await.expect("engine stopped");
-            if let Some(found) = pick(event) {
-                return found;
-            }
-        }
-    })
-    .await
-    .expect("timed out waiting for an event")
-}
-
-async fn connected(events: &mut Receiver<Event>) -> String {
-    next(events, |e| match e {
-        Event::Connected { peer, .. } => Some(peer.name),
-        _ => None,
-    })
-    .await
-}
-
-async fn received(events: &mut Receiver<Event>) -> (String, String) {
-    next(events, |e| match e {
-        Event::Received { from, text, .. } => Some((from, text)),
-        _ => None,
-    })
-    .await
-}
 
 #[tokio::test]
 async fn chat_both_ways_with_unicode_and_a_large_message() {

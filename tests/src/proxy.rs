@@ -1,0 +1,319 @@
+//! A fault-injecting TCP proxy for the protocol's line-framed traffic.
+//!
+//! It sits between a client and a server on 127.0.0.1 and forwards whole
+//! lines, so a fault can be aimed at a byte or at a frame: cut the connection
+//! at a byte or line, blackhole it (half-open: nothing passes, nothing
+//! closes), delay every line, send a line twice, flip a byte in a line, or
+//! refuse new connections for a while. Faults are armed relative to what has
+//! passed so far and fire once.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+/// Which way traffic flows through the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Way {
+    /// Client to server.
+    Up,
+    /// Server to client.
+    Down,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// Forward bytes up to this total, then cut the connection.
+    CutAtByte(u64),
+    /// Forward lines up to this total, then cut before the next one.
+    CutAtLine(u64),
+    /// Send this line (by total count) twice.
+    Duplicate(u64),
+    /// Flip one bit in the middle of this line.
+    Flip(u64),
+}
+
+#[derive(Default)]
+struct Counters {
+    bytes: u64,
+    lines: u64,
+    faults: Vec<Fault>,
+}
+
+#[derive(Default)]
+struct State {
+    up: Counters,
+    down: Counters,
+    delay: Duration,
+    refuse_until: Option<Instant>,
+    /// Connections whose id is at most this are blackholed.
+    blackholed_upto: u64,
+    next_conn: u64,
+}
+
+impl State {
+    fn way(&mut self, way: Way) -> &mut Counters {
+        match way {
+            Way::Up => &mut self.up,
+            Way::Down => &mut self.down,
+        }
+    }
+}
+
+/// Events worth waiting on, as counts that only grow.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections accepted and forwarded to the server.
+    pub connections: u64,
+    /// Connections refused while refusing.
+    pub refused: u64,
+    /// Faults that fired (cuts, duplicates, flips).
+    pub fired: u64,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    stats: watch::Sender<Stats>,
+    /// Wakes every connection to check whether it was blackholed or cut.
+    poke: Notify,
+    target: SocketAddr,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running proxy; stops when dropped.
+pub struct Proxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Proxy {
+    /// Listens on a free port of 127.0.0.1 and forwards to `target`.
+    pub async fn start(target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            stats: watch::channel(Stats::default()).0,
+            poke: Notify::new(),
+            target,
+        });
+        let task = tokio::spawn(accept(listener, shared.clone()));
+        Proxy { addr, shared, task }
+    }
+
+    /// Where clients should connect.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Watches the counters.
+    pub fn stats(&self) -> watch::Receiver<Stats> {
+        self.shared.stats.subscribe()
+    }
+
+    fn arm(&self, way: Way, fault: impl FnOnce(&Counters) -> Fault) {
+        let mut state = self.shared.state();
+        let counters = state.way(way);
+        let fault = fault(counters);
+        counters.faults.push(fault);
+    }
+
+    /// Cuts the connection after `n` more bytes flow `way` (mid-line if it
+    /// falls there).
+    pub fn cut_after_bytes(&self, way: Way, n: u64) {
+        self.arm(way, |c| Fault::CutAtByte(c.bytes + n));
+    }
+
+    /// Cuts the connection after `n` more whole lines flow `way`.
+    pub fn cut_after_lines(&self, way: Way, n: u64) {
+        self.arm(way, |c| Fault::CutAtLine(c.lines + n));
+    }
+
+    /// Sends the `n`th next line going `way` twice (`n` = 1: the next one).
+    pub fn duplicate_line(&self, way: Way, n: u64) {
+        self.arm(way, |c| Fault::Duplicate(c.lines + n));
+    }
+
+    /// Flips a bit in the middle of the `n`th next line going `way`.
+    pub fn flip_byte(&self, way: Way, n: u64) {
+        self.arm(way, |c| Fault::Flip(c.lines + n));
+    }
+
+    /// Holds every line for `delay` before forwarding it.
+    pub fn set_delay(&self, delay: Duration) {
+        self.shared.state().delay = delay;
+    }
+
+    /// Every open connection goes silent both ways without closing, like a
+    /// peer that vanished; new connections work.
+    pub fn blackhole(&self) {
+        let mut state = self.shared.state();
+        state.blackholed_upto = state.next_conn;
+        drop(state);
+        self.shared.poke.notify_waiters();
+    }
+
+    /// New connections are accepted and closed at once for `d`.
+    pub fn refuse_for(&self, d: Duration) {
+        self.shared.state().refuse_until = Some(Instant::now() + d);
+    }
+}
+
+async fn accept(listener: TcpListener, shared: Arc<Shared>) {
+    while let Ok((client, _)) = listener.accept().await {
+        let refusing = shared
+            .state()
+            .refuse_until
+            .is_some_and(|t| Instant::now() < t);
+        if refusing {
+            drop(client);
+            shared.stats.send_modify(|s| s.refused += 1);
+            continue;
+        }
+        let Ok(server) = TcpStream::connect(shared.target).await else {
+            continue;
+        };
+        let id = {
+            let mut state = shared.state();
+            state.next_conn += 1;
+            state.next_conn
+        };
+        shared.stats.send_modify(|s| s.connections += 1);
+        tokio::spawn(relay(client, server, id, shared.clone()));
+    }
+}
+
+/// Forwards both ways until either side closes or a fault cuts it; then both
+/// sockets close.
+async fn relay(client: TcpStream, server: TcpStream, id: u64, shared: Arc<Shared>) {
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    tokio::select! {
+        _ = pump(&mut client_read, &mut server_write, Way::Up, id, &shared) => {}
+        _ = pump(&mut server_read, &mut client_write, Way::Down, id, &shared) => {}
+        _ = blackholed(id, &shared) => {
+            // Hold both sockets open and forward nothing, until the proxy
+            // stops.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn blackholed(id: u64, shared: &Shared) {
+    loop {
+        let poked = shared.poke.notified();
+        if shared.state().blackholed_upto >= id {
+            return;
+        }
+        poked.await;
+    }
+}
+
+/// What to do with one line.
+struct Plan {
+    /// The bytes to forward (a prefix, for a cut mid-line).
+    bytes: Vec<u8>,
+    copies: usize,
+    cut: bool,
+    fired: u64,
+}
+
+fn plan(state: &mut State, way: Way, mut line: Vec<u8>) -> Plan {
+    let counters = state.way(way);
+    let start = counters.bytes;
+    counters.lines += 1;
+    let number = counters.lines;
+    let mut plan = Plan {
+        bytes: Vec::new(),
+        copies: 1,
+        cut: false,
+        fired: 0,
+    };
+    let mut keep = Vec::new();
+    for fault in counters.faults.drain(..) {
+        match fault {
+            Fault::CutAtByte(at) if at < start + line.len() as u64 => {
+                line.truncate(at.saturating_sub(start) as usize);
+                plan.cut = true;
+            }
+            Fault::CutAtLine(at) if at < number => plan.cut = true,
+            Fault::Duplicate(at) if at == number => plan.copies = 2,
+            Fault::Flip(at) if at == number => {
+                // The middle of the token, never its LF.
+                let middle = line.len().saturating_sub(1) / 2;
+                if let Some(byte) = line.get_mut(middle) {
+                    *byte ^= 0x01;
+                }
+            }
+            other => {
+                keep.push(other);
+                continue;
+            }
+        }
+        plan.fired += 1;
+    }
+    counters.faults = keep;
+    counters.bytes += line.len() as u64;
+    plan.bytes = line;
+    plan
+}
+
+async fn pump(
+    from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    way: Way,
+    id: u64,
+    shared: &Shared,
+) {
+    let mut from = BufReader::with_capacity(64 * 1024, from);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match from.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let (plan, delay) = {
+            let mut state = shared.state();
+            if state.blackholed_upto >= id {
+                // The blackhole future takes over; drop what arrives.
+                continue;
+            }
+            (
+                plan(&mut state, way, std::mem::take(&mut line)),
+                state.delay,
+            )
+        };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        for _ in 0..plan.copies {
+            if to.write_all(&plan.bytes).await.is_err() {
+                return;
+            }
+        }
+        if plan.fired > 0 {
+            shared.stats.send_modify(|s| s.fired += plan.fired);
+        }
+        if plan.cut {
+            let _ = to.flush().await;
+            return;
+        }
+    }
+}

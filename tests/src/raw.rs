@@ -1,0 +1,133 @@
+//! Peers that speak the protocol by hand with `common`'s pure functions, so a
+//! test can put any line on the wire: tampered, replayed, reflected,
+//! reordered, from another session, oversized.
+
+use std::net::SocketAddr;
+
+use common::Key;
+use common::clock::Clock;
+use common::handshake;
+use common::payload::{Body, random_id};
+use common::session::{Role, Session};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::timeout;
+
+use crate::engines::WAIT;
+
+/// One end of a hand-driven session.
+pub struct RawPeer {
+    pub session: Session,
+    lines: BufReader<OwnedReadHalf>,
+    write: OwnedWriteHalf,
+}
+
+impl RawPeer {
+    /// Connects to a server engine and completes the handshake as a client.
+    pub async fn connect(key: &Key, port: u16, name: &str) -> RawPeer {
+        let clock = Clock::system();
+        let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let (read, write) = stream.into_split();
+        let mut peer = RawPeer {
+            session: Session::new(key.clone(), clock.clone(), String::new(), Role::Client, 0),
+            lines: BufReader::new(read),
+            write,
+        };
+        let nonce = random_id();
+        peer.send_line(&handshake::seal_hello(key, &clock, &nonce, name))
+            .await;
+        let line = peer.read_line().await.expect("no welcome");
+        let (welcome, offset) = handshake::open_welcome(key, &clock, &line, &nonce).unwrap();
+        let sid = format!("{nonce}.{}", welcome.nonce);
+        peer.session = Session::new(key.clone(), clock, sid, Role::Client, offset);
+        peer.send(&Body::Ready).await;
+        peer
+    }
+
+    /// Accepts one client engine on `listener` and completes the handshake
+    /// as a server.
+    pub async fn accept(key: &Key, listener: &TcpListener, name: &str) -> RawPeer {
+        let clock = Clock::system();
+        let (stream, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
+        let (read, write) = stream.into_split();
+        let mut peer = RawPeer {
+            session: Session::new(key.clone(), clock.clone(), String::new(), Role::Server, 0),
+            lines: BufReader::new(read),
+            write,
+        };
+        let hello = peer.read_line().await.expect("no hello");
+        let (hello, offset) = handshake::open_hello(key, &clock, &hello).unwrap();
+        let nonce = random_id();
+        peer.send_line(&handshake::seal_welcome(
+            key,
+            &clock,
+            &nonce,
+            &hello.nonce,
+            name,
+        ))
+        .await;
+        let sid = format!("{}.{nonce}", hello.nonce);
+        peer.session = Session::new(key.clone(), clock, sid, Role::Server, offset);
+        let ready = peer.read_line().await.expect("no ready");
+        assert_eq!(peer.session.open(&ready), Ok(Some(Body::Ready)));
+        peer
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.write.local_addr().unwrap()
+    }
+
+    /// Seals `body` in the session and sends it; returns the line.
+    pub async fn send(&mut self, body: &Body) -> String {
+        let line = self.session.seal(body);
+        self.send_line(&line).await;
+        line
+    }
+
+    /// Puts one line on the wire as it is.
+    pub async fn send_line(&mut self, line: &str) {
+        // The engine may already have closed the connection.
+        let _ = self.write.write_all(format!("{line}\n").as_bytes()).await;
+    }
+
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        let _ = self.write.write_all(bytes).await;
+    }
+
+    /// The next line (without LF); `None` once the peer closed.
+    pub async fn read_line(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match timeout(WAIT, self.lines.read_line(&mut line)).await {
+            Ok(Ok(n)) if n > 0 => Some(line.trim_end_matches('\n').to_owned()),
+            Ok(_) => None,
+            Err(_) => panic!("timed out waiting for a line"),
+        }
+    }
+
+    /// Reads and opens frames until one matches `pick`.
+    pub async fn recv<T>(&mut self, mut pick: impl FnMut(&Body) -> Option<T>) -> (T, String) {
+        loop {
+            let line = self.read_line().await.expect("connection closed");
+            if let Ok(Some(body)) = self.session.open(&line)
+                && let Some(found) = pick(&body)
+            {
+                return (found, line);
+            }
+        }
+    }
+
+    /// Waits until the engine closes the connection.
+    pub async fn closed(&mut self) {
+        while self.read_line().await.is_some() {}
+    }
+}
+
+/// A message body with a fresh id.
+pub fn msg(text: &str) -> Body {
+    Body::Msg {
+        id: random_id(),
+        text: text.into(),
+        sent_at: Clock::system().now_ms(),
+    }
+}

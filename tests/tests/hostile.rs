@@ -1,0 +1,196 @@
+//! Hostile frames over real TCP: a hand-driven peer completes the handshake
+//! with a real engine, then sends what no honest peer would. Each closes the
+//! session with its own alert, and the engine goes on serving.
+#![allow(clippy::unwrap_used)]
+
+use common::clock::Clock;
+use common::payload::Body;
+use common::session::{Role, Session};
+use common::{Alert, Ended, Event, Key};
+use tests::engines::{client, client_with, connected, disconnected, received, server};
+use tests::raw::{RawPeer, msg};
+use tokio::net::TcpListener;
+
+/// The alert that ended the server's session.
+async fn server_alert(events: &mut tokio::sync::mpsc::Receiver<Event>) -> Alert {
+    match disconnected(events).await {
+        Ended::Alert(alert) => alert,
+        other => panic!("expected a security alert, got {other:?}"),
+    }
+}
+
+/// After an alert the server still admits an honest client.
+async fn still_serving(key: &Key, port: u16, events: &mut tokio::sync::mpsc::Receiver<Event>) {
+    let (handle, mut client_events) = client(key, port);
+    connected(&mut client_events).await;
+    handle.send("still here").unwrap();
+    assert_eq!(received(events).await.1, "still here");
+}
+
+fn flip_middle(line: &str) -> String {
+    let mut bytes = line.as_bytes().to_vec();
+    let middle = bytes.len() / 2;
+    // Swap one base64 letter for another: still a well-formed token.
+    bytes[middle] = if bytes[middle] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
+#[tokio::test]
+async fn a_tampered_frame_raises_tampered() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = server(&key).await;
+    let mut raw = RawPeer::connect(&key, port, "mallory").await;
+    connected(&mut events).await;
+    let line = raw.session.seal(&msg("pay bob 10"));
+    raw.send_line(&flip_middle(&line)).await;
+    assert_eq!(server_alert(&mut events).await, Alert::Tampered);
+    raw.closed().await;
+    still_serving(&key, port, &mut events).await;
+}
+
+#[tokio::test]
+async fn a_replayed_frame_is_shown_once_and_raises_replayed() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = server(&key).await;
+    let mut raw = RawPeer::connect(&key, port, "mallory").await;
+    connected(&mut events).await;
+    let line = raw.send(&msg("once")).await;
+    raw.send_line(&line).await;
+    assert_eq!(received(&mut events).await.1, "once");
+    assert_eq!(
+        server_alert(&mut events).await,
+        Alert::Replayed {
+            expected: 2,
+            got: 1
+        }
+    );
+    still_serving(&key, port, &mut events).await;
+}
+
+#[tokio::test]
+async fn a_frame_reflected_back_to_the_server_raises_reflected() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = server(&key).await;
+    let mut raw = RawPeer::connect(&key, port, "mallory").await;
+    connected(&mut events).await;
+    raw.send(&msg("hi")).await;
+    let (_, ack_line) = raw
+        .recv(|b| matches!(b, Body::Ack { .. }).then_some(()))
+        .await;
+    raw.send_line(&ack_line).await;
+    assert_eq!(server_alert(&mut events).await, Alert::Reflected);
+    still_serving(&key, port, &mut events).await;
+}
+
+#[tokio::test]
+async fn reordered_frames_raise_reordered() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = server(&key).await;
+    let mut raw = RawPeer::connect(&key, port, "mallory").await;
+    connected(&mut events).await;
+    let first = raw.session.seal(&msg("first"));
+    let second = raw.session.seal(&msg("second"));
+    raw.send_line(&second).await;
+    raw.send_line(&first).await;
+    assert_eq!(
+        server_alert(&mut events).await,
+        Alert::Reordered {
+            expected: 1,
+            got: 2
+        }
+    );
+    still_serving(&key, port, &mut events).await;
+}
+
+#[tokio::test]
+async fn a_frame_from_another_session_raises_other_session() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = server(&key).await;
+    let mut old = RawPeer::connect(&key, port, "old").await;
+    assert_eq!(connected(&mut events).await, "old");
+    let mut new = RawPeer::connect(&key, port, "new").await;
+    assert_eq!(connected(&mut events).await, "new");
+    // Frame 1 of the old session, sent on the new one where frame 1 is due.
+    let stale = old.session.seal(&msg("from the old session"));
+    new.send_line(&stale).await;
+    assert_eq!(server_alert(&mut events).await, Alert::OtherSession);
+    still_serving(&key, port, &mut events).await;
+}
+
+#[tokio::test]
+async fn a_frame_older_than_the_ttl_raises_expired() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = server(&key).await;
+    let mut raw = RawPeer::connect(&key, port, "mallory").await;
+    connected(&mut events).await;
+    // The same session, sealing with a clock 400 s slow: frame 1 is old.
+    let sid = raw.session.sid().to_owned();
+    let mut slow = Session::new(key.clone(), Clock::shifted(-400_000), sid, Role::Client, 0);
+    slow.seal(&Body::Ready);
+    raw.send_line(&slow.seal(&msg("late"))).await;
+    match server_alert(&mut events).await {
+        Alert::Expired { age_secs } => assert!((399..=401).contains(&age_secs), "{age_secs}"),
+        other => panic!("expected Expired, got {other:?}"),
+    }
+    still_serving(&key, port, &mut events).await;
+}
+
+#[tokio::test]
+async fn an_oversized_line_after_the_handshake_raises_malformed() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = server(&key).await;
+    let mut raw = RawPeer::connect(&key, port, "mallory").await;
+    connected(&mut events).await;
+    // 4 MiB without a line end: four times the session limit.
+    let writer = tokio::spawn(async move {
+        let chunk = vec![b'A'; 64 * 1024];
+        for _ in 0..64 {
+            raw.send_bytes(&chunk).await;
+        }
+        raw
+    });
+    match server_alert(&mut events).await {
+        Alert::Malformed(reason) => assert!(reason.contains("longer than"), "{reason}"),
+        other => panic!("expected Malformed, got {other:?}"),
+    }
+    writer.await.unwrap();
+    still_serving(&key, port, &mut events).await;
+}
+
+#[tokio::test]
+async fn a_client_catches_a_frame_reflected_by_the_server() {
+    let key = Key::generate().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (handle, mut events) = client_with(common::Config::new(key.clone(), "alice"), addr);
+    let mut raw = RawPeer::accept(&key, &listener, "mallory").await;
+    connected(&mut events).await;
+    handle.send("hello").unwrap();
+    let (_, line) = raw
+        .recv(|b| matches!(b, Body::Msg { .. }).then_some(()))
+        .await;
+    raw.send_line(&line).await;
+    assert_eq!(
+        disconnected(&mut events).await,
+        Ended::Alert(Alert::Reflected)
+    );
+    // The client does not give up: it connects again.
+    let _again = RawPeer::accept(&key, &listener, "honest").await;
+    assert_eq!(connected(&mut events).await, "honest");
+}
+
+#[tokio::test]
+async fn a_client_catches_a_tampered_frame() {
+    let key = Key::generate().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_handle, mut events) = client_with(common::Config::new(key.clone(), "alice"), addr);
+    let mut raw = RawPeer::accept(&key, &listener, "mallory").await;
+    connected(&mut events).await;
+    let line = raw.session.seal(&msg("trust me"));
+    raw.send_line(&flip_middle(&line)).await;
+    assert_eq!(
+        disconnected(&mut events).await,
+        Ended::Alert(Alert::Tampered)
+    );
+}
