@@ -190,13 +190,17 @@ async fn drive_inner<T>(
     let mut last_recv = Instant::now();
     let mut closing: Option<Instant> = None;
     let mut interrupt_open = true;
+    // The two liveness timers are armed once and moved only when they fire
+    // early: moving them on every line would take the timer wheel's lock
+    // per message, which costs more than the encryption.
+    let ping = sleep_until(link.last_sent + timing.ping_after);
+    let lost = sleep_until(last_recv + timing.lost_after);
+    tokio::pin!(ping, lost);
     loop {
         if closing.is_some() && outbox.is_empty() {
             return Ok(Outcome::Closed);
         }
-        let ping_at = link.last_sent + timing.ping_after;
-        let lost_at = last_recv + timing.lost_after;
-        let give_up_at = closing.unwrap_or(lost_at);
+        let give_up_at = closing.unwrap_or(last_recv + timing.lost_after);
         tokio::select! {
             line = link.reader.next() => {
                 last_recv = Instant::now();
@@ -211,28 +215,42 @@ async fn drive_inner<T>(
                     }
                 }
             }
-            cmd = cmds.recv(), if closing.is_none() => match cmd {
-                Some(Command::Send { id, text, sent_at }) => {
-                    let pending = Pending { id, text, sent_at };
-                    let sent = link.send_msg(&pending);
-                    outbox.push(pending);
-                    events.emit(sent).await?;
+            cmd = cmds.recv(), if closing.is_none() => {
+                // Likewise take the commands already queued, up to a close.
+                let mut next = Some(cmd);
+                let mut budget = 256;
+                while let Some(cmd) = next.take() {
+                    match on_command(cmd, link, outbox, events).await? {
+                        Step::Go => {}
+                        Step::HangUp => return Ok(Outcome::HungUp),
+                        Step::Close => {
+                            closing = Some(Instant::now() + timing.close_grace);
+                            break;
+                        }
+                    }
+                    budget -= 1;
+                    if budget > 0 {
+                        next = cmds.try_recv().ok().map(Some);
+                    }
                 }
-                Some(Command::Typing(active)) => {
-                    link.send(&Body::Typing { active });
-                }
-                // The key cannot change under a live session.
-                Some(Command::SetKey(_)) => {}
-                Some(Command::HangUp) => return Ok(Outcome::HungUp),
-                Some(Command::Close) | None => closing = Some(Instant::now() + timing.close_grace),
-            },
-            _ = events.0.closed() => return Err(Gone),
-            _ = sleep_until(ping_at) => {
-                link.send(&Body::Ping);
             }
-            _ = sleep_until(lost_at) => {
-                let secs = timing.lost_after.as_secs_f32();
-                return Ok(Outcome::Ended(Ended::Lost(format!("nothing heard from the other side for {secs} s"))));
+            _ = events.0.closed() => return Err(Gone),
+            _ = &mut ping => {
+                let due = link.last_sent + timing.ping_after;
+                if due <= Instant::now() {
+                    link.send(&Body::Ping);
+                    ping.as_mut().reset(link.last_sent + timing.ping_after);
+                } else {
+                    ping.as_mut().reset(due);
+                }
+            }
+            _ = &mut lost => {
+                let due = last_recv + timing.lost_after;
+                if due <= Instant::now() {
+                    let secs = timing.lost_after.as_secs_f32();
+                    return Ok(Outcome::Ended(Ended::Lost(format!("nothing heard from the other side for {secs} s"))));
+                }
+                lost.as_mut().reset(due);
             }
             _ = sleep_until(give_up_at), if closing.is_some() => return Ok(Outcome::Closed),
             next = interrupt.recv(), if interrupt_open => match next {
@@ -241,6 +259,38 @@ async fn drive_inner<T>(
             },
         }
     }
+}
+
+/// What the drive loop does after a command.
+enum Step {
+    Go,
+    HangUp,
+    Close,
+}
+
+/// Handles one command from the window (`None`: every handle was dropped).
+async fn on_command(
+    cmd: Option<Command>,
+    link: &mut Link,
+    outbox: &mut Outbox,
+    events: &Emitter,
+) -> Result<Step, Gone> {
+    match cmd {
+        Some(Command::Send { id, text, sent_at }) => {
+            let pending = Pending { id, text, sent_at };
+            let sent = link.send_msg(&pending);
+            outbox.push(pending);
+            events.emit(sent).await?;
+        }
+        Some(Command::Typing(active)) => {
+            link.send(&Body::Typing { active });
+        }
+        // The key cannot change under a live session.
+        Some(Command::SetKey(_)) => {}
+        Some(Command::HangUp) => return Ok(Step::HangUp),
+        Some(Command::Close) | None => return Ok(Step::Close),
+    }
+    Ok(Step::Go)
 }
 
 /// Handles one incoming line; `Some` if it ends the session.
