@@ -23,7 +23,8 @@ fn binary(name: &str) -> PathBuf {
 
 /// A running program whose stdout and stderr lines arrive on channels.
 struct Program {
-    child: Child,
+    /// Taken by [`exit_code`] to wait for it.
+    child: Option<Child>,
     stdin: Option<ChildStdin>,
     out: Receiver<String>,
     err: Receiver<String>,
@@ -31,7 +32,23 @@ struct Program {
 
 impl Drop for Program {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+        }
+    }
+}
+
+impl Program {
+    fn running(&mut self) -> bool {
+        let child = self.child.as_mut().unwrap();
+        child.try_wait().unwrap().is_none()
+    }
+
+    /// Stops it at once, like a crash or a power cut: no `bye`.
+    fn kill(&mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 }
 
@@ -65,7 +82,7 @@ fn start(name: &str, args: &[&str], key: Option<&str>) -> Program {
     );
     Program {
         stdin: child.stdin.take(),
-        child,
+        child: Some(child),
         out,
         err,
     }
@@ -86,15 +103,17 @@ fn say(program: &mut Program, line: &str) {
     writeln!(program.stdin.as_mut().unwrap(), "{line}").unwrap();
 }
 
+/// Closes its stdin (EOF) and waits for it to exit.
 fn exit_code(program: &mut Program) -> i32 {
     drop(program.stdin.take());
-    for _ in 0..200 {
-        if let Some(status) = program.child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the program did not exit");
+    let mut child = program.child.take().unwrap();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait().map(|s| s.code().unwrap_or(-1)));
+    });
+    rx.recv_timeout(WAIT)
+        .expect("the program did not exit")
+        .unwrap()
 }
 
 fn server() -> (Program, String, String) {
@@ -152,10 +171,7 @@ fn two_terminals_chat_and_exit_cleanly_on_eof() {
     wait_for(&server.err, "about the disconnect", |l| {
         l.starts_with("disconnected: alice left")
     });
-    assert!(
-        server.child.try_wait().unwrap().is_none(),
-        "the server keeps waiting"
-    );
+    assert!(server.running(), "the server keeps waiting");
     assert_eq!(exit_code(&mut server), 0);
 }
 
@@ -228,4 +244,56 @@ fn a_port_in_use_is_one_clear_line() {
         l.contains("already in use")
     });
     assert_ne!(exit_code(&mut server), 0);
+}
+
+#[test]
+fn a_client_waits_for_a_restarted_server_and_delivers_what_was_typed_meanwhile() {
+    let key = common::Key::generate().unwrap().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let args = [
+        "--headless",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--name",
+        "bob",
+    ];
+    let mut server = start("server-gui", &args, Some(&key));
+    let addr = wait_for(&server.out, "listening: …", |l| {
+        l.starts_with("listening: ")
+    })[11..]
+        .to_owned();
+    let mut client = start(
+        "client-gui",
+        &["--headless", "--connect", &addr, "--name", "alice"],
+        Some(&key),
+    );
+    wait_for(&client.err, "connected", |l| {
+        l.starts_with("connected to bob")
+    });
+
+    server.kill();
+    wait_for(&client.err, "about the lost connection", |l| {
+        l.starts_with("disconnected: ")
+    });
+    say(&mut client, "typed while the server was down");
+    wait_for(&client.err, "about retrying", |l| {
+        l.contains("trying again in")
+    });
+
+    let mut restarted = start("server-gui", &args, Some(&key));
+    wait_for(&restarted.out, "the message typed meanwhile", |l| {
+        l == "alice: typed while the server was down"
+    });
+    wait_for(&client.err, "reconnected", |l| {
+        l.starts_with("connected to bob")
+    });
+    assert_eq!(exit_code(&mut client), 0);
+    assert_eq!(exit_code(&mut restarted), 0);
 }
