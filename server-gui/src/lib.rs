@@ -49,6 +49,8 @@ impl App {
             can_change_key: true,
             ..Waiting::default()
         };
+        let mut chat = Chat::default();
+        chat.set_can_disconnect(false);
         App {
             clock: config.chat.clock.clone(),
             params: ServerParams {
@@ -58,7 +60,7 @@ impl App {
             handle: None,
             connected: false,
             waiting,
-            chat: Chat::default(),
+            chat,
             clipboard,
             copies: 0,
         }
@@ -70,6 +72,11 @@ impl App {
             App::new(config, Box::new(SystemClipboard::default())),
             Task::none(),
         )
+    }
+
+    /// What the engine subscription runs with.
+    pub fn params(&self) -> &ServerParams {
+        &self.params
     }
 
     pub fn waiting(&self) -> &Waiting {
@@ -184,11 +191,13 @@ impl App {
                 match &event {
                     Event::Connected { .. } => {
                         self.connected = true;
+                        self.chat.set_can_disconnect(true);
                         self.waiting.can_change_key = false;
                         self.chat.set_banner(None);
                     }
                     Event::Disconnected(_) => {
                         self.connected = false;
+                        self.chat.set_can_disconnect(false);
                         self.waiting.can_change_key = true;
                         self.chat
                             .set_banner(Some("Waiting for someone to connect…".into()));

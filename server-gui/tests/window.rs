@@ -120,3 +120,22 @@ fn incoming_message_ack_and_alert_render() {
     );
     assert!(!app.is_connected());
 }
+
+#[test]
+fn disconnect_is_offered_only_during_a_session() {
+    let (mut app, _, _) = app();
+    assert!(simulator(app.view()).find("Disconnect").is_err());
+    let peer = Peer {
+        name: "alice".into(),
+        addr: "10.0.0.2:4000".parse().unwrap(),
+    };
+    let _ = app.update(Message::Engine(Update::Event(Event::Connected {
+        peer,
+        resent: 0,
+    })));
+    assert!(simulator(app.view()).find("Disconnect").is_ok());
+    let _ = app.update(Message::Engine(Update::Event(Event::Disconnected(
+        Ended::Lost("gone".into()),
+    ))));
+    assert!(simulator(app.view()).find("Disconnect").is_err());
+}

@@ -74,6 +74,8 @@ pub struct Chat {
     handle: Option<Handle>,
     /// Shown above the input: waiting, reconnecting, ...
     banner: Option<String>,
+    /// Whether the header offers Disconnect (the server: only in a session).
+    can_disconnect: bool,
 }
 
 impl Default for Chat {
@@ -92,6 +94,7 @@ impl Default for Chat {
             window: WINDOW,
             handle: None,
             banner: None,
+            can_disconnect: true,
         }
     }
 }
@@ -105,6 +108,11 @@ impl Chat {
     /// A status line shown above the input box (`None` hides it).
     pub fn set_banner(&mut self, banner: Option<String>) {
         self.banner = banner;
+    }
+
+    /// Offers or hides the Disconnect button.
+    pub fn set_can_disconnect(&mut self, can: bool) {
+        self.can_disconnect = can;
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -377,10 +385,12 @@ impl Chat {
             toggler(self.show_ciphertext)
                 .label("Show ciphertext")
                 .on_toggle(Message::ShowCiphertext),
+        ]
+        .push(self.can_disconnect.then(|| {
             button("Disconnect")
                 .style(button::secondary)
-                .on_press(Message::Disconnect),
-        ]
+                .on_press(Message::Disconnect)
+        }))
         .spacing(12)
         .align_y(iced::Center)
         .into()
