@@ -139,3 +139,32 @@ fn disconnect_is_offered_only_during_a_session() {
     ))));
     assert!(simulator(app.view()).find("Disconnect").is_err());
 }
+
+#[test]
+fn a_long_history_lays_out_only_the_newest_entries_and_pages_back() {
+    let (mut app, _, _) = app();
+    for i in 0..10_000 {
+        let _ = app.update(Message::Engine(Update::Event(Event::Received {
+            id: format!("m{i}"),
+            from: "alice".into(),
+            text: format!("message {i}"),
+            sent_at: 0,
+            token: String::new(),
+        })));
+    }
+    assert_eq!(app.chat().entries().len(), 10_000, "the history is kept");
+    let mut ui = simulator(app.view());
+    assert!(ui.find("message 9999").is_ok());
+    assert!(ui.find("message 9800").is_ok());
+    assert!(
+        ui.find("message 9799").is_err(),
+        "older ones are not laid out"
+    );
+    assert!(ui.find("Show earlier messages (9800 more)").is_ok());
+    drop(ui);
+
+    click(&mut app, "Show earlier messages (9800 more)");
+    let mut ui = simulator(app.view());
+    assert!(ui.find("message 9600").is_ok());
+    assert!(ui.find("Show earlier messages (9600 more)").is_ok());
+}

@@ -129,7 +129,13 @@ impl Waiting {
         column![
             text("…and one of these addresses (the first is usually right):").size(16),
             list,
-            text("Waiting for someone to connect…").style(text::secondary),
+            // A still dot, not a spinner: an idle window draws nothing.
+            row![
+                text("●").size(12).style(text::success),
+                text("Waiting for someone to connect…").style(text::secondary),
+            ]
+            .spacing(6)
+            .align_y(iced::Center),
         ]
         .spacing(8)
         .into()
