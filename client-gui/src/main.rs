@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use client_gui::App;
+use common::ui::desktop;
 
 mod headless;
 
@@ -41,6 +42,10 @@ fn main() -> ExitCode {
         let server = args.connect.unwrap_or_default();
         return headless::run(&server, args.key_file.as_deref(), name);
     }
+    if let Some(why) = desktop::missing_display() {
+        eprintln!("error: {why}");
+        return ExitCode::from(2);
+    }
     let result = iced::application(move || App::boot(name.clone()), App::update, App::view)
         .subscription(App::subscription)
         .title(App::title)
@@ -50,11 +55,5 @@ fn main() -> ExitCode {
             ..iced::window::Settings::default()
         })
         .run();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: could not open the window: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    desktop::exit(result)
 }

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
+use common::ui::desktop;
 use common::{Config, ServerConfig};
 use server_gui::App;
 
@@ -47,6 +48,10 @@ fn main() -> ExitCode {
     if args.headless {
         return headless::run(key, args.port, args.bind, name);
     }
+    if let Some(why) = desktop::missing_display() {
+        eprintln!("error: {why}");
+        return ExitCode::from(2);
+    }
     let config = ServerConfig {
         chat: Config::new(key, name),
         port: args.port,
@@ -61,11 +66,5 @@ fn main() -> ExitCode {
             ..iced::window::Settings::default()
         })
         .run();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: could not open the window: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    desktop::exit(result)
 }

@@ -297,3 +297,20 @@ fn a_client_waits_for_a_restarted_server_and_delivers_what_was_typed_meanwhile()
     assert_eq!(exit_code(&mut client), 0);
     assert_eq!(exit_code(&mut restarted), 0);
 }
+
+#[test]
+fn without_a_display_the_windows_say_so_and_point_to_headless() {
+    for name in ["server-gui", "client-gui"] {
+        let mut command = Command::new(binary(name));
+        command
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("FERNET_CHAT_KEY")
+            .stdin(Stdio::null());
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains("--headless"), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+}

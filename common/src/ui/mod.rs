@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod clipboard;
+pub mod desktop;
 pub mod engine;
 pub mod entry;
 pub mod style;

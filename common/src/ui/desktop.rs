@@ -1,0 +1,28 @@
+//! Opening a window: what both programs check before and report after.
+
+use std::process::ExitCode;
+
+/// Why no window can open here, if that is known up front. On Linux and the
+/// BSDs a window needs an X11 or Wayland display; without one iced's event
+/// loop panics, so the programs check first and say what to do instead.
+pub fn missing_display() -> Option<&'static str> {
+    let needs_one = cfg!(all(unix, not(target_os = "macos")));
+    let has_one = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
+    (needs_one && !has_one).then_some(
+        "no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set); \
+         run it on a desktop, or add --headless to chat in the terminal",
+    )
+}
+
+/// The exit code for how the window's event loop ended.
+pub fn exit(result: iced::Result) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: could not open the window: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
