@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use common::ui::chat::{self, Chat};
 use common::ui::engine::{self, ClientParams, Update};
 use common::ui::entry::Tone;
+use common::ui::focus;
 use common::ui::{Clipboard, SystemClipboard};
 use common::{ClientConfig, Clock, Config, Ended, Event, Handle};
 use iced::widget::operation;
@@ -25,6 +26,8 @@ pub enum Message {
     Engine(Update),
     /// Once a second while a reconnect countdown is shown.
     Tick,
+    /// Tab or Shift+Tab.
+    Focus(focus::Move),
 }
 
 pub struct App {
@@ -156,6 +159,7 @@ impl App {
                 self.chat.set_banner(self.countdown());
                 Task::none()
             }
+            Message::Focus(to) => to.task(),
         }
     }
 
@@ -239,7 +243,8 @@ impl App {
             Some(_) => iced::time::every(Duration::from_secs(1)).map(|_| Message::Tick),
             None => Subscription::none(),
         };
-        Subscription::batch([engine, tick])
+        let tab = focus::tab_presses().map(Message::Focus);
+        Subscription::batch([engine, tick, tab])
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::ui::chat::{self, Chat};
 use common::ui::engine::{self, ServerParams, Update};
 use common::ui::entry::Tone;
+use common::ui::focus;
 use common::ui::{Clipboard, SystemClipboard};
 use common::{Clock, Event, Handle, Key, ServerConfig};
 use iced::widget::{column, rule};
@@ -27,6 +28,8 @@ pub enum Message {
     Chat(chat::Message),
     /// The "Copied" confirmation number `n` has been shown long enough.
     CopiedExpired(u64),
+    /// Tab or Shift+Tab.
+    Focus(focus::Move),
 }
 
 pub struct App {
@@ -149,6 +152,7 @@ impl App {
                 }
                 Task::none()
             }
+            Message::Focus(to) => to.task(),
         }
     }
 
@@ -231,6 +235,9 @@ impl App {
     }
 
     pub fn subscription(&self) -> Subscription<Message> {
-        Subscription::run_with(self.params.clone(), engine::server).map(Message::Engine)
+        Subscription::batch([
+            Subscription::run_with(self.params.clone(), engine::server).map(Message::Engine),
+            focus::tab_presses().map(Message::Focus),
+        ])
     }
 }

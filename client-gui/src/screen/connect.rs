@@ -109,7 +109,11 @@ impl Connect {
         );
         col = col.push(field_error(&self.key, key.err()));
         col = col.push(text("Your name (optional)"));
-        col = col.push(text_input("anonymous", &self.name).on_input(Message::Name));
+        col = col.push(
+            text_input("anonymous", &self.name)
+                .on_input(Message::Name)
+                .on_submit_maybe(ready.then_some(Message::Connect)),
+        );
 
         let action = if self.connecting {
             row![

@@ -7,6 +7,7 @@ pub mod clipboard;
 pub mod desktop;
 pub mod engine;
 pub mod entry;
+pub mod focus;
 pub mod style;
 
 pub use clipboard::{Clipboard, MemoryClipboard, SystemClipboard};
