@@ -193,10 +193,17 @@ impl App {
                 self.chat.set_banner(self.countdown());
             }
             Event::Connected { .. } => {
+                // The chat replaces the form: the message box takes the focus.
+                let focus = if self.chatting {
+                    Task::none()
+                } else {
+                    operation::focus(chat::INPUT)
+                };
                 self.chatting = true;
                 self.connect.connecting = false;
                 self.retry_at = None;
                 self.chat.set_banner(None);
+                return Task::batch([self.chat.on_engine(&event, now).map(Message::Chat), focus]);
             }
             Event::Failed(error) if !self.chatting => {
                 self.stop();

@@ -14,7 +14,7 @@ use common::ui::entry::Tone;
 use common::ui::focus;
 use common::ui::{Clipboard, SystemClipboard};
 use common::{Clock, Event, Handle, Key, ServerConfig};
-use iced::widget::{column, rule};
+use iced::widget::{column, operation, rule, space};
 use iced::{Element, Subscription, Task};
 use screen::waiting::{self, Copied, Waiting};
 
@@ -69,11 +69,12 @@ impl App {
         }
     }
 
-    /// The real program: a fresh key and the system clipboard.
+    /// The real program: the system clipboard, focus in the message box (so
+    /// the user can type as soon as someone connects).
     pub fn boot(config: ServerConfig) -> (App, Task<Message>) {
         (
             App::new(config, Box::new(SystemClipboard::default())),
-            Task::none(),
+            operation::focus(chat::INPUT),
         )
     }
 
@@ -221,17 +222,19 @@ impl App {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        let chat = self.chat.view().map(Message::Chat);
-        if self.connected {
-            chat
+        // The chat stays the second child whether or not the waiting panel
+        // is shown: iced matches widget state by position, so the message
+        // box keeps its focus and the log its scroll when someone connects.
+        let top: Element<'_, Message> = if self.connected {
+            space().into()
         } else {
             column![
                 self.waiting.view().map(Message::Waiting),
-                rule::horizontal(1),
-                chat
+                rule::horizontal(1)
             ]
             .into()
-        }
+        };
+        column![top, self.chat.view().map(Message::Chat)].into()
     }
 
     pub fn subscription(&self) -> Subscription<Message> {

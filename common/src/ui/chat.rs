@@ -308,6 +308,10 @@ impl Chat {
             handle.typing(true);
             self.typing_sent = true;
         }
+        if !self.typing_sent {
+            // No engine to tell when the typing stops.
+            return Task::none();
+        }
         let keystroke = self.keystrokes;
         Task::perform(async { tokio::time::sleep(TYPING_IDLE).await }, move |()| {
             Message::TypingIdle(keystroke)
@@ -497,21 +501,26 @@ impl Chat {
     }
 
     fn input(&self) -> Element<'_, Message> {
-        let mut col = Column::new().spacing(4);
+        // The lines above the box sit in a column of their own, so the box
+        // stays at the same place in the widget tree when they come and go;
+        // iced matches widget state by position, and a moved box would lose
+        // its focus (and the user's keystrokes) whenever the peer types.
+        let mut notes = Column::new().spacing(4);
         if let Some(banner) = &self.banner {
-            col = col.push(text(banner.as_str()).size(13).style(text::warning));
+            notes = notes.push(text(banner.as_str()).size(13).style(text::warning));
         }
         if self.peer_typing {
             let name = self
                 .peer
                 .as_ref()
                 .map_or("The other person", |p| p.name.as_str());
-            col = col.push(
+            notes = notes.push(
                 text(format!("{name} is typing…"))
                     .size(12)
                     .style(text::secondary),
             );
         }
+        let mut col = Column::new().spacing(4).push(notes);
         let editor = iced::widget::TextEditor::new(&self.draft)
             .id(INPUT)
             .placeholder("Type a message. Enter sends, Shift+Enter starts a new line.")
