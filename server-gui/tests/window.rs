@@ -168,3 +168,54 @@ fn a_long_history_lays_out_only_the_newest_entries_and_pages_back() {
     assert!(ui.find("message 9600").is_ok());
     assert!(ui.find("Show earlier messages (9600 more)").is_ok());
 }
+
+#[test]
+fn the_message_under_the_pointer_can_be_selected_but_not_edited() {
+    let (mut app, _, _) = app();
+    let line = "pick any word here";
+    for text in ["first message", line] {
+        let _ = app.update(Message::Engine(Update::Event(Event::Received {
+            id: text.into(),
+            from: "alice".into(),
+            text: text.into(),
+            sent_at: 0,
+            token: String::new(),
+        })));
+    }
+
+    // The pointer moves onto the second message.
+    let mut ui = simulator(app.view());
+    let at = ui.find(line).unwrap().visible_bounds().unwrap().center();
+    ui.point_at(at);
+    let _ = ui.simulate([iced::Event::Mouse(iced::mouse::Event::CursorMoved {
+        position: at,
+    })]);
+    let moved: Vec<_> = ui.into_messages().collect();
+    assert!(!moved.is_empty(), "entering a message is noticed");
+    for message in moved {
+        let _ = app.update(message);
+    }
+    assert_eq!(app.chat().selection(), None);
+
+    // A triple click selects its line; typing changes nothing.
+    let mut ui = simulator(app.view());
+    ui.point_at(at);
+    for _ in 0..3 {
+        let _ = ui.simulate(iced_test::simulator::click());
+    }
+    let _ = ui.typewrite("x");
+    for message in ui.into_messages() {
+        let _ = app.update(message);
+    }
+    assert_eq!(app.chat().selection().as_deref(), Some(line));
+    let texts: Vec<_> = app
+        .chat()
+        .entries()
+        .iter()
+        .filter_map(|entry| match entry {
+            common::ui::entry::Entry::Message(m) => Some(m.text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["first message", line], "the history is untouched");
+}

@@ -9,7 +9,8 @@ use std::time::Duration;
 use iced::keyboard::{self, key};
 use iced::widget::text_editor::{self, Binding};
 use iced::widget::{
-    Column, button, column, container, operation, row, scrollable, space, text, toggler,
+    Column, button, column, container, mouse_area, operation, row, scrollable, space, text,
+    text_editor as text_editor_widget, toggler,
 };
 use iced::{Element, Fill, Font, Task};
 
@@ -49,6 +50,10 @@ pub enum Message {
     ShowEarlier,
     /// Copy the text of entry `index`.
     Copy(usize),
+    /// The pointer entered message `index`: its text becomes selectable.
+    Hover(usize),
+    /// Selecting in the selectable message (edits are ignored).
+    Select(text_editor::Action),
     Disconnect,
 }
 
@@ -81,6 +86,11 @@ pub struct Chat {
     banner: Option<String>,
     /// Whether the header offers Disconnect (the server: only in a session).
     can_disconnect: bool,
+    /// The message under the pointer, shown as a read-only editor so its text
+    /// can be selected with the mouse and copied with Ctrl+C. iced 0.14 has
+    /// no selectable text widget, and an editor per message would cost far
+    /// more than plain text, so only this one is an editor.
+    selectable: Option<(usize, text_editor::Content)>,
 }
 
 impl Default for Chat {
@@ -100,6 +110,7 @@ impl Default for Chat {
             handle: None,
             banner: None,
             can_disconnect: true,
+            selectable: None,
         }
     }
 }
@@ -134,6 +145,11 @@ impl Chat {
 
     pub fn input_error(&self) -> Option<&str> {
         self.input_error.as_deref()
+    }
+
+    /// What is selected in the message under the pointer, if anything.
+    pub fn selection(&self) -> Option<String> {
+        self.selectable.as_ref()?.1.selection()
     }
 
     pub fn draft(&self) -> String {
@@ -296,6 +312,20 @@ impl Chat {
                 return (Task::none(), Some(Event::Copy(text)));
             }
             Message::Disconnect => return (Task::none(), Some(Event::Disconnect)),
+            Message::Hover(index) => {
+                if self.selectable.as_ref().is_none_or(|(i, _)| *i != index)
+                    && let Some(Entry::Message(m)) = self.entries.get(index)
+                {
+                    self.selectable = Some((index, text_editor::Content::with_text(&m.text)));
+                }
+            }
+            Message::Select(action) => {
+                if let Some((_, content)) = &mut self.selectable
+                    && !action.is_edit()
+                {
+                    content.perform(action);
+                }
+            }
         }
         (Task::none(), None)
     }
@@ -480,7 +510,15 @@ impl Chat {
                         .padding([0, 4])
                         .on_press(Message::Copy(index)),
                 );
-                let mut body = column![meta, text(m.text.as_str())].spacing(2);
+                let message_text: Element<'a, Message> = match &self.selectable {
+                    Some((i, content)) if *i == index => text_editor_widget(content)
+                        .on_action(Message::Select)
+                        .padding(0)
+                        .style(style::selectable)
+                        .into(),
+                    _ => text(m.text.as_str()).into(),
+                };
+                let mut body = column![meta, message_text].spacing(2);
                 if self.show_ciphertext
                     && let Some(token) = &m.token
                 {
@@ -491,11 +529,13 @@ impl Chat {
                             .style(text::secondary),
                     );
                 }
-                container(body)
-                    .padding(8)
-                    .width(Fill)
-                    .style(if m.mine { style::mine } else { style::theirs })
-                    .into()
+                mouse_area(container(body).padding(8).width(Fill).style(if m.mine {
+                    style::mine
+                } else {
+                    style::theirs
+                }))
+                .on_enter(Message::Hover(index))
+                .into()
             }
         }
     }

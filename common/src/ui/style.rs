@@ -1,7 +1,7 @@
 //! Looks shared by both windows, derived from the active (system) theme.
 
-use iced::widget::container;
-use iced::{Border, Theme};
+use iced::widget::{container, text_editor};
+use iced::{Background, Border, Color, Theme};
 
 /// Our own messages: a tinted bubble.
 pub fn mine(theme: &Theme) -> container::Style {
@@ -43,5 +43,18 @@ pub fn alert(theme: &Theme) -> container::Style {
             .color(palette.danger.base.color)
             .width(1),
         ..container::Style::default()
+    }
+}
+
+/// A message's text while it is selectable: looks like plain text (no box,
+/// no border), only the selection shows.
+pub fn selectable(theme: &Theme, _status: text_editor::Status) -> text_editor::Style {
+    let palette = theme.extended_palette();
+    text_editor::Style {
+        background: Background::Color(Color::TRANSPARENT),
+        border: Border::default(),
+        placeholder: palette.secondary.base.color,
+        value: palette.background.base.text,
+        selection: palette.primary.weak.color,
     }
 }
