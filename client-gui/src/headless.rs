@@ -3,11 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use common::terminal::{self, Exit};
+use common::terminal::{self, KEY_VAR};
 use common::{ClientConfig, Config, Key, ServerAddr};
-
-/// The environment variable that holds the key.
-pub const KEY_VAR: &str = "FERNET_CHAT_KEY";
 
 fn key(key_file: Option<&Path>) -> Result<Key, String> {
     let text = match key_file {
@@ -35,26 +32,9 @@ pub fn run(server: &str, key_file: Option<&Path>, name: String) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let config = ClientConfig {
         chat: Config::new(key, name),
         server,
     };
-    let code = runtime.block_on(async {
-        let (handle, events) = common::client::connect(config);
-        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-        match terminal::relay(handle, events, stdin, std::io::stdout(), std::io::stderr()).await {
-            Exit::Done => ExitCode::SUCCESS,
-            Exit::Failed(_) => ExitCode::FAILURE,
-        }
-    });
-    // A blocked read of stdin must not keep the process alive.
-    runtime.shutdown_background();
-    code
+    terminal::run(async { Some(common::client::connect(config)) })
 }

@@ -2,7 +2,9 @@
 //! message, received messages go to stdout as `<name>: <text>`, everything
 //! else (status, notices, errors) to stderr. EOF on stdin says `bye`.
 
+use std::future::Future;
 use std::io::Write;
+use std::process::ExitCode;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio::sync::mpsc;
@@ -17,6 +19,36 @@ pub enum Exit {
     Done,
     /// The client could not connect.
     Failed(ConnectError),
+}
+
+/// The environment variable that holds a key (never the command line, where
+/// `ps` shows it).
+pub const KEY_VAR: &str = "FERNET_CHAT_KEY";
+
+/// A binary's whole `--headless` run: on a runtime of its own, `start`
+/// brings up an engine (or says why not on stderr and gives `None`), then
+/// the terminal is relayed to it. Returns the process's exit code.
+pub fn run(start: impl Future<Output = Option<(Handle, mpsc::Receiver<Event>)>>) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async {
+        let Some((handle, events)) = start.await else {
+            return ExitCode::FAILURE;
+        };
+        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        match relay(handle, events, stdin, std::io::stdout(), std::io::stderr()).await {
+            Exit::Done => ExitCode::SUCCESS,
+            Exit::Failed(_) => ExitCode::FAILURE,
+        }
+    });
+    // A blocked read of stdin must not keep the process alive.
+    runtime.shutdown_background();
+    code
 }
 
 /// Relays between the terminal and an engine until the engine stops.

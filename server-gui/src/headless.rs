@@ -4,11 +4,8 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::process::ExitCode;
 
-use common::terminal::{self, Exit};
+use common::terminal::{self, KEY_VAR};
 use common::{Config, Key, Server, ServerConfig};
-
-/// The environment variable that holds a key to reuse instead of a new one.
-pub const KEY_VAR: &str = "FERNET_CHAT_KEY";
 
 /// The key to use: `FERNET_CHAT_KEY` if set, otherwise a new one.
 pub fn key() -> Result<Key, String> {
@@ -19,24 +16,17 @@ pub fn key() -> Result<Key, String> {
 }
 
 pub fn run(key: Key, port: u16, bind: Option<IpAddr>, name: String) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let config = ServerConfig {
         chat: Config::new(key.clone(), name),
         port,
         bind,
     };
-    let code = runtime.block_on(async {
+    terminal::run(async {
         let server = match Server::bind(config).await {
             Ok(server) => server,
             Err(e) => {
                 eprintln!("error: {e}");
-                return ExitCode::FAILURE;
+                return None;
             }
         };
         let mut out = std::io::stdout().lock();
@@ -47,14 +37,6 @@ pub fn run(key: Key, port: u16, bind: Option<IpAddr>, name: String) -> ExitCode 
         let _ = out.flush();
         drop(out);
         eprintln!("waiting for someone to connect…");
-        let (handle, events) = server.start();
-        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-        match terminal::relay(handle, events, stdin, std::io::stdout(), std::io::stderr()).await {
-            Exit::Done => ExitCode::SUCCESS,
-            Exit::Failed(_) => ExitCode::FAILURE,
-        }
-    });
-    // A blocked read of stdin must not keep the process alive.
-    runtime.shutdown_background();
-    code
+        Some(server.start())
+    })
 }
