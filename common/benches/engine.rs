@@ -86,6 +86,17 @@ async fn round_trip(pair: &mut Chat, text: &str) -> Duration {
     start.elapsed()
 }
 
+/// Total time of `iters` round trips of `text`, one after another.
+fn round_trips(rt: &Runtime, pair: &mut Chat, text: &str, iters: u64) -> Duration {
+    rt.block_on(async {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            total += round_trip(pair, text).await;
+        }
+        total
+    })
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -110,15 +121,7 @@ fn round_trip_100_bytes(c: &mut Criterion) {
         percentile(&each, 0.99)
     );
     c.bench_function("round trip 100-byte message", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += round_trip(&mut pair, &text).await;
-                }
-                total
-            })
-        })
+        b.iter_custom(|iters| round_trips(&rt, &mut pair, &text, iters))
     });
 }
 
@@ -152,15 +155,7 @@ fn largest_message(c: &mut Criterion) {
     let mut group = c.benchmark_group("largest message");
     group.throughput(Throughput::Bytes(MAX_TEXT_BYTES as u64));
     group.bench_function("256 KiB message, sent and acknowledged", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += round_trip(&mut pair, &text).await;
-                }
-                total
-            })
-        })
+        b.iter_custom(|iters| round_trips(&rt, &mut pair, &text, iters))
     });
     group.finish();
 }
