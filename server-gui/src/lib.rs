@@ -18,6 +18,10 @@ use iced::widget::{column, operation, rule, space};
 use iced::{Element, Subscription, Task};
 use screen::waiting::{self, Copied, Waiting};
 
+/// Above the message box while nobody is connected (the engine keeps what
+/// is sent meanwhile in its outbox).
+const NOBODY: &str = "Nobody is connected: what you send now is delivered when someone connects.";
+
 /// How long a copy button says "Copied".
 const COPIED_FOR: Duration = Duration::from_secs(2);
 
@@ -183,8 +187,7 @@ impl App {
                 self.handle = Some(handle);
                 self.waiting.addrs = Some(addrs);
                 self.waiting.can_change_key = true;
-                self.chat
-                    .set_banner(Some("Waiting for someone to connect…".into()));
+                self.chat.set_banner(Some(NOBODY.into()));
                 Task::none()
             }
             Update::BindFailed(error) => {
@@ -204,8 +207,7 @@ impl App {
                         self.connected = false;
                         self.chat.set_can_disconnect(false);
                         self.waiting.can_change_key = true;
-                        self.chat
-                            .set_banner(Some("Waiting for someone to connect…".into()));
+                        self.chat.set_banner(Some(NOBODY.into()));
                     }
                     Event::KeyChanged(key) => self.waiting.key = key.to_string(),
                     Event::Rejected { addr, reason } => {

@@ -66,6 +66,11 @@ async fn lists_addresses_and_notes_rejected_connections() {
     let mut ui = simulator(app.view());
     assert!(ui.find(addr.to_string().as_str()).is_ok());
     assert!(ui.find("Waiting for someone to connect…").is_ok());
+    assert!(
+        ui.find("Nobody is connected: what you send now is delivered when someone connects.")
+            .is_ok(),
+        "the message box says where what is sent now goes"
+    );
     drop(ui);
 
     let rejected = Event::Rejected {

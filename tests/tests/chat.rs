@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::{ClientConfig, Config, ConnectError, Event, Key, Rejection, Server, ServerConfig};
-use tests::engines::{WAIT, client, connected, next, received, server};
+use tests::engines::{WAIT, acked, client, connected, next, received, server};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -38,6 +38,25 @@ async fn chat_both_ways_with_unicode_and_a_large_message() {
     })
     .await;
     assert_eq!(acked, id);
+}
+
+#[tokio::test]
+async fn what_the_server_sends_before_anyone_connects_is_delivered_when_someone_does() {
+    let key = Key::generate().unwrap();
+    let (server_handle, mut server_events, port) = server(&key).await;
+    let first = server_handle.send("written while waiting").unwrap();
+    let second = server_handle.send("and another").unwrap();
+
+    let (_client_handle, mut client_events) = client(&key, port);
+    assert_eq!(connected(&mut server_events).await, "alice");
+    for text in ["written while waiting", "and another"] {
+        assert_eq!(
+            received(&mut client_events).await,
+            ("bob".into(), text.into())
+        );
+    }
+    assert_eq!(acked(&mut server_events).await, first);
+    assert_eq!(acked(&mut server_events).await, second);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
