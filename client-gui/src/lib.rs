@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use common::ui::chat::{self, Chat};
 use common::ui::engine::{self, ClientParams, Update};
 use common::ui::entry::Tone;
-use common::ui::focus;
 use common::ui::{Clipboard, SystemClipboard};
+use common::ui::{desktop, focus};
 use common::{ClientConfig, Clock, Config, Ended, Event, Handle};
 use iced::widget::operation;
 use iced::{Element, Subscription, Task};
@@ -28,6 +28,10 @@ pub enum Message {
     Tick,
     /// Tab or Shift+Tab.
     Focus(focus::Move),
+    /// The user closed the window: say goodbye, then exit.
+    CloseRequested,
+    /// Exit now (the goodbye is said, or took too long).
+    Exit,
 }
 
 pub struct App {
@@ -42,6 +46,8 @@ pub struct App {
     retry_at: Option<Instant>,
     clipboard: Box<dyn Clipboard>,
     clock: Clock,
+    /// Closing: exit when the engine has said goodbye.
+    closing: bool,
 }
 
 impl App {
@@ -56,6 +62,7 @@ impl App {
             retry_at: None,
             clipboard,
             clock: Clock::system(),
+            closing: false,
         }
     }
 
@@ -160,6 +167,17 @@ impl App {
                 Task::none()
             }
             Message::Focus(to) => to.task(),
+            Message::CloseRequested => match &self.handle {
+                // A second request while closing means: now.
+                Some(handle) if self.session.is_some() && !self.closing => {
+                    self.closing = true;
+                    handle.close();
+                    self.chat.set_banner(Some("Saying goodbye…".into()));
+                    desktop::exit_anyway(Message::Exit)
+                }
+                _ => iced::exit(),
+            },
+            Message::Exit => iced::exit(),
         }
     }
 
@@ -181,6 +199,9 @@ impl App {
     }
 
     fn on_event(&mut self, event: Event, now: u64) -> Task<Message> {
+        if self.closing && matches!(event, Event::Closed | Event::Failed(_)) {
+            return iced::exit();
+        }
         match &event {
             Event::Connecting { attempt, server } if *attempt > 1 => {
                 self.retry_at = None;
@@ -251,7 +272,8 @@ impl App {
             None => Subscription::none(),
         };
         let tab = focus::tab_presses().map(Message::Focus);
-        Subscription::batch([engine, tick, tab])
+        let close = iced::window::close_requests().map(|_| Message::CloseRequested);
+        Subscription::batch([engine, tick, tab, close])
     }
 }
 

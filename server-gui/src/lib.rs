@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::ui::chat::{self, Chat};
 use common::ui::engine::{self, ServerParams, Update};
 use common::ui::entry::Tone;
-use common::ui::focus;
 use common::ui::{Clipboard, SystemClipboard};
+use common::ui::{desktop, focus};
 use common::{Clock, Event, Handle, Key, ServerConfig};
 use iced::widget::{column, operation, rule, space};
 use iced::{Element, Subscription, Task};
@@ -34,6 +34,10 @@ pub enum Message {
     CopiedExpired(u64),
     /// Tab or Shift+Tab.
     Focus(focus::Move),
+    /// The user closed the window: say goodbye, then exit.
+    CloseRequested,
+    /// Exit now (the goodbye is said, or took too long).
+    Exit,
 }
 
 pub struct App {
@@ -45,6 +49,8 @@ pub struct App {
     clipboard: Box<dyn Clipboard>,
     copies: u64,
     clock: Clock,
+    /// Closing: exit when the engine has said goodbye.
+    closing: bool,
 }
 
 impl App {
@@ -70,6 +76,7 @@ impl App {
             chat,
             clipboard,
             copies: 0,
+            closing: false,
         }
     }
 
@@ -158,6 +165,17 @@ impl App {
                 Task::none()
             }
             Message::Focus(to) => to.task(),
+            Message::CloseRequested => match &self.handle {
+                // A second request while closing means: now.
+                Some(handle) if !self.closing => {
+                    self.closing = true;
+                    handle.close();
+                    self.chat.set_banner(Some("Saying goodbye…".into()));
+                    desktop::exit_anyway(Message::Exit)
+                }
+                _ => iced::exit(),
+            },
+            Message::Exit => iced::exit(),
         }
     }
 
@@ -210,6 +228,7 @@ impl App {
                         self.chat.set_banner(Some(NOBODY.into()));
                     }
                     Event::KeyChanged(key) => self.waiting.key = key.to_string(),
+                    Event::Closed => return iced::exit(),
                     Event::Rejected { addr, reason } => {
                         self.waiting.notes.push(format!("{} {reason}", addr.ip()));
                         if !self.connected {
@@ -243,6 +262,7 @@ impl App {
         Subscription::batch([
             Subscription::run_with(self.params.clone(), engine::server).map(Message::Engine),
             focus::tab_presses().map(Message::Focus),
+            iced::window::close_requests().map(|_| Message::CloseRequested),
         ])
     }
 }

@@ -63,6 +63,8 @@ fn main() -> ExitCode {
         .window(iced::window::Settings {
             size: iced::Size::new(720.0, 640.0),
             min_size: Some(iced::Size::new(480.0, 420.0)),
+            // Closing says goodbye to the peer first (App::update exits).
+            exit_on_close_request: false,
             ..iced::window::Settings::default()
         })
         .run();

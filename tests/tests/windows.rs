@@ -100,8 +100,9 @@ fn messages(chat: &chat::Chat) -> Vec<(String, String, bool, Delivery)> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_windows_chat_over_loopback() {
+/// Bob's server window and Alice's client window, connected the way a user
+/// connects them: Copy the key, Paste it, type the address, Connect.
+async fn connected_desktop() -> Desktop {
     let clipboard = MemoryClipboard::default();
     let server = server_gui::App::new(
         ServerConfig {
@@ -159,6 +160,12 @@ async fn two_windows_chat_over_loopback() {
         desk.server.title(),
         "fernet-chat server: chatting with alice"
     );
+    desk
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_windows_chat_over_loopback() {
+    let mut desk = connected_desktop().await;
 
     // Alice writes; Bob's window shows it, Alice's marks it delivered.
     in_client(&mut desk.client, |ui| say(ui, "hi bob 👋"));
@@ -215,5 +222,22 @@ async fn two_windows_chat_over_loopback() {
             shown("You", "hi bob 👋", true),
             shown("bob", "hello alice", false)
         ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_server_window_says_goodbye_so_the_client_does_not_retry() {
+    let mut desk = connected_desktop().await;
+
+    let _ = desk.server.update(server_gui::Message::CloseRequested);
+    desk.until("Alice's window hears Bob leave", |d| {
+        d.client.chat().entries().iter().any(|e| {
+            matches!(e, Entry::System { text, .. } if text.starts_with("Disconnected: bob left"))
+        })
+    })
+    .await;
+    assert!(
+        desk.client.session().is_none(),
+        "a peer that said goodbye is not reconnected to"
     );
 }

@@ -1,6 +1,11 @@
 //! Opening a window: what both programs check before and report after.
 
 use std::process::ExitCode;
+use std::time::Duration;
+
+use iced::Task;
+
+use crate::config::Timing;
 
 /// Why no window can open here, if that is known up front. On Linux and the
 /// BSDs a window needs an X11 or Wayland display; without one iced's event
@@ -25,4 +30,12 @@ pub fn exit(result: iced::Result) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// After the user closes a window, the engine says `bye` (once what is
+/// queued is delivered, within its grace period) and reports `Closed`, and
+/// the window exits then. This task ends the wait if that never comes.
+pub fn exit_anyway<T: Send + 'static>(message: T) -> Task<T> {
+    let limit = Timing::default().close_grace + Duration::from_secs(1);
+    Task::perform(tokio::time::sleep(limit), move |()| message)
 }
