@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use common::ui::chat::{self, Chat};
 use common::ui::engine::{self, ClientParams, Update};
 use common::ui::entry::Tone;
-use common::ui::{Clipboard, SystemClipboard};
-use common::ui::{desktop, focus};
+use common::ui::{Clipboard, SystemClipboard, desktop, focus};
 use common::{ClientConfig, Clock, Config, Ended, Event, Handle};
 use iced::widget::operation;
 use iced::{Element, Subscription, Task};
@@ -169,7 +168,7 @@ impl App {
             Message::Focus(to) => to.task(),
             Message::CloseRequested => match &self.handle {
                 // A second request while closing means: now.
-                Some(handle) if self.session.is_some() && !self.closing => {
+                Some(handle) if !self.closing => {
                     self.closing = true;
                     handle.close();
                     self.chat.set_banner(Some("Saying goodbye…".into()));

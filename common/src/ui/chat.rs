@@ -9,8 +9,8 @@ use std::time::Duration;
 use iced::keyboard::{self, key};
 use iced::widget::text_editor::{self, Binding};
 use iced::widget::{
-    Column, button, column, container, mouse_area, operation, row, scrollable, space, text,
-    text_editor as text_editor_widget, toggler,
+    Column, TextEditor, button, column, container, mouse_area, operation, row, scrollable, space,
+    text, toggler,
 };
 use iced::{Element, Fill, Font, Task};
 
@@ -511,7 +511,7 @@ impl Chat {
                         .on_press(Message::Copy(index)),
                 );
                 let message_text: Element<'a, Message> = match &self.selectable {
-                    Some((i, content)) if *i == index => text_editor_widget(content)
+                    Some((i, content)) if *i == index => TextEditor::new(content)
                         .on_action(Message::Select)
                         .padding(0)
                         .style(style::selectable)
@@ -561,7 +561,7 @@ impl Chat {
             );
         }
         let mut col = Column::new().spacing(4).push(notes);
-        let editor = iced::widget::TextEditor::new(&self.draft)
+        let editor = TextEditor::new(&self.draft)
             .id(INPUT)
             .placeholder("Type a message. Enter sends, Shift+Enter starts a new line.")
             .on_action(Message::Edit)
