@@ -83,7 +83,12 @@ async fn run(
                         }
                         continue;
                     }
-                    Outcome::Interrupted(()) | Outcome::Gone => return Err(Gone),
+                    Outcome::Interrupted(()) | Outcome::Gone => {
+                        // Nobody reads our events any more (the window went
+                        // away): still flush the queued acks, say goodbye.
+                        link.close(Some("closed")).await;
+                        return Err(Gone);
+                    }
                 }
             }
             Err(error) => error,

@@ -168,7 +168,12 @@ async fn chat_loop(
                 link.close(Some("closed")).await;
                 return events.emit(Event::Closed).await;
             }
-            Outcome::Gone => return Err(Gone),
+            Outcome::Gone => {
+                // Nobody reads our events any more (the window went away):
+                // still flush the acks already queued, and say goodbye.
+                link.close(Some("closed")).await;
+                return Err(Gone);
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::{ClientConfig, Config, ConnectError, Event, Key, Rejection, Server, ServerConfig};
-use tests::engines::{WAIT, acked, client, connected, next, received, server};
+use tests::engines::{WAIT, acked, client, connected, disconnected, next, received, server};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -59,6 +59,28 @@ async fn what_the_server_sends_before_anyone_connects_is_delivered_when_someone_
     assert_eq!(acked(&mut server_events).await, second);
 }
 
+#[tokio::test]
+async fn a_server_whose_window_goes_away_still_acks_what_it_received_and_says_goodbye() {
+    let key = Key::generate().unwrap();
+    let (_server_handle, mut server_events, port) = server(&key).await;
+    let (client_handle, mut client_events) = client(&key, port);
+    connected(&mut client_events).await;
+    connected(&mut server_events).await;
+
+    let id = client_handle.send("the last thing it read").unwrap();
+    assert_eq!(
+        received(&mut server_events).await.1,
+        "the last thing it read"
+    );
+    drop(server_events);
+
+    assert_eq!(acked(&mut client_events).await, id);
+    assert!(matches!(
+        disconnected(&mut client_events).await,
+        common::Ended::PeerLeft { .. }
+    ));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_messages_all_acked_none_lost_or_duplicated() {
     let key = Key::generate().unwrap();
@@ -72,8 +94,8 @@ async fn ten_thousand_messages_all_acked_none_lost_or_duplicated() {
     for i in 0..N {
         sent.push(client_handle.send(format!("message {i}")).unwrap());
     }
-    // The task hands the receiver back: dropping it would stop the server
-    // engine (nobody listening), possibly before its last acks are written.
+    // The task hands the receiver back, so the server engine keeps running
+    // (dropping it would end the session) until the client has every ack.
     let receiver = tokio::spawn(async move {
         let mut texts = Vec::with_capacity(N);
         while texts.len() < N {
