@@ -197,3 +197,45 @@ async fn a_lost_connection_shows_the_reconnect_countdown() {
     assert!(ui.find("Connection lost. Reconnecting in 2 s…").is_ok());
     assert!(ui.find("Disconnected: connection lost: reset").is_ok());
 }
+
+#[tokio::test]
+async fn at_the_smallest_window_size_nothing_is_cut_off() {
+    let (mut app, _) = app();
+    chatting(&mut app);
+    let token = format!("gAAAAA{}", "x".repeat(150));
+    run(
+        &mut app,
+        [
+            Message::Engine(Update::Event(Event::Received {
+                id: "m1".into(),
+                from: "bob".into(),
+                text: "hi".into(),
+                sent_at: 0,
+                token: token.clone(),
+            })),
+            Message::Chat(chat::Message::ShowCiphertext(true)),
+        ],
+    );
+
+    let sized = |width: f32| {
+        iced_test::Simulator::with_size(
+            iced::Settings::default(),
+            iced::Size::new(width, 420.0),
+            app.view(),
+        )
+    };
+    let (mut wide, mut ui, width) = (sized(1200.0), sized(440.0), 440.0);
+    // Each control is whole (as wide as with room to spare) and on screen.
+    for label in ["Disconnect", "Fernet (AES-128-CBC + HMAC-SHA256)", "hi"] {
+        let natural = wide.find(label).unwrap().bounds().width;
+        let bounds = ui.find(label).unwrap().bounds();
+        assert!(
+            bounds.width >= natural - 0.5 && bounds.x >= 0.0 && bounds.x + bounds.width <= width,
+            "{label:?} is squeezed or cut off in a {width} px window: {bounds:?}, needs {natural}"
+        );
+    }
+    // The token (156 characters, no spaces) breaks over lines instead of
+    // running off the right edge: at 11 px it needs at least three.
+    let token_lines = ui.find(token.as_str()).unwrap().bounds().height / (11.0 * 1.3);
+    assert!(token_lines >= 2.9, "the token is {token_lines} lines high");
+}

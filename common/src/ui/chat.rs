@@ -417,9 +417,9 @@ impl Chat {
         let badge = container(text("Fernet (AES-128-CBC + HMAC-SHA256)").size(12))
             .padding([3, 8])
             .style(style::badge);
-        row![
-            who,
-            space::horizontal(),
+        // The badge, toggle and button flow onto a second line when the
+        // window is narrow, rather than being cut off at the right edge.
+        let controls = row![
             badge,
             toggler(self.show_ciphertext)
                 .label("Show ciphertext")
@@ -432,7 +432,13 @@ impl Chat {
         }))
         .spacing(12)
         .align_y(iced::Center)
-        .into()
+        .wrap()
+        .vertical_spacing(6)
+        .align_x(iced::Right);
+        row![who, space::horizontal(), controls]
+            .spacing(12)
+            .align_y(iced::Center)
+            .into()
     }
 
     /// Index of the first entry laid out: the newest `window` at least.
@@ -526,6 +532,8 @@ impl Chat {
                         text(shorten(token))
                             .size(11)
                             .font(Font::MONOSPACE)
+                            // Base64 has no spaces to break at.
+                            .wrapping(text::Wrapping::Glyph)
                             .style(text::secondary),
                     );
                 }
