@@ -1,6 +1,7 @@
 //! The `--headless` terminal mode both binaries offer: each stdin line is a
 //! message, received messages go to stdout as `<name>: <text>`, everything
-//! else (status, notices, errors) to stderr. EOF on stdin says `bye`.
+//! else (status, notices, errors) to stderr. EOF on stdin or Ctrl+C says
+//! `bye`.
 
 use std::future::Future;
 use std::io::Write;
@@ -40,6 +41,14 @@ pub fn run(start: impl Future<Output = Option<(Handle, mpsc::Receiver<Event>)>>)
         let Some((handle, events)) = start.await else {
             return ExitCode::FAILURE;
         };
+        // Ctrl+C ends the chat like end of input: `bye` once what was typed
+        // is delivered, so the peer is not left reconnecting.
+        let closer = handle.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                closer.close();
+            }
+        });
         let stdin = tokio::io::BufReader::new(tokio::io::stdin());
         match relay(handle, events, stdin, std::io::stdout(), std::io::stderr()).await {
             Exit::Done => ExitCode::SUCCESS,

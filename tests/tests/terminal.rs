@@ -176,6 +176,29 @@ fn two_terminals_chat_and_exit_cleanly_on_eof() {
 }
 
 #[test]
+fn ctrl_c_says_goodbye_and_exits_cleanly() {
+    let (mut server, key, addr) = server();
+    let mut client = start(
+        "client-gui",
+        &["--headless", "--connect", &addr, "--name", "alice"],
+        Some(&key),
+    );
+    wait_for(&client.err, "connected", |l| {
+        l.starts_with("connected to bob")
+    });
+
+    let pid = client.child.as_ref().unwrap().id().to_string();
+    let interrupted = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(interrupted.success());
+    wait_for(&server.err, "about alice leaving", |l| {
+        l.starts_with("disconnected: alice left")
+    });
+    assert_eq!(exit_code(&mut client), 0, "Ctrl+C ends the client cleanly");
+    assert!(server.running(), "the server keeps waiting");
+    assert_eq!(exit_code(&mut server), 0);
+}
+
+#[test]
 fn a_wrong_key_fails_the_client_and_the_server_keeps_waiting() {
     let (mut server, key, addr) = server();
     let wrong = common::Key::generate().unwrap().to_string();
