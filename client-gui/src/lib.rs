@@ -45,8 +45,6 @@ pub struct App {
     retry_at: Option<Instant>,
     clipboard: Box<dyn Clipboard>,
     clock: Clock,
-    /// Closing: exit when the engine has said goodbye.
-    closing: bool,
 }
 
 impl App {
@@ -61,7 +59,6 @@ impl App {
             retry_at: None,
             clipboard,
             clock: Clock::system(),
-            closing: false,
         }
     }
 
@@ -166,16 +163,13 @@ impl App {
                 Task::none()
             }
             Message::Focus(to) => to.task(),
-            Message::CloseRequested => match &self.handle {
-                // A second request while closing means: now.
-                Some(handle) if !self.closing => {
-                    self.closing = true;
-                    handle.close();
-                    self.chat.set_banner(Some("Saying goodbye…".into()));
+            Message::CloseRequested => {
+                if self.chat.say_goodbye() {
                     desktop::exit_anyway(Message::Exit)
+                } else {
+                    iced::exit()
                 }
-                _ => iced::exit(),
-            },
+            }
             Message::Exit => iced::exit(),
         }
     }
@@ -198,7 +192,7 @@ impl App {
     }
 
     fn on_event(&mut self, event: Event, now: u64) -> Task<Message> {
-        if self.closing && matches!(event, Event::Closed | Event::Failed(_)) {
+        if self.chat.is_closing() && matches!(event, Event::Closed | Event::Failed(_)) {
             return iced::exit();
         }
         match &event {

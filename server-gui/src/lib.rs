@@ -48,8 +48,6 @@ pub struct App {
     clipboard: Box<dyn Clipboard>,
     copies: u64,
     clock: Clock,
-    /// Closing: exit when the engine has said goodbye.
-    closing: bool,
 }
 
 impl App {
@@ -75,7 +73,6 @@ impl App {
             chat,
             clipboard,
             copies: 0,
-            closing: false,
         }
     }
 
@@ -164,16 +161,13 @@ impl App {
                 Task::none()
             }
             Message::Focus(to) => to.task(),
-            Message::CloseRequested => match &self.handle {
-                // A second request while closing means: now.
-                Some(handle) if !self.closing => {
-                    self.closing = true;
-                    handle.close();
-                    self.chat.set_banner(Some("Saying goodbye…".into()));
+            Message::CloseRequested => {
+                if self.chat.say_goodbye() {
                     desktop::exit_anyway(Message::Exit)
+                } else {
+                    iced::exit()
                 }
-                _ => iced::exit(),
-            },
+            }
             Message::Exit => iced::exit(),
         }
     }

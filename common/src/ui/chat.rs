@@ -86,6 +86,8 @@ pub struct Chat {
     banner: Option<String>,
     /// Whether the header offers Disconnect (the server: only in a session).
     can_disconnect: bool,
+    /// The window is closing and the engine is saying goodbye.
+    closing: bool,
     /// The message under the pointer, shown as a read-only editor so its text
     /// can be selected with the mouse and copied with Ctrl+C. iced 0.14 has
     /// no selectable text widget, and an editor per message would cost far
@@ -110,6 +112,7 @@ impl Default for Chat {
             handle: None,
             banner: None,
             can_disconnect: true,
+            closing: false,
             selectable: None,
         }
     }
@@ -145,6 +148,26 @@ impl Chat {
 
     pub fn input_error(&self) -> Option<&str> {
         self.input_error.as_deref()
+    }
+
+    /// The window is being closed: asks the engine to say goodbye (it
+    /// reports `Closed` when it has) and shows so. False if there is nothing
+    /// to wait for: no engine, or a goodbye already under way (a second
+    /// close means "now").
+    pub fn say_goodbye(&mut self) -> bool {
+        match &self.handle {
+            Some(handle) if !self.closing => {
+                handle.close();
+                self.closing = true;
+                self.banner = Some("Saying goodbye…".into());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing
     }
 
     /// What is selected in the message under the pointer, if anything.
