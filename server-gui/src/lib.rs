@@ -161,13 +161,7 @@ impl App {
                 Task::none()
             }
             Message::Focus(to) => to.task(),
-            Message::CloseRequested => {
-                if self.chat.say_goodbye() {
-                    desktop::exit_anyway(Message::Exit)
-                } else {
-                    iced::exit()
-                }
-            }
+            Message::CloseRequested => desktop::close(&mut self.chat, Message::Exit),
             Message::Exit => iced::exit(),
         }
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use iced::Task;
 
+use super::chat::Chat;
 use crate::config::Timing;
 
 /// Why no window can open here, if that is known up front. On Linux and the
@@ -32,10 +33,14 @@ pub fn exit(result: iced::Result) -> ExitCode {
     }
 }
 
-/// After the user closes a window, the engine says `bye` (once what is
-/// queued is delivered, within its grace period) and reports `Closed`, and
-/// the window exits then. This task ends the wait if that never comes.
-pub fn exit_anyway<T: Send + 'static>(message: T) -> Task<T> {
+/// The user closed the window. If the chat's engine is running, it says
+/// `bye` (once what is queued is delivered, within its grace period) and
+/// reports `Closed`, on which the window exits; `exit` comes after a limit
+/// in case that never happens. Otherwise the window exits now.
+pub fn close<T: Send + 'static>(chat: &mut Chat, exit: T) -> Task<T> {
+    if !chat.say_goodbye() {
+        return iced::exit();
+    }
     let limit = Timing::default().close_grace + Duration::from_secs(1);
-    Task::perform(tokio::time::sleep(limit), move |()| message)
+    Task::perform(tokio::time::sleep(limit), move |()| exit)
 }
