@@ -143,17 +143,23 @@ fn server() -> (Program, String, String) {
     (server, key, addr)
 }
 
-#[test]
-fn two_terminals_chat_and_exit_cleanly_on_eof() {
-    let (mut server, key, addr) = server();
-    let mut client = start(
+/// A terminal client named alice, connected to the server at `addr`.
+fn alice(key: &str, addr: &str) -> Program {
+    let client = start(
         "client-gui",
-        &["--headless", "--connect", &addr, "--name", "alice"],
-        Some(&key),
+        &["--headless", "--connect", addr, "--name", "alice"],
+        Some(key),
     );
     wait_for(&client.err, "connected", |l| {
         l.starts_with("connected to bob")
     });
+    client
+}
+
+#[test]
+fn two_terminals_chat_and_exit_cleanly_on_eof() {
+    let (mut server, key, addr) = server();
+    let mut client = alice(&key, &addr);
     wait_for(&server.err, "connected", |l| {
         l.starts_with("connected to alice")
     });
@@ -178,14 +184,7 @@ fn two_terminals_chat_and_exit_cleanly_on_eof() {
 #[test]
 fn ctrl_c_says_goodbye_and_exits_cleanly() {
     let (mut server, key, addr) = server();
-    let mut client = start(
-        "client-gui",
-        &["--headless", "--connect", &addr, "--name", "alice"],
-        Some(&key),
-    );
-    wait_for(&client.err, "connected", |l| {
-        l.starts_with("connected to bob")
-    });
+    let mut client = alice(&key, &addr);
 
     let pid = client.child.as_ref().unwrap().id().to_string();
     let interrupted = Command::new("kill").args(["-INT", &pid]).status().unwrap();
@@ -292,14 +291,7 @@ fn a_client_waits_for_a_restarted_server_and_delivers_what_was_typed_meanwhile()
         l.starts_with("listening: ")
     })[11..]
         .to_owned();
-    let mut client = start(
-        "client-gui",
-        &["--headless", "--connect", &addr, "--name", "alice"],
-        Some(&key),
-    );
-    wait_for(&client.err, "connected", |l| {
-        l.starts_with("connected to bob")
-    });
+    let mut client = alice(&key, &addr);
 
     server.kill();
     wait_for(&client.err, "about the lost connection", |l| {
