@@ -6,13 +6,14 @@ use std::net::SocketAddr;
 use futures::{SinkExt, StreamExt};
 use tokio::net::{TcpStream, lookup_host};
 use tokio::sync::mpsc;
-use tokio::time::{sleep, timeout};
+use tokio::time::{Instant, sleep, timeout};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::codec::{HANDSHAKE_LINE_MAX, LineCodec};
+use crate::commands::Commands;
 use crate::config::{ClientConfig, Config};
 use crate::error::ConnectError;
-use crate::event::{Command, Ended, Event, Handle, Peer};
+use crate::event::{Ended, Event, Handle, Peer};
 use crate::handshake::{self, ErrCode, WelcomeError};
 use crate::link::{Emitter, Gone, Link, Outcome, drive, while_offline};
 use crate::outbox::Outbox;
@@ -26,23 +27,27 @@ pub fn connect(config: ClientConfig) -> (Handle, mpsc::Receiver<Event>) {
     let (handle, cmds) = Handle::new(config.chat.clock.clone());
     let (tx, events) = mpsc::channel(256);
     tokio::spawn(async move {
-        let _ = run(config, cmds, Emitter(tx)).await;
+        let _ = run(config, Commands::new(cmds), Emitter(tx)).await;
     });
     (handle, events)
 }
 
-async fn run(
-    config: ClientConfig,
-    mut cmds: mpsc::UnboundedReceiver<Command>,
-    events: Emitter,
-) -> Result<(), Gone> {
+async fn run(config: ClientConfig, mut cmds: Commands, events: Emitter) -> Result<(), Gone> {
     let server = config.server.to_string();
+    let timing = &config.chat.timing;
     let mut outbox = Outbox::default();
-    let mut ever_connected = false;
+    // Once a session has proven the key, nothing a server says before the
+    // next handshake (all of it unauthenticated) can make us give up.
+    let mut proven = false;
+    // Failed attempts in a row; the backoff grows with it.
+    let mut failures = 0;
     let mut attempt = 0;
     // Nothing else ever arrives to interrupt a client's session.
     let (_keep, mut no_interrupt) = mpsc::channel::<()>(1);
     loop {
+        if cmds.closing && outbox.is_empty() {
+            return events.emit(Event::Closed).await;
+        }
         attempt += 1;
         events
             .emit(Event::Connecting {
@@ -50,17 +55,20 @@ async fn run(
                 server: server.clone(),
             })
             .await?;
+        // A close does not cut an attempt short: what was typed is
+        // delivered once it connects, and a failure is still reported.
+        let dialing = dial(&config, proven);
         let Some(result) =
-            while_offline(dial(&config), &mut cmds, &mut outbox, &events, None).await
+            while_offline(dialing, &mut cmds, &mut outbox, &events, None, false).await
         else {
             return events.emit(Event::Closed).await;
         };
         let error = match result {
             Ok(mut link) => {
-                ever_connected = true;
+                proven = true;
                 attempt = 0;
-                let timing = &config.chat.timing;
-                match drive(
+                let started = Instant::now();
+                let outcome = drive(
                     &mut link,
                     &mut outbox,
                     &mut cmds,
@@ -68,11 +76,22 @@ async fn run(
                     timing,
                     &mut no_interrupt,
                 )
-                .await
-                {
+                .await;
+                match outcome {
                     Outcome::Closed | Outcome::HungUp => {
                         link.close(Some("closed")).await;
                         return events.emit(Event::Closed).await;
+                    }
+                    Outcome::Ended(Ended::Alert(alert))
+                        if started.elapsed() < timing.lost_after =>
+                    {
+                        // A peer that breaks every session at once must not
+                        // get a reconnect storm: this counts as a failure.
+                        link.close(None).await;
+                        events
+                            .emit(Event::Disconnected(Ended::Alert(alert.clone())))
+                            .await?;
+                        ConnectError::SessionAlert(alert)
                     }
                     Outcome::Ended(ended) => {
                         link.close(None).await;
@@ -81,6 +100,7 @@ async fn run(
                         if stop {
                             return Ok(());
                         }
+                        failures = 0;
                         continue;
                     }
                     Outcome::Interrupted(()) | Outcome::Gone => {
@@ -93,10 +113,11 @@ async fn run(
             }
             Err(error) => error,
         };
-        if !ever_connected || error.is_fatal() {
+        if !proven {
             return events.emit(Event::Failed(error)).await;
         }
-        let delay = config.chat.timing.backoff(attempt);
+        failures += 1;
+        let delay = timing.backoff(failures);
         events
             .emit(Event::Retrying {
                 attempt,
@@ -104,17 +125,18 @@ async fn run(
                 error,
             })
             .await?;
-        if while_offline(sleep(delay), &mut cmds, &mut outbox, &events, None)
-            .await
-            .is_none()
-        {
+        let waited = while_offline(sleep(delay), &mut cmds, &mut outbox, &events, None, true);
+        if waited.await.is_none() {
             return events.emit(Event::Closed).await;
         }
     }
 }
 
 /// Resolves the server's address, connects and runs the handshake.
-async fn dial(config: &ClientConfig) -> Result<Link, ConnectError> {
+/// `proven`: a session has proven the key before, so an `ERR` line (which
+/// anyone on the path can forge) is reported as the unauthenticated hint
+/// it is.
+async fn dial(config: &ClientConfig, proven: bool) -> Result<Link, ConnectError> {
     let chat = &config.chat;
     let server = &config.server;
     let addrs: Vec<SocketAddr> = lookup_host((server.host.as_str(), server.port))
@@ -128,7 +150,7 @@ async fn dial(config: &ClientConfig) -> Result<Link, ConnectError> {
     };
     for addr in addrs {
         match timeout(chat.timing.connect, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => return handshake(stream, addr, chat).await,
+            Ok(Ok(stream)) => return handshake(stream, addr, chat, proven).await,
             Ok(Err(e)) => last = ConnectError::from_io(addr, &e),
             Err(_) => last = ConnectError::TimedOut { addr },
         }
@@ -141,6 +163,7 @@ async fn handshake(
     stream: TcpStream,
     addr: SocketAddr,
     chat: &Config,
+    proven: bool,
 ) -> Result<Link, ConnectError> {
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
@@ -163,6 +186,7 @@ async fn handshake(
     };
     if let Some(err) = handshake::parse_err_line(&line) {
         return Err(match err.code {
+            _ if proven => ConnectError::Unauthenticated(err.text),
             Some(ErrCode::KeyMismatch) => ConnectError::KeyMismatch,
             Some(ErrCode::Version) => ConnectError::Version(err.text),
             _ => ConnectError::ServerSaid(err.text),

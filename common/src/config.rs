@@ -13,8 +13,10 @@ use crate::key::Key;
 pub struct Timing {
     /// Connecting a TCP socket.
     pub connect: Duration,
-    /// Each handshake step: hello after accept, welcome after hello, ready
-    /// after welcome.
+    /// The hello after accept. A real client sends it at once, so this is
+    /// short: a silent or trickling stranger gives its place up quickly.
+    pub hello: Duration,
+    /// The later handshake steps: welcome after hello, ready after welcome.
     pub handshake: Duration,
     /// Send `ping` after this long without sending anything.
     pub ping_after: Duration,
@@ -32,6 +34,7 @@ impl Default for Timing {
     fn default() -> Timing {
         Timing {
             connect: Duration::from_secs(10),
+            hello: Duration::from_secs(3),
             handshake: Duration::from_secs(10),
             ping_after: Duration::from_secs(10),
             lost_after: Duration::from_secs(30),

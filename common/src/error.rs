@@ -4,6 +4,8 @@
 use std::io;
 use std::net::SocketAddr;
 
+use crate::admission;
+use crate::codec::HANDSHAKE_LINE_MAX;
 use crate::handshake::ErrCode;
 use crate::session::Alert;
 
@@ -30,24 +32,18 @@ pub enum ConnectError {
     NotFernetChat { addr: SocketAddr },
     #[error("the server closed the connection during the handshake")]
     ClosedEarly,
-    #[error("the handshake failed: {0}")]
-    Handshake(Alert),
+    #[error(
+        "the server answered \"{0}\", but that answer is not authenticated and the key \
+         worked before"
+    )]
+    Unauthenticated(String),
+    #[error("the last session was closed for security right after it started ({0})")]
+    SessionAlert(Alert),
     #[error("network error: {0}")]
     Io(String),
 }
 
 impl ConnectError {
-    /// Errors that another attempt cannot fix: the client stops retrying.
-    pub fn is_fatal(&self) -> bool {
-        matches!(
-            self,
-            ConnectError::KeyMismatch
-                | ConnectError::ServerUnproven
-                | ConnectError::Version(_)
-                | ConnectError::NotFernetChat { .. }
-        )
-    }
-
     /// Classifies an I/O error from connecting to `addr`.
     pub(crate) fn from_io(addr: SocketAddr, e: &io::Error) -> ConnectError {
         match e.kind() {
@@ -71,10 +67,18 @@ pub enum Rejection {
     KeyMismatch,
     #[error("speaks another protocol version")]
     Version,
-    #[error("sent a line over the 8192-byte handshake limit")]
+    #[error("sent a line over the {HANDSHAKE_LINE_MAX}-byte handshake limit")]
     TooLarge,
     #[error("said nothing valid within the time limit")]
     Timeout,
+    #[error("got a welcome but never confirmed it (no `ready` in time)")]
+    NoReady,
+    #[error(
+        "was dropped unfinished to make room ({} handshakes from one address, {} in all)",
+        admission::PER_SOURCE,
+        admission::TOTAL
+    )]
+    Crowded,
     #[error("sent something that is not fernet-chat")]
     Garbage,
     #[error("disconnected before finishing the handshake")]

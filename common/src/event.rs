@@ -77,7 +77,8 @@ pub enum Event {
     /// Server: new connections must now use this key (after
     /// [`Handle::set_key`] while nobody was connected).
     KeyChanged(Key),
-    /// The engine stopped after [`Handle::close`]. The stream ends after it.
+    /// The engine stopped after [`Handle::close`] or [`Handle::quit`]. The
+    /// stream ends after it.
     Closed,
 }
 
@@ -103,6 +104,7 @@ pub(crate) enum Command {
     SetKey(Key),
     HangUp,
     Close,
+    Quit,
 }
 
 /// The window's side of the engine: cheap to clone, never blocks. Dropping
@@ -158,9 +160,19 @@ impl Handle {
         let _ = self.tx.send(Command::HangUp);
     }
 
-    /// Says `bye` once the outbox is delivered (or after a short grace
-    /// period), then stops; the last event is [`Event::Closed`].
+    /// Finishes the chat: says `bye` once everything sent is delivered,
+    /// then stops; the last event is [`Event::Closed`]. While nobody is
+    /// connected and something is undelivered, the server keeps waiting for
+    /// someone and the client keeps reconnecting (a first connection that
+    /// fails still ends in [`Event::Failed`]); a connected peer that stops
+    /// acknowledging gets [`crate::Timing::close_grace`] without progress.
     pub fn close(&self) {
         let _ = self.tx.send(Command::Close);
+    }
+
+    /// Leaves now: `bye` if connected, no waiting for what is undelivered
+    /// (whatever was not [`Event::Acked`] is lost).
+    pub fn quit(&self) {
+        let _ = self.tx.send(Command::Quit);
     }
 }

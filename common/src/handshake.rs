@@ -6,6 +6,8 @@
 use std::fmt;
 
 use crate::clock::Clock;
+use crate::codec::HANDSHAKE_LINE_MAX;
+use crate::config::Timing;
 use crate::key::Key;
 use crate::payload::{Hello, PROTO, Welcome};
 use crate::token::{self, OpenError};
@@ -43,20 +45,24 @@ impl ErrCode {
         .find(|c| c.as_str() == code)
     }
 
-    /// The human text the server puts after the code.
-    pub fn text(self) -> &'static str {
+    /// The human text the server puts after the code; limits are read from
+    /// where they are set, so the text cannot drift from what is enforced.
+    pub fn text(self, timing: &Timing) -> String {
         match self {
-            ErrCode::KeyMismatch => "this server uses a different key",
-            ErrCode::Version => "this server speaks fernet-chat protocol 1",
-            ErrCode::TooLarge => "the line was longer than 8192 bytes",
-            ErrCode::Timeout => "no valid hello within 10 seconds",
-            ErrCode::BadHello => "that was not a fernet-chat hello",
+            ErrCode::KeyMismatch => "this server uses a different key".into(),
+            ErrCode::Version => format!("this server speaks fernet-chat protocol {PROTO}"),
+            ErrCode::TooLarge => format!("the line was longer than {HANDSHAKE_LINE_MAX} bytes"),
+            ErrCode::Timeout => format!(
+                "no valid hello within {} seconds",
+                timing.hello.as_secs_f32()
+            ),
+            ErrCode::BadHello => "that was not a fernet-chat hello".into(),
         }
     }
 
     /// The whole `ERR` line, without its LF.
-    pub fn line(self) -> String {
-        format!("ERR {} {}", self.as_str(), self.text())
+    pub fn line(self, timing: &Timing) -> String {
+        format!("ERR {} {}", self.as_str(), self.text(timing))
     }
 }
 
@@ -266,7 +272,7 @@ mod tests {
 
     #[test]
     fn err_lines_round_trip() {
-        let line = ErrCode::KeyMismatch.line();
+        let line = ErrCode::KeyMismatch.line(&Timing::default());
         assert_eq!(line, "ERR key-mismatch this server uses a different key");
         let parsed = parse_err_line(&line).unwrap();
         assert_eq!(parsed.code, Some(ErrCode::KeyMismatch));

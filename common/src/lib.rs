@@ -12,7 +12,8 @@
 //! - [`payload`]: the JSON inside tokens.
 //! - [`handshake`]: hello / welcome / ready and `ERR` lines.
 //! - [`session`]: sealing and checking session frames (sid, dir, seq, age).
-//! - [`server`], [`client`]: the tokio tasks that listen or connect.
+//! - [`server`], [`client`]: the tokio tasks that listen or connect;
+//!   [`admission`]: how many connections may be mid-handshake.
 //! - [`event`]: the [`Handle`] and [`Event`]s the windows use.
 //! - [`addr`]: typed server addresses and this machine's LAN addresses.
 //! - [`terminal`]: the `--headless` mode both binaries share.
@@ -20,9 +21,11 @@
 //!   share.
 
 pub mod addr;
+pub mod admission;
 pub mod client;
 pub mod clock;
 pub mod codec;
+mod commands;
 pub mod config;
 pub mod error;
 pub mod event;

@@ -16,6 +16,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::codec::{LineCodec, LineError, SESSION_LINE_MAX};
+use crate::commands::Commands;
 use crate::config::Timing;
 use crate::event::{Command, Ended, Event, Peer};
 use crate::key::Key;
@@ -38,6 +39,13 @@ pub(crate) struct Emitter(pub mpsc::Sender<Event>);
 impl Emitter {
     pub async fn emit(&self, event: Event) -> Result<(), Gone> {
         self.0.send(event).await.map_err(|_| Gone)
+    }
+
+    /// For what strangers can cause at will (a rejected connection): never
+    /// waits, and is dropped while the window is behind, so a flood of
+    /// connections cannot make the server wait on its window.
+    pub fn report(&self, event: Event) {
+        let _ = self.0.try_send(event);
     }
 }
 
@@ -140,8 +148,9 @@ pub(crate) enum Outcome<T> {
     Interrupted(T),
     /// The user ended this session; the caller says `bye`.
     HungUp,
-    /// The user closed the chat (and the outbox is empty or the grace period
-    /// is over): the caller says `bye`.
+    /// The user closed the chat and the outbox is delivered (or the peer
+    /// made no progress with it for the grace period), or the user quit:
+    /// the caller says `bye`.
     Closed,
     Gone,
 }
@@ -152,7 +161,7 @@ pub(crate) enum Outcome<T> {
 pub(crate) async fn drive<T>(
     link: &mut Link,
     outbox: &mut Outbox,
-    cmds: &mut mpsc::UnboundedReceiver<Command>,
+    cmds: &mut Commands,
     events: &Emitter,
     timing: &Timing,
     interrupt: &mut mpsc::Receiver<T>,
@@ -166,7 +175,7 @@ pub(crate) async fn drive<T>(
 async fn drive_inner<T>(
     link: &mut Link,
     outbox: &mut Outbox,
-    cmds: &mut mpsc::UnboundedReceiver<Command>,
+    cmds: &mut Commands,
     events: &Emitter,
     timing: &Timing,
     interrupt: &mut mpsc::Receiver<T>,
@@ -188,7 +197,8 @@ async fn drive_inner<T>(
     }
 
     let mut last_recv = Instant::now();
-    let mut closing: Option<Instant> = None;
+    // While closing: when to give up on a peer that acknowledges nothing.
+    let mut give_up: Option<Instant> = cmds.closing.then(|| Instant::now() + timing.close_grace);
     let mut interrupt_open = true;
     // The two liveness timers are armed once and moved only when they fire
     // early: moving them on every line would take the timer wheel's lock
@@ -197,13 +207,14 @@ async fn drive_inner<T>(
     let lost = sleep_until(last_recv + timing.lost_after);
     tokio::pin!(ping, lost);
     loop {
-        if closing.is_some() && outbox.is_empty() {
+        if give_up.is_some() && outbox.is_empty() {
             return Ok(Outcome::Closed);
         }
-        let give_up_at = closing.unwrap_or(last_recv + timing.lost_after);
+        let give_up_at = give_up.unwrap_or(last_recv + timing.lost_after);
         tokio::select! {
             line = link.reader.next() => {
                 last_recv = Instant::now();
+                let before = outbox.len();
                 if let Some(ended) = on_line(line, link, outbox, events).await? {
                     return Ok(Outcome::Ended(ended));
                 }
@@ -214,24 +225,28 @@ async fn drive_inner<T>(
                         return Ok(Outcome::Ended(ended));
                     }
                 }
+                // A peer still acknowledging is given more time to finish.
+                if give_up.is_some() && outbox.len() < before {
+                    give_up = Some(Instant::now() + timing.close_grace);
+                }
             }
-            cmd = cmds.recv(), if closing.is_none() => {
-                // Likewise take the commands already queued, up to a close.
+            cmd = cmds.recv() => {
+                // Likewise take the commands already queued.
                 let mut next = Some(cmd);
                 let mut budget = 256;
                 while let Some(cmd) = next.take() {
                     match on_command(cmd, link, outbox, events).await? {
                         Step::Go => {}
                         Step::HangUp => return Ok(Outcome::HungUp),
-                        Step::Close => {
-                            closing = Some(Instant::now() + timing.close_grace);
-                            break;
-                        }
+                        Step::Quit => return Ok(Outcome::Closed),
                     }
                     budget -= 1;
                     if budget > 0 {
-                        next = cmds.try_recv().ok().map(Some);
+                        next = cmds.try_recv();
                     }
+                }
+                if cmds.closing && give_up.is_none() {
+                    give_up = Some(Instant::now() + timing.close_grace);
                 }
             }
             _ = events.0.closed() => return Err(Gone),
@@ -252,7 +267,7 @@ async fn drive_inner<T>(
                 }
                 lost.as_mut().reset(due);
             }
-            _ = sleep_until(give_up_at), if closing.is_some() => return Ok(Outcome::Closed),
+            _ = sleep_until(give_up_at), if give_up.is_some() => return Ok(Outcome::Closed),
             next = interrupt.recv(), if interrupt_open => match next {
                 Some(next) => return Ok(Outcome::Interrupted(next)),
                 None => interrupt_open = false,
@@ -265,30 +280,31 @@ async fn drive_inner<T>(
 enum Step {
     Go,
     HangUp,
-    Close,
+    Quit,
 }
 
-/// Handles one command from the window (`None`: every handle was dropped).
+/// Handles one command from the window.
 async fn on_command(
-    cmd: Option<Command>,
+    cmd: Command,
     link: &mut Link,
     outbox: &mut Outbox,
     events: &Emitter,
 ) -> Result<Step, Gone> {
     match cmd {
-        Some(Command::Send { id, text, sent_at }) => {
+        Command::Send { id, text, sent_at } => {
             let pending = Pending { id, text, sent_at };
             let sent = link.send_msg(&pending);
             outbox.push(pending);
             events.emit(sent).await?;
         }
-        Some(Command::Typing(active)) => {
+        Command::Typing(active) => {
             link.send(&Body::Typing { active });
         }
-        // The key cannot change under a live session.
-        Some(Command::SetKey(_)) => {}
-        Some(Command::HangUp) => return Ok(Step::HangUp),
-        Some(Command::Close) | None => return Ok(Step::Close),
+        // The key cannot change under a live session; closing is noted by
+        // `Commands` and handled by the loop.
+        Command::SetKey(_) | Command::Close => {}
+        Command::HangUp => return Ok(Step::HangUp),
+        Command::Quit => return Ok(Step::Quit),
     }
     Ok(Step::Go)
 }
@@ -354,29 +370,35 @@ async fn on_line(
 }
 
 /// Waits for `work` while the peer is away: messages typed meanwhile go to
-/// the outbox, a new key (server) goes to `keys`. `None` if the user closed
-/// the chat or nobody listens to the events any more.
+/// the outbox, a new key (server) goes to `keys`. `None` if the engine
+/// should stop: the user quit, nobody listens to the events any more, or
+/// the user is closing and, with `stop_when_delivered`, nothing is left
+/// to deliver.
 pub(crate) async fn while_offline<F: Future>(
     work: F,
-    cmds: &mut mpsc::UnboundedReceiver<Command>,
+    cmds: &mut Commands,
     outbox: &mut Outbox,
     events: &Emitter,
     keys: Option<&watch::Sender<Key>>,
+    stop_when_delivered: bool,
 ) -> Option<F::Output> {
     tokio::pin!(work);
     loop {
+        if cmds.closing && stop_when_delivered && outbox.is_empty() {
+            return None;
+        }
         tokio::select! {
             done = &mut work => return Some(done),
             cmd = cmds.recv() => match cmd {
-                Some(Command::Send { id, text, sent_at }) => outbox.push(Pending { id, text, sent_at }),
-                Some(Command::Typing(_) | Command::HangUp) => {}
-                Some(Command::SetKey(key)) => {
+                Command::Send { id, text, sent_at } => outbox.push(Pending { id, text, sent_at }),
+                Command::Typing(_) | Command::HangUp | Command::Close => {}
+                Command::SetKey(key) => {
                     if let Some(keys) = keys {
                         keys.send_replace(key.clone());
                         events.emit(Event::KeyChanged(key)).await.ok()?;
                     }
                 }
-                Some(Command::Close) | None => return None,
+                Command::Quit => return None,
             },
             _ = events.0.closed() => return None,
         }

@@ -45,6 +45,10 @@ impl Outbox {
         self.pending.iter()
     }
 
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }

@@ -4,7 +4,8 @@
 //! Each incoming connection gets its own handshake task, so a silent or
 //! hostile connection never holds up the live session or other clients; only
 //! a connection that completes the handshake reaches the chat loop, where it
-//! replaces the current session.
+//! replaces the current session. How many may be mid-handshake, and which
+//! gives way, is [`crate::admission`]'s business.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -12,12 +13,15 @@ use std::sync::Arc;
 use futures::{SinkExt, StreamExt};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::{Duration, timeout};
 use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::addr::local_addrs;
+use crate::admission::Door;
 use crate::codec::{HANDSHAKE_LINE_MAX, LineCodec, LineError};
+use crate::commands::Commands;
 use crate::config::{Config, ServerConfig};
 use crate::error::{BindError, Rejection};
 use crate::event::{Command, Ended, Event, Handle, Peer};
@@ -27,9 +31,6 @@ use crate::link::{Emitter, Gone, Link, Outcome, Reader, Writer, drive, while_off
 use crate::outbox::Outbox;
 use crate::payload::{Body, clean_name, random_id};
 use crate::session::{Role, Session};
-
-/// Connections allowed to be mid-handshake at once; more wait to be accepted.
-const MAX_HANDSHAKES: usize = 32;
 
 /// A bound, not yet running server.
 #[derive(Debug)]
@@ -103,12 +104,13 @@ fn bind_v6_only(port: u16) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-async fn serve(server: Server, mut cmds: mpsc::UnboundedReceiver<Command>, events: Emitter) {
+async fn serve(server: Server, cmds: mpsc::UnboundedReceiver<Command>, events: Emitter) {
     let Server {
         listeners, config, ..
     } = server;
     let (admitted_tx, mut admitted) = mpsc::channel(1);
     let (keys, key) = watch::channel(config.chat.key.clone());
+    let door = Door::default();
     let chat = Arc::new(config.chat);
     let acceptors: Vec<_> = listeners
         .into_iter()
@@ -119,11 +121,13 @@ async fn serve(server: Server, mut cmds: mpsc::UnboundedReceiver<Command>, event
                 key.clone(),
                 admitted_tx.clone(),
                 events.clone(),
+                door.clone(),
             );
-            AbortOnDrop(tokio::spawn(task))
+            AbortOnDropHandle::new(tokio::spawn(task))
         })
         .collect();
     drop(admitted_tx);
+    let mut cmds = Commands::new(cmds);
     let _ = chat_loop(&chat, &keys, &mut cmds, &mut admitted, &events).await;
     drop(acceptors);
 }
@@ -132,7 +136,7 @@ async fn serve(server: Server, mut cmds: mpsc::UnboundedReceiver<Command>, event
 async fn chat_loop(
     chat: &Config,
     keys: &watch::Sender<Key>,
-    cmds: &mut mpsc::UnboundedReceiver<Command>,
+    cmds: &mut Commands,
     admitted: &mut mpsc::Receiver<Link>,
     events: &Emitter,
 ) -> Result<(), Gone> {
@@ -142,7 +146,9 @@ async fn chat_loop(
         let mut link = match next.take() {
             Some(link) => link,
             None => {
-                match while_offline(admitted.recv(), cmds, &mut outbox, events, Some(keys)).await {
+                // Closing with something undelivered: wait for someone.
+                let arrival = admitted.recv();
+                match while_offline(arrival, cmds, &mut outbox, events, Some(keys), true).await {
                     Some(Some(link)) => link,
                     // Every listener failed: nothing more can arrive.
                     Some(None) => return Ok(()),
@@ -184,12 +190,9 @@ async fn accept(
     key: watch::Receiver<Key>,
     admitted: mpsc::Sender<Link>,
     events: Emitter,
+    door: Door,
 ) {
-    let slots = Arc::new(Semaphore::new(MAX_HANDSHAKES));
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
         let (stream, addr) = match listener.accept().await {
             Ok(conn) => conn,
             // Out of file descriptors and the like: pause rather than spin.
@@ -198,19 +201,31 @@ async fn accept(
                 continue;
             }
         };
+        let (ticket, dropped) = door.enter(addr.ip());
+        for ip in dropped {
+            let addr = SocketAddr::new(ip, 0);
+            events.report(Event::Rejected {
+                addr,
+                reason: Rejection::Crowded,
+            });
+        }
+        let place = ticket.place();
         let (chat, admitted, events) = (chat.clone(), admitted.clone(), events.clone());
+        // The key as it is now: a New key while this handshake runs does not
+        // change the key it is checked and answered with.
         let key = key.borrow().clone();
-        tokio::spawn(async move {
-            match admit(stream, addr, &chat, key).await {
+        let task = tokio::spawn(async move {
+            let result = admit(stream, addr, &chat, key).await;
+            // Admitted or not, it no longer waits at the door.
+            drop(ticket);
+            match result {
                 Ok(link) => {
                     let _ = admitted.send(link).await;
                 }
-                Err(reason) => {
-                    let _ = events.emit(Event::Rejected { addr, reason }).await;
-                }
+                Err(reason) => events.report(Event::Rejected { addr, reason }),
             }
-            drop(slot);
         });
+        door.bind(place, task.abort_handle());
     }
 }
 
@@ -225,26 +240,25 @@ async fn admit(
     let (read, write) = stream.into_split();
     let mut reader = FramedRead::new(read, LineCodec::new(HANDSHAKE_LINE_MAX));
     let mut writer = FramedWrite::new(write, LineCodec::new(HANDSHAKE_LINE_MAX));
-    let wait = chat.timing.handshake;
-
-    let line = match timeout(wait, reader.next()).await {
+    let line = match timeout(chat.timing.hello, reader.next()).await {
         Ok(Some(Ok(line))) => line,
         Ok(Some(Err(LineError::TooLong { .. }))) => {
-            return refuse(ErrCode::TooLarge, reader, writer).await;
+            return refuse(ErrCode::TooLarge, reader, writer, chat).await;
         }
         Ok(Some(Err(LineError::NotText))) => {
-            return refuse(ErrCode::BadHello, reader, writer).await;
+            return refuse(ErrCode::BadHello, reader, writer, chat).await;
         }
         Ok(None | Some(Err(LineError::Io(_)))) => return Err(Rejection::ClosedEarly),
-        Err(_) => return refuse(ErrCode::Timeout, reader, writer).await,
+        Err(_) => return refuse(ErrCode::Timeout, reader, writer, chat).await,
     };
     let (hello, offset) = match handshake::open_hello(&key, &chat.clock, &line) {
         Ok(hello) => hello,
-        Err(code) => return refuse(code, reader, writer).await,
+        Err(code) => return refuse(code, reader, writer, chat).await,
     };
     let nonce = random_id();
+    // Everything from here on is under the key the hello was checked with.
     let welcome = handshake::seal_welcome(
-        &chat.key,
+        &key,
         &chat.clock,
         &nonce,
         &hello.nonce,
@@ -256,17 +270,14 @@ async fn admit(
         .map_err(|_| Rejection::ClosedEarly)?;
 
     let sid = format!("{}.{}", hello.nonce, nonce);
-    let mut session = Session::new(
-        chat.key.clone(),
-        chat.clock.clone(),
-        sid,
-        Role::Server,
-        offset,
-    );
-    let ready = match timeout(wait, reader.next()).await {
+    let mut session = Session::new(key, chat.clock.clone(), sid, Role::Server, offset);
+    // No ERR line after the welcome: the client already counts itself
+    // connected and would take it for a session frame. It sees the
+    // connection close and tries again.
+    let ready = match timeout(chat.timing.handshake, reader.next()).await {
         Ok(Some(Ok(line))) => line,
         Ok(None | Some(Err(_))) => return Err(Rejection::ClosedEarly),
-        Err(_) => return refuse(ErrCode::Timeout, reader, writer).await,
+        Err(_) => return Err(Rejection::NoReady),
     };
     match session.open(&ready) {
         Ok(Some(Body::Ready)) => {}
@@ -283,9 +294,14 @@ async fn admit(
 /// Sends `ERR <code>` and closes gracefully: reading (and discarding) a little
 /// of what the client still sends, so the close does not turn into a reset
 /// that could destroy the ERR line before the client reads it.
-async fn refuse(code: ErrCode, reader: Reader, mut writer: Writer) -> Result<Link, Rejection> {
+async fn refuse(
+    code: ErrCode,
+    reader: Reader,
+    mut writer: Writer,
+    chat: &Config,
+) -> Result<Link, Rejection> {
     let _ = timeout(Duration::from_secs(1), async {
-        let _ = writer.send(code.line()).await;
+        let _ = writer.send(code.line(&chat.timing)).await;
         let _ = writer.close().await;
     })
     .await;
@@ -296,13 +312,4 @@ async fn refuse(code: ErrCode, reader: Reader, mut writer: Writer) -> Result<Lin
     })
     .await;
     Err(Rejection::from_code(code))
-}
-
-/// Aborts a background task when the owner is done with it.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }

@@ -1,0 +1,194 @@
+//! Who may be mid-handshake: a bounded set of connections that have not yet
+//! proven they hold the key.
+//!
+//! Anyone who can reach the port can open connections and say nothing. If
+//! such connections could hold the door (a fixed number of slots taken
+//! before `accept`, each kept for the whole hello timeout), a stranger
+//! without the key could keep every newcomer out. So the server always
+//! accepts, keeps at most [`PER_SOURCE`] handshakes per source address and
+//! [`TOTAL`] in all, and when a limit is reached drops the *oldest* one to
+//! make room: a real client sends its hello at once, so it is never the
+//! oldest for long, while a silent connection always is.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::task::AbortHandle;
+
+/// Handshakes in progress from one source address.
+pub const PER_SOURCE: usize = 16;
+/// Handshakes in progress in all.
+pub const TOTAL: usize = 256;
+
+/// The handshakes in progress, oldest first.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Door(Arc<Mutex<Inner>>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    next: u64,
+    /// By arrival number, so the first entry is the oldest.
+    pending: BTreeMap<u64, Entry>,
+    per_source: HashMap<IpAddr, usize>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    source: IpAddr,
+    /// Set once the handshake task is spawned.
+    task: Option<AbortHandle>,
+}
+
+/// A place at the door; dropping it (the handshake ended either way) frees it.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    door: Door,
+    id: u64,
+}
+
+impl Door {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // The lock is never held across a panic point that could poison it,
+        // but if it were, the bookkeeping is still consistent enough to use.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes room for a connection from `source`, then admits it. Returns
+    /// its ticket and the sources of the connections dropped to make room.
+    pub fn enter(&self, source: IpAddr) -> (Ticket, Vec<IpAddr>) {
+        let mut inner = self.lock();
+        let mut dropped = Vec::new();
+        if inner.per_source.get(&source).copied().unwrap_or(0) >= PER_SOURCE {
+            let oldest = inner
+                .pending
+                .iter()
+                .find(|(_, e)| e.source == source)
+                .map(|(&id, _)| id);
+            dropped.extend(oldest.and_then(|id| inner.evict(id)));
+        }
+        if inner.pending.len() >= TOTAL {
+            let oldest = inner.pending.keys().next().copied();
+            dropped.extend(oldest.and_then(|id| inner.evict(id)));
+        }
+        let id = inner.next;
+        inner.next += 1;
+        inner.pending.insert(id, Entry { source, task: None });
+        *inner.per_source.entry(source).or_default() += 1;
+        let ticket = Ticket {
+            door: self.clone(),
+            id,
+        };
+        (ticket, dropped)
+    }
+
+    /// Ties the handshake task at `place` to it, so eviction can stop it.
+    /// A task that already finished has left: nothing to tie.
+    pub fn bind(&self, place: u64, task: AbortHandle) {
+        if let Some(entry) = self.lock().pending.get_mut(&place) {
+            entry.task = Some(task);
+        }
+    }
+
+    /// How many handshakes are in progress.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.lock().pending.len()
+    }
+}
+
+impl Inner {
+    /// Stops the handshake `id` and forgets it; returns its source.
+    fn evict(&mut self, id: u64) -> Option<IpAddr> {
+        let entry = self.remove(id)?;
+        if let Some(task) = entry.task {
+            task.abort();
+        }
+        Some(entry.source)
+    }
+
+    fn remove(&mut self, id: u64) -> Option<Entry> {
+        let entry = self.pending.remove(&id)?;
+        if let Some(n) = self.per_source.get_mut(&entry.source) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_source.remove(&entry.source);
+            }
+        }
+        Some(entry)
+    }
+}
+
+impl Ticket {
+    /// What [`Door::bind`] takes, once the ticket has moved into its task.
+    pub fn place(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.door.lock().remove(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, last])
+    }
+
+    #[test]
+    fn one_source_is_held_to_its_share_by_dropping_its_oldest() {
+        let door = Door::default();
+        let mut tickets: Vec<Ticket> = (0..PER_SOURCE)
+            .map(|_| {
+                let (ticket, dropped) = door.enter(ip(1));
+                assert!(dropped.is_empty());
+                ticket
+            })
+            .collect();
+        let (newest, dropped) = door.enter(ip(1));
+        assert_eq!(dropped, [ip(1)]);
+        assert_eq!(door.len(), PER_SOURCE);
+        // The oldest was the one dropped: its ticket no longer counts.
+        let first = tickets.remove(0);
+        drop(first);
+        assert_eq!(door.len(), PER_SOURCE);
+        // Another source is not affected by the first one's limit.
+        let (_other, dropped) = door.enter(ip(2));
+        assert!(dropped.is_empty());
+        drop(newest);
+        drop(tickets);
+        assert_eq!(door.len(), 1);
+    }
+
+    #[test]
+    fn a_full_door_drops_the_oldest_of_all_and_stops_its_task() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let door = Door::default();
+            let mut tickets = Vec::new();
+            let mut first_task = None;
+            for n in 0..TOTAL {
+                let (ticket, dropped) = door.enter(ip((n % 200) as u8));
+                assert!(dropped.is_empty(), "dropped at {n}");
+                let task = tokio::spawn(std::future::pending::<()>());
+                door.bind(ticket.place(), task.abort_handle());
+                if n == 0 {
+                    first_task = Some(task);
+                }
+                tickets.push(ticket);
+            }
+            let (_ticket, dropped) = door.enter(ip(250));
+            assert_eq!(dropped, [ip(0)]);
+            assert_eq!(door.len(), TOTAL);
+            let first = first_task.unwrap().await;
+            assert!(first.unwrap_err().is_cancelled());
+        });
+    }
+}
