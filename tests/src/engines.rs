@@ -14,6 +14,7 @@ pub const WAIT: Duration = Duration::from_secs(20);
 pub fn fast_timing() -> Timing {
     Timing {
         connect: Duration::from_secs(2),
+        hello: Duration::from_secs(2),
         handshake: Duration::from_secs(2),
         ping_after: Duration::from_millis(100),
         lost_after: Duration::from_millis(400),
