@@ -6,12 +6,28 @@
 //! the peer holds the key, then large enough for the biggest message.
 
 use bytes::{Buf, BufMut, BytesMut};
+
+use crate::payload::MAX_TEXT_BYTES;
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Line limit before the handshake is complete (bytes, LF excluded).
 pub const HANDSHAKE_LINE_MAX: usize = 8 * 1024;
-/// Line limit once the session is established (bytes, LF excluded).
-pub const SESSION_LINE_MAX: usize = 1024 * 1024;
+/// Line limit once the session is established (bytes, LF excluded): the
+/// token of the largest message. Its JSON may escape every byte of the text
+/// as `\u00XX` (6 bytes for 1); the frame's other fields need far less than
+/// [`FRAME_FIELDS_MAX`]. A smaller limit would let one legitimate message
+/// be refused on every reconnect, for ever.
+pub const SESSION_LINE_MAX: usize = token_len(MAX_TEXT_BYTES * 6 + FRAME_FIELDS_MAX);
+
+/// Room for a frame's JSON besides the message text.
+const FRAME_FIELDS_MAX: usize = 512;
+
+/// The length of a Fernet token for `plaintext` bytes: version, timestamp,
+/// IV, the PKCS7-padded ciphertext and the HMAC, in padded base64.
+const fn token_len(plaintext: usize) -> usize {
+    let raw = 1 + 8 + 16 + (plaintext / 16 + 1) * 16 + 32;
+    raw.div_ceil(3) * 4
+}
 
 /// Why a line could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -42,10 +58,6 @@ impl LineCodec {
     /// Raises (or lowers) the limit, e.g. once the handshake is complete.
     pub fn set_max(&mut self, max: usize) {
         self.max = max;
-    }
-
-    pub fn max(&self) -> usize {
-        self.max
     }
 }
 
@@ -196,6 +208,35 @@ mod tests {
         assert_eq!(
             decode_all(&mut codec, b"abcdefgh\n"),
             vec![Ok("abcdefgh".into())]
+        );
+    }
+
+    #[test]
+    fn the_largest_message_fits_the_session_line_limit_however_it_escapes() {
+        use crate::session::{Role, Session};
+        let key = crate::Key::generate().unwrap();
+        let clock = crate::Clock::system();
+        let sid = format!(
+            "{}.{}",
+            crate::payload::random_id(),
+            crate::payload::random_id()
+        );
+        let mut session = Session::new(key, clock, sid, Role::Client, 0);
+        // Control characters are what JSON escapes longest.
+        let body = crate::payload::Body::Msg {
+            id: crate::payload::random_id(),
+            text: "\u{1}".repeat(MAX_TEXT_BYTES),
+            sent_at: u64::MAX,
+        };
+        let token = session.seal(&body);
+        assert!(
+            token.len() <= SESSION_LINE_MAX,
+            "{} > {SESSION_LINE_MAX}",
+            token.len()
+        );
+        assert!(
+            SESSION_LINE_MAX - token.len() < 4096,
+            "the limit is not much larger than needed"
         );
     }
 

@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::codec::HANDSHAKE_LINE_MAX;
 use crate::config::Timing;
 use crate::key::Key;
-use crate::payload::{Hello, PROTO, Welcome};
+use crate::payload::{Hello, PROTO, Welcome, parse_id};
 use crate::token::{self, OpenError};
 
 /// The code of an `ERR <code> <text>` line.
@@ -90,12 +90,9 @@ pub fn parse_err_line(line: &str) -> Option<ErrLine> {
     })
 }
 
-/// Nonces are 22 characters of URL-safe base64, like [`crate::payload::random_id`].
+/// Nonces have the form of ids: 16 bytes, see [`crate::payload::parse_id`].
 fn is_id(nonce: &str) -> bool {
-    nonce.len() == 22
-        && nonce
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    parse_id(nonce).is_some()
 }
 
 /// Seconds `peer` is ahead of `ours` (negative: behind).

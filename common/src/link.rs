@@ -6,11 +6,13 @@
 //! batches lines into the socket.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -49,10 +51,29 @@ impl Emitter {
     }
 }
 
+/// Bytes of our own messages queued for the socket before we wait for the
+/// writer to catch up: the rest of the outbox stays in the outbox, so a
+/// long outbox re-sent at once never piles up in memory twice.
+pub const SEND_AHEAD: usize = 4 * 1024 * 1024;
+
+/// Bytes queued for the socket beyond which the peer is taken to have
+/// stopped reading: what it makes us send (acks, pongs) is not allowed to
+/// pile up without bound. The session ends as a lost connection.
+pub const BACKLOG_MAX: usize = 32 * 1024 * 1024;
+
+/// Lines handed to the writer task and not yet written to the socket.
+#[derive(Debug, Default)]
+struct Backlog {
+    bytes: AtomicUsize,
+    /// Signalled after each write, so the sender can queue more.
+    drained: Notify,
+}
+
 /// An established session and its connection.
 pub(crate) struct Link {
     reader: Reader,
     out: mpsc::UnboundedSender<String>,
+    backlog: Arc<Backlog>,
     writer: Option<JoinHandle<()>>,
     session: Session,
     pub peer: Peer,
@@ -64,10 +85,12 @@ impl Link {
     pub fn new(mut reader: Reader, writer: Writer, session: Session, peer: Peer) -> Link {
         reader.decoder_mut().set_max(SESSION_LINE_MAX);
         let (out, lines) = mpsc::unbounded_channel();
+        let backlog = Arc::new(Backlog::default());
         Link {
             reader,
             out,
-            writer: Some(tokio::spawn(write_lines(writer, lines))),
+            writer: Some(tokio::spawn(write_lines(writer, lines, backlog.clone()))),
+            backlog,
             session,
             peer,
             last_sent: Instant::now(),
@@ -81,10 +104,31 @@ impl Link {
     /// Seals and queues a frame; returns its token.
     fn send(&mut self, body: &Body) -> String {
         let token = self.session.seal(body);
+        self.backlog
+            .bytes
+            .fetch_add(token.len() + 1, Ordering::Relaxed);
         // If the writer has stopped, the reader sees the connection end.
         let _ = self.out.send(token.clone());
         self.last_sent = Instant::now();
         token
+    }
+
+    /// Bytes queued and not yet written.
+    fn backlog(&self) -> usize {
+        self.backlog.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Sends the outbox's messages from `unsent` on, while the writer keeps
+    /// up; returns their events.
+    fn pump(&mut self, outbox: &Outbox, unsent: &mut usize) -> Vec<Event> {
+        let mut sent = Vec::new();
+        while self.backlog() < SEND_AHEAD
+            && let Some(m) = outbox.get(*unsent)
+        {
+            sent.push(self.send_msg(m));
+            *unsent += 1;
+        }
+        sent
     }
 
     fn send_msg(&mut self, m: &Pending) -> Event {
@@ -125,10 +169,16 @@ impl Drop for Link {
     }
 }
 
-async fn write_lines(mut sink: Writer, mut lines: mpsc::UnboundedReceiver<String>) {
+async fn write_lines(
+    mut sink: Writer,
+    mut lines: mpsc::UnboundedReceiver<String>,
+    backlog: Arc<Backlog>,
+) {
     let mut batch = Vec::with_capacity(64);
     while lines.recv_many(&mut batch, 256).await > 0 {
+        let mut bytes = 0;
         for line in batch.drain(..) {
+            bytes += line.len() + 1;
             if sink.feed(line).await.is_err() {
                 return;
             }
@@ -136,6 +186,8 @@ async fn write_lines(mut sink: Writer, mut lines: mpsc::UnboundedReceiver<String
         if sink.flush().await.is_err() {
             return;
         }
+        backlog.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        backlog.drained.notify_one();
     }
     let _ = sink.close().await;
 }
@@ -180,19 +232,22 @@ async fn drive_inner<T>(
     timing: &Timing,
     interrupt: &mut mpsc::Receiver<T>,
 ) -> Result<Outcome<T>, Gone> {
-    let pending: Vec<Pending> = outbox.pending().cloned().collect();
-    let resent: Vec<Event> = pending.iter().map(|m| link.send_msg(m)).collect();
+    // Everything in the outbox goes out again, first and in order; what is
+    // typed meanwhile joins the end of the outbox and follows.
+    let mut unsent = 0;
+    let resent = outbox.len();
+    let first = link.pump(outbox, &mut unsent);
     events
         .emit(Event::Connected {
             peer: link.peer.clone(),
-            resent: resent.len(),
+            resent,
         })
         .await?;
     let offset = link.offset_secs();
     if offset.unsigned_abs() > 60 {
         events.emit(Event::ClockOffset { secs: offset }).await?;
     }
-    for event in resent {
+    for event in first {
         events.emit(event).await?;
     }
 
@@ -215,15 +270,18 @@ async fn drive_inner<T>(
             line = link.reader.next() => {
                 last_recv = Instant::now();
                 let before = outbox.len();
-                if let Some(ended) = on_line(line, link, outbox, events).await? {
+                if let Some(ended) = on_line(line, link, outbox, &mut unsent, events).await? {
                     return Ok(Outcome::Ended(ended));
                 }
                 // Take whatever else is already buffered before waiting again.
                 for _ in 0..256 {
                     let Some(line) = link.reader.next().now_or_never() else { break };
-                    if let Some(ended) = on_line(line, link, outbox, events).await? {
+                    if let Some(ended) = on_line(line, link, outbox, &mut unsent, events).await? {
                         return Ok(Outcome::Ended(ended));
                     }
+                }
+                if link.backlog() > BACKLOG_MAX {
+                    return Ok(Outcome::Ended(Ended::Lost(STOPPED_READING.into())));
                 }
                 // A peer still acknowledging is given more time to finish.
                 if give_up.is_some() && outbox.len() < before {
@@ -235,7 +293,7 @@ async fn drive_inner<T>(
                 let mut next = Some(cmd);
                 let mut budget = 256;
                 while let Some(cmd) = next.take() {
-                    match on_command(cmd, link, outbox, events).await? {
+                    match on_command(cmd, link, outbox) {
                         Step::Go => {}
                         Step::HangUp => return Ok(Outcome::HungUp),
                         Step::Quit => return Ok(Outcome::Closed),
@@ -247,6 +305,14 @@ async fn drive_inner<T>(
                 }
                 if cmds.closing && give_up.is_none() {
                     give_up = Some(Instant::now() + timing.close_grace);
+                }
+                for event in link.pump(outbox, &mut unsent) {
+                    events.emit(event).await?;
+                }
+            }
+            _ = link.backlog.drained.notified(), if unsent < outbox.len() => {
+                for event in link.pump(outbox, &mut unsent) {
+                    events.emit(event).await?;
                 }
             }
             _ = events.0.closed() => return Err(Gone),
@@ -276,6 +342,9 @@ async fn drive_inner<T>(
     }
 }
 
+/// Why a session ends when the peer's backlog passes [`BACKLOG_MAX`].
+const STOPPED_READING: &str = "the other side stopped reading";
+
 /// What the drive loop does after a command.
 enum Step {
     Go,
@@ -283,30 +352,21 @@ enum Step {
     Quit,
 }
 
-/// Handles one command from the window.
-async fn on_command(
-    cmd: Command,
-    link: &mut Link,
-    outbox: &mut Outbox,
-    events: &Emitter,
-) -> Result<Step, Gone> {
+/// Handles one command from the window. Messages join the outbox; the
+/// loop sends them.
+fn on_command(cmd: Command, link: &mut Link, outbox: &mut Outbox) -> Step {
     match cmd {
-        Command::Send { id, text, sent_at } => {
-            let pending = Pending { id, text, sent_at };
-            let sent = link.send_msg(&pending);
-            outbox.push(pending);
-            events.emit(sent).await?;
-        }
+        Command::Send { id, text, sent_at } => outbox.push(Pending { id, text, sent_at }),
         Command::Typing(active) => {
             link.send(&Body::Typing { active });
         }
         // The key cannot change under a live session; closing is noted by
         // `Commands` and handled by the loop.
         Command::SetKey(_) | Command::Close => {}
-        Command::HangUp => return Ok(Step::HangUp),
-        Command::Quit => return Ok(Step::Quit),
+        Command::HangUp => return Step::HangUp,
+        Command::Quit => return Step::Quit,
     }
-    Ok(Step::Go)
+    Step::Go
 }
 
 /// Handles one incoming line; `Some` if it ends the session.
@@ -314,6 +374,7 @@ async fn on_line(
     line: Option<Result<String, LineError>>,
     link: &mut Link,
     outbox: &mut Outbox,
+    unsent: &mut usize,
     events: &Emitter,
 ) -> Result<Option<Ended>, Gone> {
     let line = match line {
@@ -352,7 +413,10 @@ async fn on_line(
             }
         }
         Body::Ack { of } => {
-            if outbox.ack(&of) {
+            if let Some(at) = outbox.ack(&of) {
+                if at < *unsent {
+                    *unsent -= 1;
+                }
                 events.emit(Event::Acked { id: of }).await?;
             }
         }

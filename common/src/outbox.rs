@@ -4,8 +4,14 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::payload::parse_id;
+
+/// How many received ids are remembered for de-duplication. A copy comes
+/// back only when its ack was lost with a connection, and the sender re-sends
+/// its oldest unacknowledged message first, so only the ids of about one
+/// connection's worth of messages in flight need remembering; this many
+/// (about 3 MB) is far more, and keeps a peer from growing the set forever.
+pub const REMEMBERED_IDS: usize = 65_536;
 
 /// A message of ours waiting for its `ack`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,11 +24,11 @@ pub(crate) struct Pending {
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
     pending: VecDeque<Pending>,
-    /// Ids in the form fernet-chat makes them (16 random bytes), as numbers:
-    /// no allocation per message, which showed up in the throughput profile.
+    /// Received ids (16 bytes, as numbers: no allocation per message, which
+    /// showed up in the throughput profile)...
     shown: HashSet<u128>,
-    /// Any other id a peer may use.
-    shown_other: HashSet<String>,
+    /// ...and the order they came in, to forget the oldest.
+    shown_order: VecDeque<u128>,
 }
 
 impl Outbox {
@@ -30,17 +36,22 @@ impl Outbox {
         self.pending.push_back(message);
     }
 
-    /// Removes an acknowledged message; `false` if it was not pending (an ack
-    /// for a re-sent copy that was already acknowledged).
-    pub fn ack(&mut self, id: &str) -> bool {
+    /// Removes an acknowledged message and says where it was; `None` if it
+    /// was not pending (an ack for a re-sent copy already acknowledged).
+    pub fn ack(&mut self, id: &str) -> Option<usize> {
         // Acks arrive in send order, so the match is almost always in front.
-        match self.pending.iter().position(|p| p.id == id) {
-            Some(i) => self.pending.remove(i).is_some(),
-            None => false,
-        }
+        let at = self.pending.iter().position(|p| p.id == id)?;
+        self.pending.remove(at);
+        Some(at)
+    }
+
+    /// The message at `index` (oldest first).
+    pub fn get(&self, index: usize) -> Option<&Pending> {
+        self.pending.get(index)
     }
 
     /// Unacknowledged messages, oldest first.
+    #[cfg(test)]
     pub fn pending(&self) -> impl ExactSizeIterator<Item = &Pending> {
         self.pending.iter()
     }
@@ -53,19 +64,29 @@ impl Outbox {
         self.pending.is_empty()
     }
 
-    /// Records a received message id; `false` if it was already shown.
+    /// Records a received message id (already checked to be one); `false`
+    /// if it was already shown.
     pub fn first_sight(&mut self, id: &str) -> bool {
-        let mut bytes = [0u8; 16];
-        match URL_SAFE_NO_PAD.decode_slice(id, &mut bytes) {
-            Ok(16) => self.shown.insert(u128::from_le_bytes(bytes)),
-            _ => !self.shown_other.contains(id) && self.shown_other.insert(id.to_owned()),
+        let Some(id) = parse_id(id) else {
+            return false;
+        };
+        if !self.shown.insert(id) {
+            return false;
         }
+        if self.shown_order.len() == REMEMBERED_IDS
+            && let Some(oldest) = self.shown_order.pop_front()
+        {
+            self.shown.remove(&oldest);
+        }
+        self.shown_order.push_back(id);
+        true
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::payload::random_id;
 
     fn pending(id: &str) -> Pending {
         Pending {
@@ -81,8 +102,8 @@ mod tests {
         for id in ["a", "b", "c"] {
             outbox.push(pending(id));
         }
-        assert!(outbox.ack("b"));
-        assert!(!outbox.ack("b"));
+        assert_eq!(outbox.ack("b"), Some(1));
+        assert_eq!(outbox.ack("b"), None);
         let ids: Vec<_> = outbox.pending().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["a", "c"]);
     }
@@ -90,18 +111,34 @@ mod tests {
     #[test]
     fn shows_an_id_once() {
         let mut outbox = Outbox::default();
-        assert!(outbox.first_sight("x"));
-        assert!(!outbox.first_sight("x"));
-        assert!(outbox.first_sight("y"));
-        let ours = crate::payload::random_id();
+        let ours = random_id();
         assert!(outbox.first_sight(&ours));
         assert!(!outbox.first_sight(&ours));
-        assert!(outbox.first_sight(&crate::payload::random_id()));
-        assert_eq!((outbox.shown.len(), outbox.shown_other.len()), (2, 2));
-        // Another id, even one character off, is another message.
-        let mut twin = ours.clone();
-        twin.pop();
-        twin.push(if ours.ends_with('A') { 'B' } else { 'A' });
-        assert!(outbox.first_sight(&twin));
+        assert!(outbox.first_sight(&random_id()));
+        assert_eq!(outbox.shown.len(), 2);
+        // Another id, even one character off, is another message (the last
+        // character carries only 4 bits: change one that carries 6).
+        let mut twin = ours.clone().into_bytes();
+        twin[0] = if twin[0] == b'A' { b'B' } else { b'A' };
+        assert!(outbox.first_sight(&String::from_utf8(twin).unwrap()));
+    }
+
+    #[test]
+    fn remembers_a_bounded_number_of_ids_forgetting_the_oldest() {
+        let mut outbox = Outbox::default();
+        let first = random_id();
+        assert!(outbox.first_sight(&first));
+        let second = random_id();
+        assert!(outbox.first_sight(&second));
+        for _ in 2..REMEMBERED_IDS {
+            assert!(outbox.first_sight(&random_id()));
+        }
+        assert_eq!(outbox.shown.len(), REMEMBERED_IDS);
+        assert!(!outbox.first_sight(&first), "still remembered at the limit");
+        assert!(outbox.first_sight(&random_id()));
+        assert_eq!(outbox.shown.len(), REMEMBERED_IDS);
+        assert!(outbox.first_sight(&first), "the oldest was forgotten");
+        assert!(outbox.first_sight(&second), "then the next oldest");
+        assert_eq!(outbox.shown.len(), REMEMBERED_IDS);
     }
 }

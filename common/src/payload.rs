@@ -20,6 +20,21 @@ pub fn random_id() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The 16 bytes a nonce or message id stands for, or `None` if `text` is
+/// not exactly the protocol's form: 22 characters of URL-safe base64 that
+/// decode to 16 bytes. Anything longer is refused, so a peer cannot make us
+/// keep (or echo in acks) ids of any size.
+pub fn parse_id(text: &str) -> Option<u128> {
+    if text.len() != 22 {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
+        Ok(16) => Some(u128::from_le_bytes(bytes)),
+        _ => None,
+    }
+}
+
 /// A display name as the protocol allows it: control characters removed,
 /// surrounding white space trimmed, at most 32 characters, never empty.
 pub fn clean_name(name: &str) -> String {
@@ -114,21 +129,28 @@ pub(crate) struct FrameIn {
 }
 
 impl FrameIn {
-    /// The typed body (`None` for a kind this version does not know), or the
-    /// name of the field a known kind is missing.
-    pub fn into_body(self) -> Result<Option<Body>, &'static str> {
+    /// The typed body (`None` for a kind this version does not know), or
+    /// what is wrong with it: a field its kind needs is missing, an id is
+    /// not in the protocol's form, or a message is over the text limit.
+    pub fn into_body(self) -> Result<Option<Body>, FrameError> {
         Ok(Some(match self.kind.as_str() {
             "ready" => Body::Ready,
-            "msg" => Body::Msg {
-                id: self.id.ok_or("id")?,
-                text: self.text.ok_or("text")?,
-                sent_at: self.sent_at.ok_or("sent_at")?,
-            },
+            "msg" => {
+                let text = self.text.ok_or(FrameError::Missing("text"))?;
+                if text.len() > MAX_TEXT_BYTES {
+                    return Err(FrameError::TooLong(text.len()));
+                }
+                Body::Msg {
+                    id: checked_id(self.id, "id")?,
+                    text,
+                    sent_at: self.sent_at.ok_or(FrameError::Missing("sent_at"))?,
+                }
+            }
             "ack" => Body::Ack {
-                of: self.of.ok_or("of")?,
+                of: checked_id(self.of, "of")?,
             },
             "typing" => Body::Typing {
-                active: self.active.ok_or("active")?,
+                active: self.active.ok_or(FrameError::Missing("active"))?,
             },
             "ping" => Body::Ping,
             "pong" => Body::Pong,
@@ -138,6 +160,23 @@ impl FrameIn {
             _ => return Ok(None),
         }))
     }
+}
+
+/// Why a frame that decrypted is still not one we accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("a frame without its `{0}`")]
+    Missing(&'static str),
+    #[error("a frame whose `{0}` is not an id (16 bytes as 22 characters of URL-safe base64)")]
+    BadId(&'static str),
+    #[error("a message of {0} bytes, over the {MAX_TEXT_BYTES}-byte limit")]
+    TooLong(usize),
+}
+
+fn checked_id(id: Option<String>, field: &'static str) -> Result<String, FrameError> {
+    let id = id.ok_or(FrameError::Missing(field))?;
+    parse_id(&id).ok_or(FrameError::BadId(field))?;
+    Ok(id)
 }
 
 #[cfg(test)]
@@ -183,7 +222,7 @@ mod tests {
     #[test]
     fn frames_have_the_documented_shape() {
         let body = Body::Msg {
-            id: "i".into(),
+            id: "a1B2c3D4e5F6g7H8i9J0kA".into(),
             text: "hi".into(),
             sent_at: 5,
         };
@@ -196,7 +235,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             json,
-            r#"{"sid":"a.b","dir":"c2s","seq":3,"kind":"msg","id":"i","text":"hi","sent_at":5}"#
+            r#"{"sid":"a.b","dir":"c2s","seq":3,"kind":"msg","id":"a1B2c3D4e5F6g7H8i9J0kA","text":"hi","sent_at":5}"#
         );
         let back: FrameIn = serde_json::from_str(&json).unwrap();
         assert_eq!(back.into_body().unwrap(), Some(body));
@@ -212,6 +251,57 @@ mod tests {
             r#"{"sid":"a","dir":"s2c","seq":0,"kind":"msg","id":"x","sent_at":1}"#,
         )
         .unwrap();
-        assert_eq!(no_text.into_body().unwrap_err(), "text");
+        assert_eq!(
+            no_text.into_body().unwrap_err(),
+            FrameError::Missing("text")
+        );
+    }
+
+    fn msg_frame(id: &str, text: &str) -> FrameIn {
+        let json = serde_json::json!({
+            "sid": "a", "dir": "s2c", "seq": 0, "kind": "msg",
+            "id": id, "text": text, "sent_at": 1,
+        });
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn ids_must_be_exactly_sixteen_bytes() {
+        let id = random_id();
+        assert!(parse_id(&id).is_some());
+        assert!(msg_frame(&id, "hi").into_body().is_ok());
+        // Too long (a peer's way to make us keep big ids), too short, padded,
+        // outside the alphabet, or 22 characters with stray trailing bits.
+        let long = "A".repeat(300_000);
+        for bad in [
+            long.as_str(),
+            "AAAA",
+            "AAAAAAAAAAAAAAAAAAAAAA==",
+            "AAAAAAAAAAAAAAAAAAAA+/",
+            "AAAAAAAAAAAAAAAAAAAAAB",
+        ] {
+            assert_eq!(parse_id(bad), None, "{bad:.30}");
+            assert_eq!(
+                msg_frame(bad, "hi").into_body().unwrap_err(),
+                FrameError::BadId("id")
+            );
+        }
+        let ack: FrameIn = serde_json::from_str(
+            r#"{"sid":"a","dir":"s2c","seq":0,"kind":"ack","of":"not-an-id"}"#,
+        )
+        .unwrap();
+        assert_eq!(ack.into_body().unwrap_err(), FrameError::BadId("of"));
+    }
+
+    #[test]
+    fn a_message_over_the_text_limit_is_refused_on_receipt() {
+        let id = random_id();
+        let max = "x".repeat(MAX_TEXT_BYTES);
+        assert!(msg_frame(&id, &max).into_body().is_ok());
+        let over = "x".repeat(MAX_TEXT_BYTES + 1);
+        assert_eq!(
+            msg_frame(&id, &over).into_body().unwrap_err(),
+            FrameError::TooLong(MAX_TEXT_BYTES + 1)
+        );
     }
 }

@@ -146,7 +146,7 @@ impl Session {
         self.recv_seq += 1;
         let body = frame
             .into_body()
-            .map_err(|field| Alert::Malformed(format!("a frame without its `{field}`")))?;
+            .map_err(|e| Alert::Malformed(e.to_string()))?;
         match (&body, expected) {
             (Some(Body::Ready), 0) if self.role == Role::Server => Ok(body),
             (Some(Body::Ready), _) => Err(Alert::Malformed("an unexpected `ready`".into())),
@@ -172,7 +172,7 @@ mod tests {
 
     fn msg(text: &str) -> Body {
         Body::Msg {
-            id: "id".into(),
+            id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
             text: text.into(),
             sent_at: 1,
         }

@@ -1,0 +1,96 @@
+//! A peer holding the key is still hostile: nothing it sends may make the
+//! other program keep more than a bounded amount, and its own long outbox
+//! must not pile up in memory either.
+
+use common::payload::{Body, MAX_TEXT_BYTES};
+use common::{Alert, Ended, Event, Key};
+use tests::engines::{connected, disconnected, next, received, server};
+use tests::raw::{RawPeer, msg};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_reads_is_disconnected_instead_of_buffered() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = server(&key).await;
+    let mut peer = RawPeer::connect(&key, port, "mallory").await;
+    connected(&mut events).await;
+    // Every ping asks for a pong that mallory never reads: once the socket
+    // buffers are full, the pongs wait in the server's memory.
+    let flood = async {
+        for _ in 0..2_000_000 {
+            peer.send(&Body::Ping).await;
+        }
+    };
+    let ended = tokio::select! {
+        ended = disconnected(&mut events) => ended,
+        () = flood => panic!("two million unread pongs and still connected"),
+    };
+    assert_eq!(ended, Ended::Lost("the other side stopped reading".into()));
+}
+
+#[tokio::test]
+async fn a_message_over_the_text_limit_ends_the_session_with_an_alert() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = server(&key).await;
+    let mut peer = RawPeer::connect(&key, port, "mallory").await;
+    connected(&mut events).await;
+    peer.send(&msg(&"x".repeat(MAX_TEXT_BYTES + 1))).await;
+    assert_eq!(
+        disconnected(&mut events).await,
+        Ended::Alert(Alert::Malformed(format!(
+            "a message of {} bytes, over the {MAX_TEXT_BYTES}-byte limit",
+            MAX_TEXT_BYTES + 1
+        )))
+    );
+}
+
+#[tokio::test]
+async fn a_message_whose_id_is_not_an_id_ends_the_session_with_an_alert() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = server(&key).await;
+    let mut peer = RawPeer::connect(&key, port, "mallory").await;
+    connected(&mut events).await;
+    // A big id would be kept for de-duplication and echoed in the ack.
+    let body = Body::Msg {
+        id: "A".repeat(100_000),
+        text: "hi".into(),
+        sent_at: 0,
+    };
+    peer.send(&body).await;
+    let ended = disconnected(&mut events).await;
+    let Ended::Alert(Alert::Malformed(why)) = ended else {
+        panic!("{ended:?}");
+    };
+    assert!(why.contains("`id` is not an id"), "{why}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_outbox_goes_out_in_order_as_the_connection_takes_it() {
+    let key = Key::generate().unwrap();
+    let (handle, mut events, port) = server(&key).await;
+    // 40 maximal messages (10 MiB) typed while nobody is connected: more
+    // than the engine queues for the socket at once.
+    let texts: Vec<String> = (0..40)
+        .map(|n| format!("{n:02}{}", "y".repeat(MAX_TEXT_BYTES - 2)))
+        .collect();
+    let ids: Vec<String> = texts
+        .iter()
+        .map(|t| handle.send(t.clone()).unwrap())
+        .collect();
+    let (_client, mut client_events) = tests::engines::client(&key, port);
+    let resent = next(&mut events, |e| match e {
+        Event::Connected { resent, .. } => Some(resent),
+        _ => None,
+    })
+    .await;
+    assert_eq!(resent, 40);
+    for text in &texts {
+        let (from, got) = received(&mut client_events).await;
+        assert_eq!((from.as_str(), &got[..2]), ("bob", &text[..2]));
+        assert_eq!(got.len(), text.len());
+    }
+    let mut acked = Vec::new();
+    while acked.len() < ids.len() {
+        acked.push(tests::engines::acked(&mut events).await);
+    }
+    assert_eq!(acked, ids);
+}
