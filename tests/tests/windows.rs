@@ -15,6 +15,7 @@ use common::{Config, Key, ServerConfig};
 use futures::{Stream, StreamExt};
 use iced::keyboard::key::Named;
 use iced_test::{selector, simulator};
+use server_gui::screen::waiting;
 use tests::engines::WAIT;
 use tokio::time::timeout;
 
@@ -100,9 +101,8 @@ fn messages(chat: &chat::Chat) -> Vec<(String, String, bool, Delivery)> {
         .collect()
 }
 
-/// Bob's server window and Alice's client window, connected the way a user
-/// connects them: Copy the key, Paste it, type the address, Connect.
-async fn connected_desktop() -> Desktop {
+/// Bob's server window, listening on loopback, and Alice's client window.
+async fn desktop() -> Desktop {
     let clipboard = MemoryClipboard::default();
     let server = server_gui::App::new(
         ServerConfig {
@@ -127,39 +127,85 @@ async fn connected_desktop() -> Desktop {
         client_updates: None,
         clipboard,
     };
-
     // The server window starts listening and shows where.
     desk.until("the server listens", |d| d.server.waiting().addrs.is_some())
         .await;
-    let addr = desk.server.waiting().addrs.as_ref().unwrap()[0].to_string();
+    desk
+}
 
-    // Bob copies the key; Alice pastes it and types the address.
-    in_server(&mut desk.server, |ui| {
-        ui.click("Copy").unwrap();
-    });
-    let key = desk.server.waiting().key.clone();
-    assert_eq!(desk.clipboard.contents(), Some(key.clone()));
-    in_client(&mut desk.client, |ui| {
-        ui.click("Paste").unwrap();
-    });
-    assert_eq!(desk.client.connect_screen().key, key);
-    in_client(&mut desk.client, |ui| {
-        ui.click("192.168.1.20 or 192.168.1.20:7878").unwrap();
-        let _ = ui.typewrite(&addr);
-    });
-    in_client(&mut desk.client, |ui| {
-        ui.click("Connect").unwrap();
-    });
-    desk.start_client();
-    desk.until("both windows are in the chat", |d| {
-        d.server.is_connected() && d.client.is_chatting()
-    })
-    .await;
-    assert_eq!(desk.client.title(), "fernet-chat: chatting with bob");
-    assert_eq!(
-        desk.server.title(),
-        "fernet-chat server: chatting with alice"
-    );
+impl Desktop {
+    /// The first address the server window shows.
+    fn address(&self) -> String {
+        self.server.waiting().addrs.as_ref().unwrap()[0].to_string()
+    }
+
+    /// Bob clicks Copy next to the key; Alice clicks Paste.
+    fn hand_over_the_key(&mut self) {
+        in_server(&mut self.server, |ui| {
+            ui.click(selector::id(waiting::COPY_KEY)).unwrap();
+        });
+        let key = self.server.waiting().key.clone();
+        assert_eq!(self.clipboard.contents(), Some(key.clone()));
+        in_client(&mut self.client, |ui| {
+            ui.click("Paste").unwrap();
+        });
+        assert_eq!(self.client.connect_screen().key, key);
+    }
+
+    /// Alice types the server's address (if the field is empty) and clicks
+    /// Connect; the client engine starts.
+    fn connect(&mut self) {
+        if self.client.connect_screen().address.is_empty() {
+            let addr = self.address();
+            in_client(&mut self.client, |ui| {
+                ui.click("192.168.1.20 or 192.168.1.20:7878").unwrap();
+                let _ = ui.typewrite(&addr);
+            });
+        }
+        in_client(&mut self.client, |ui| {
+            ui.click("Connect").unwrap();
+        });
+        self.start_client();
+    }
+
+    async fn until_chatting(&mut self) {
+        self.until("both windows are in the chat (or the client failed)", |d| {
+            (d.server.is_connected() && d.client.is_chatting())
+                || d.client.connect_screen().error.is_some()
+        })
+        .await;
+        assert_eq!(self.client.connect_screen().error, None);
+        assert_eq!(self.client.title(), "fernet-chat: chatting with bob");
+        assert_eq!(
+            self.server.title(),
+            "fernet-chat server: chatting with alice"
+        );
+    }
+
+    /// Alice writes `text`; Bob's window shows it and Alice's marks it
+    /// delivered.
+    async fn alice_says(&mut self, text: &str) {
+        in_client(&mut self.client, |ui| say(ui, text));
+        self.until("Bob sees Alice's message, delivered", |d| {
+            messages(d.server.chat())
+                .iter()
+                .any(|m| m.0 == "alice" && m.1 == text && !m.2)
+                && messages(d.client.chat())
+                    .iter()
+                    .any(|m| m.1 == text && m.3 == Delivery::Delivered)
+        })
+        .await;
+        assert!(simulator(self.server.view()).find(text).is_ok());
+    }
+}
+
+/// Bob's server window and Alice's client window, connected the way a user
+/// connects them: Copy the key, Paste it, type the address, Connect.
+async fn connected_desktop() -> Desktop {
+    let mut desk = desktop().await;
+    desk.hand_over_the_key();
+    desk.connect();
+    desk.until_chatting().await;
     desk
 }
 
@@ -168,17 +214,7 @@ async fn two_windows_chat_over_loopback() {
     let mut desk = connected_desktop().await;
 
     // Alice writes; Bob's window shows it, Alice's marks it delivered.
-    in_client(&mut desk.client, |ui| say(ui, "hi bob 👋"));
-    desk.until("Bob sees Alice's message, delivered", |d| {
-        messages(d.server.chat())
-            .iter()
-            .any(|m| m.0 == "alice" && m.1 == "hi bob 👋" && !m.2)
-            && messages(d.client.chat())
-                .iter()
-                .any(|m| m.1 == "hi bob 👋" && m.3 == Delivery::Delivered)
-    })
-    .await;
-    assert!(simulator(desk.server.view()).find("hi bob 👋").is_ok());
+    desk.alice_says("hi bob 👋").await;
 
     // Bob answers.
     in_server(&mut desk.server, |ui| say(ui, "hello alice"));
@@ -240,4 +276,46 @@ async fn closing_the_server_window_says_goodbye_so_the_client_does_not_retry() {
         desk.client.session().is_none(),
         "a peer that said goodbye is not reconnected to"
     );
+}
+
+/// New key (the README says to click it for each new chat): the window shows
+/// the new key, a client with the old key is told plainly, and one with the
+/// new key chats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_key_admits_the_new_key_and_turns_the_old_one_away() {
+    let mut desk = desktop().await;
+    // Alice got the key before Bob replaced it.
+    desk.hand_over_the_key();
+    let old = desk.server.waiting().key.clone();
+
+    in_server(&mut desk.server, |ui| {
+        ui.click("New key").unwrap();
+    });
+    desk.until("the server window shows a new key", |d| {
+        d.server.waiting().key != old
+    })
+    .await;
+    let new = desk.server.waiting().key.clone();
+    let mut ui = simulator(desk.server.view());
+    assert!(ui.find(new.as_str()).is_ok(), "the new key is shown");
+    assert!(ui.find(old.as_str()).is_err(), "the old key is gone");
+    drop(ui);
+
+    // The old key: Alice's window says so, in words she can act on.
+    desk.connect();
+    desk.until("Alice's window reports the failure", |d| {
+        d.client.connect_screen().error.is_some()
+    })
+    .await;
+    let said = "The server uses a different key: paste the key its window shows";
+    assert_eq!(desk.client.connect_screen().error.as_deref(), Some(said));
+    assert!(simulator(desk.client.view()).find(said).is_ok());
+    assert!(!desk.server.is_connected());
+
+    // The new key: Copy, Paste, Connect, and they chat.
+    desk.hand_over_the_key();
+    assert_eq!(desk.client.connect_screen().key, new);
+    desk.connect();
+    desk.until_chatting().await;
+    desk.alice_says("hello with the new key").await;
 }

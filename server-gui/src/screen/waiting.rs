@@ -7,6 +7,9 @@ use common::BindError;
 use iced::widget::{Column, button, column, container, row, text, text_input};
 use iced::{Element, Fill, Font};
 
+/// The key's Copy button (its label changes to "Copied" for a while).
+pub const COPY_KEY: &str = "copy-key";
+
 #[derive(Debug, Clone)]
 pub enum Message {
     CopyKey,
@@ -84,7 +87,8 @@ impl Waiting {
                 .font(Font::MONOSPACE)
                 .on_input(|_| Message::CopyKey)
                 .width(Fill),
-            button(self.copied_label(&Copied::Key)).on_press(Message::CopyKey),
+            container(button(self.copied_label(&Copied::Key)).on_press(Message::CopyKey))
+                .id(COPY_KEY),
             button("New key")
                 .style(button::secondary)
                 .on_press_maybe(self.can_change_key.then_some(Message::NewKey)),
