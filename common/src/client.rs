@@ -139,12 +139,22 @@ async fn run(config: ClientConfig, mut cmds: Commands, events: Emitter) -> Resul
 async fn dial(config: &ClientConfig, proven: bool) -> Result<Link, ConnectError> {
     let chat = &config.chat;
     let server = &config.server;
-    let addrs: Vec<SocketAddr> = lookup_host((server.host.as_str(), server.port))
-        .await
-        .map_err(|_| ConnectError::Unresolvable {
-            host: server.host.clone(),
-        })?
-        .collect();
+    // A name lookup can hang for a long time on a broken resolver: it gets
+    // the same limit as connecting.
+    let lookup = lookup_host((server.host.as_str(), server.port));
+    let addrs: Vec<SocketAddr> = match timeout(chat.timing.connect, lookup).await {
+        Ok(Ok(addrs)) => addrs.collect(),
+        Ok(Err(_)) => {
+            return Err(ConnectError::Unresolvable {
+                host: server.host.clone(),
+            });
+        }
+        Err(_) => {
+            return Err(ConnectError::LookupTimedOut {
+                host: server.host.clone(),
+            });
+        }
+    };
     let mut last = ConnectError::Unresolvable {
         host: server.host.clone(),
     };

@@ -14,6 +14,8 @@ use crate::session::Alert;
 pub enum ConnectError {
     #[error("could not find the computer \"{host}\": check the address")]
     Unresolvable { host: String },
+    #[error("looking up \"{host}\" took too long: check the address and this computer's network")]
+    LookupTimedOut { host: String },
     #[error("{addr} refused the connection: is the server window open, and the port right?")]
     Refused { addr: SocketAddr },
     #[error("{addr} cannot be reached from this network")]

@@ -34,9 +34,12 @@ pub mod key;
 mod link;
 mod outbox;
 pub mod payload;
+#[cfg(test)]
+mod protocol_doc;
 pub mod server;
 pub mod session;
 pub mod terminal;
+pub mod text;
 pub mod token;
 #[cfg(feature = "ui")]
 pub mod ui;

@@ -1,0 +1,113 @@
+//! PROTOCOL.md is the contract a peer in another language is written from,
+//! so its numbers and ERR lines are checked against the constants the code
+//! enforces: changing one without the other fails here.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::codec::{HANDSHAKE_LINE_MAX, SESSION_LINE_MAX};
+use crate::config::Timing;
+use crate::handshake::ErrCode;
+use crate::link::{BACKLOG_MAX, SEND_AHEAD};
+use crate::outbox::REMEMBERED_IDS;
+use crate::payload::{MAX_NAME_CHARS, MAX_TEXT_BYTES};
+use crate::token::{MAX_SKEW_SECS, TTL_SECS};
+use crate::{DEFAULT_PORT, admission};
+
+const DOC: &str = include_str!("../../PROTOCOL.md");
+
+/// 1234567 → "1,234,567", as the document writes numbers.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn secs(d: Duration) -> String {
+    format!("{} s", d.as_secs_f32())
+}
+
+/// The rows of the "Limits and timeouts" table: name → value.
+fn limits_table() -> HashMap<String, String> {
+    let section = DOC
+        .split("## Limits and timeouts")
+        .nth(1)
+        .expect("PROTOCOL.md has a limits section");
+    section
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            (cells[1].to_owned(), cells[2].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn the_limits_table_is_what_the_code_enforces() {
+    let t = Timing::default();
+    let bytes = |n: usize| format!("{} bytes", grouped(n));
+    let expected: Vec<(&str, String)> = vec![
+        ("handshake line", bytes(HANDSHAKE_LINE_MAX)),
+        ("session line", bytes(SESSION_LINE_MAX)),
+        ("message text", bytes(MAX_TEXT_BYTES)),
+        ("name", format!("{MAX_NAME_CHARS} characters")),
+        ("token TTL", format!("{TTL_SECS} s")),
+        ("future skew", format!("{MAX_SKEW_SECS} s")),
+        ("hello wait", secs(t.hello)),
+        ("handshake wait", secs(t.handshake)),
+        ("connect wait", secs(t.connect)),
+        ("ping after", secs(t.ping_after)),
+        ("lost after", secs(t.lost_after)),
+        ("backoff first", secs(t.backoff_first)),
+        ("backoff max", secs(t.backoff_max)),
+        ("close grace", secs(t.close_grace)),
+        ("handshakes per source", admission::PER_SOURCE.to_string()),
+        ("handshakes in all", admission::TOTAL.to_string()),
+        ("remembered ids", grouped(REMEMBERED_IDS)),
+        ("send ahead", bytes(SEND_AHEAD)),
+        ("unread backlog", bytes(BACKLOG_MAX)),
+    ];
+    let table = limits_table();
+    for (name, value) in &expected {
+        assert_eq!(table.get(*name), Some(value), "row `{name}`");
+    }
+    assert_eq!(table.len(), expected.len(), "rows the test does not know");
+}
+
+#[test]
+fn every_err_line_is_documented_word_for_word() {
+    let t = Timing::default();
+    for code in [
+        ErrCode::KeyMismatch,
+        ErrCode::Version,
+        ErrCode::TooLarge,
+        ErrCode::Timeout,
+        ErrCode::BadHello,
+    ] {
+        let line = format!("`{}`", code.line(&t));
+        assert!(DOC.contains(&line), "PROTOCOL.md lacks {line}");
+    }
+}
+
+#[test]
+fn the_default_port_and_admission_caps_are_the_documented_ones() {
+    assert!(DOC.contains(&format!("default port **{DEFAULT_PORT}**")));
+    assert!(DOC.contains(&format!(
+        "At most {} connections from one source\naddress and {} in all",
+        admission::PER_SOURCE,
+        admission::TOTAL
+    )));
+    assert!(DOC.contains(&format!(
+        "The hello must arrive within {} of accept.",
+        secs(Timing::default().hello)
+    )));
+}
