@@ -1,90 +1,202 @@
-//! Keyboard focus in the real programs, run by iced_test's emulator (which
-//! performs the apps' tasks, widget operations included): where it starts,
-//! where it goes when the chat opens, and Tab / Shift+Tab between fields.
+//! Keyboard focus in the real programs: where it starts, where it goes when
+//! the chat opens, and Tab / Shift+Tab between fields, pressed as keys.
+//!
+//! iced_test's `Emulator` never hands keyboard events to a program's
+//! subscriptions (its runtime has no broadcast), so a Tab pressed through it
+//! reaches nothing: the windows hear Tab through a subscription. [`Window`]
+//! below does what iced's runtime does with an event instead: the widgets
+//! see it first, then the program's own subscriptions hear it with the
+//! status the widgets left (captured or ignored), and every task that
+//! follows is performed, widget operations (focus moves, scrolls) included.
 #![allow(clippy::unwrap_used)]
 
 use client_gui as client;
 use common::ui::engine::Update;
-use common::ui::focus::Move;
 use common::{Config, Ended, Event, Key, Peer, ServerConfig};
 use iced::Size;
-use iced::futures::StreamExt;
-use iced::futures::channel::mpsc;
-use iced_test::Instruction;
-use iced_test::emulator::{self, Emulator, Mode};
-use iced_test::instruction::{Interaction, Keyboard};
+use iced::futures::{FutureExt, StreamExt, stream};
+use iced::keyboard::{self, Modifiers, key::Named};
+use iced_test::core::renderer::Headless;
+use iced_test::core::{Event as Input, clipboard, event, mouse, widget, window};
+use iced_test::futures::subscription;
 use iced_test::program::Program;
+use iced_test::runtime::user_interface::{Cache, UserInterface};
+use iced_test::runtime::{Action, Task, task};
+use iced_test::simulator;
 use server_gui as server;
-use std::time::Duration;
 
-/// Far longer than any step takes; reached only when an awaited event
-/// never comes.
-const WAIT: Duration = Duration::from_secs(10);
-
-/// The emulator and the channel its runtime reports on.
-struct Window<P: Program + 'static> {
+/// A program run headless, as iced's runtime runs it in a window.
+struct Window<P: Program> {
     program: P,
-    emulator: Emulator<P>,
-    events: mpsc::Receiver<emulator::Event<P>>,
+    state: P::State,
+    renderer: P::Renderer,
+    cache: Option<Cache>,
+    id: window::Id,
+    /// Runs the futures of the program's tasks.
     clock: tokio::runtime::Runtime,
 }
 
-impl<P: Program + 'static> Window<P> {
+impl<P: Program> Window<P> {
     fn open(program: P) -> Self {
-        let (sender, events) = mpsc::channel(1);
-        let emulator = Emulator::new(sender, &program, Mode::Zen, Size::new(640.0, 600.0));
         let clock = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .unwrap();
+        let settings = program.settings();
+        let renderer = clock
+            .block_on(P::Renderer::new(
+                settings.default_font,
+                settings.default_text_size,
+                None,
+            ))
+            .expect("a headless renderer");
+        let (state, boot) = {
+            let _runtime = clock.enter();
+            program.boot()
+        };
         let mut window = Window {
             program,
-            emulator,
-            events,
+            state,
+            renderer,
+            cache: Some(Cache::default()),
+            id: window::Id::unique(),
             clock,
         };
-        window.settle();
+        window.perform(boot);
         window
     }
 
-    fn next(&mut self) -> emulator::Event<P> {
-        let events = &mut self.events;
-        self.clock
-            .block_on(async { tokio::time::timeout(WAIT, events.next()).await })
-            .expect("the emulator reported nothing")
-            .unwrap()
+    /// The window's widgets as they are now, with the state (focus, scroll)
+    /// the previous build left.
+    fn ui<'a>(
+        program: &'a P,
+        state: &'a P::State,
+        id: window::Id,
+        cache: &mut Option<Cache>,
+        renderer: &mut P::Renderer,
+    ) -> UserInterface<'a, P::Message, P::Theme, P::Renderer> {
+        UserInterface::build(
+            program.view(state, id),
+            Size::new(640.0, 600.0),
+            cache.take().unwrap(),
+            renderer,
+        )
     }
 
-    /// Performs what the runtime hands back until it reports ready.
-    fn settle(&mut self) {
-        loop {
-            match self.next() {
-                emulator::Event::Action(action) => self.emulator.perform(&self.program, action),
-                emulator::Event::Ready => return,
-                emulator::Event::Failed(instruction) => panic!("failed: {instruction}"),
+    /// Feeds `message` to `update` and performs what it asks for.
+    fn send(&mut self, message: P::Message) {
+        let task = {
+            let _runtime = self.clock.enter();
+            self.program.update(&mut self.state, message)
+        };
+        self.perform(task);
+    }
+
+    fn perform(&mut self, task: Task<P::Message>) {
+        let Some(actions) = task::into_stream(task) else {
+            return;
+        };
+        let actions: Vec<_> = self.clock.block_on(actions.collect());
+        for action in actions {
+            match action {
+                Action::Output(message) => self.send(message),
+                Action::Widget(operation) => {
+                    let mut ui = Self::ui(
+                        &self.program,
+                        &self.state,
+                        self.id,
+                        &mut self.cache,
+                        &mut self.renderer,
+                    );
+                    let mut next = Some(operation);
+                    while let Some(mut operation) = next.take() {
+                        ui.operate(&self.renderer, &mut operation);
+                        if let widget::operation::Outcome::Chain(then) = operation.finish() {
+                            next = Some(then);
+                        }
+                    }
+                    self.cache = Some(ui.into_cache());
+                }
+                _ => {}
             }
         }
+    }
+
+    /// The user presses keys: the widgets get them, then the program's
+    /// subscriptions hear each with the status the widgets left.
+    fn press(&mut self, events: Vec<Input>) {
+        let mut ui = Self::ui(
+            &self.program,
+            &self.state,
+            self.id,
+            &mut self.cache,
+            &mut self.renderer,
+        );
+        let mut messages = Vec::new();
+        let (_, statuses) = ui.update(
+            &events,
+            mouse::Cursor::Unavailable,
+            &mut self.renderer,
+            &mut clipboard::Null,
+            &mut messages,
+        );
+        self.cache = Some(ui.into_cache());
+        for (event, status) in events.into_iter().zip(statuses) {
+            messages.extend(self.subscriptions_hear(event, status));
+        }
+        for message in messages {
+            self.send(message);
+        }
+    }
+
+    fn subscriptions_hear(&self, event: Input, status: event::Status) -> Vec<P::Message> {
+        let heard = subscription::Event::Interaction {
+            window: self.id,
+            event,
+            status,
+        };
+        let mut messages = Vec::new();
+        let recipes = subscription::into_recipes(self.program.subscription(&self.state));
+        for recipe in recipes {
+            let mut output = recipe.stream(stream::iter([heard.clone()]).boxed());
+            while let Some(Some(message)) = output.next().now_or_never() {
+                messages.push(message);
+            }
+        }
+        messages
     }
 
     fn typewrite(&mut self, text: &str) {
-        let typing = Keyboard::Typewrite(text.to_owned());
-        self.emulator.run(
-            &self.program,
-            Instruction::Interact(Interaction::Keyboard(typing)),
-        );
-        self.settle();
+        self.press(simulator::typewrite(text).collect());
     }
 
-    /// Sends `message` and performs the `operations` widget operations (focus
-    /// moves, scrolls) its task is known to make.
-    fn send(&mut self, message: P::Message, operations: usize) {
-        self.emulator.update(&self.program, message);
-        for _ in 0..operations {
-            match self.next() {
-                emulator::Event::Action(action) => self.emulator.perform(&self.program, action),
-                _ => panic!("expected {operations} widget operations"),
-            }
-        }
+    fn tab(&mut self, modifiers: Modifiers) {
+        let key = keyboard::Key::Named(Named::Tab);
+        let event = |pressed| {
+            let key = key.clone();
+            let physical_key =
+                keyboard::key::Physical::Unidentified(keyboard::key::NativeCode::Unidentified);
+            Input::Keyboard(if pressed {
+                keyboard::Event::KeyPressed {
+                    modified_key: key.clone(),
+                    key,
+                    physical_key,
+                    location: keyboard::Location::Standard,
+                    modifiers,
+                    text: Some("\t".into()),
+                    repeat: false,
+                }
+            } else {
+                keyboard::Event::KeyReleased {
+                    modified_key: key.clone(),
+                    key,
+                    physical_key,
+                    location: keyboard::Location::Standard,
+                    modifiers,
+                }
+            })
+        };
+        self.press(vec![event(true), event(false)]);
     }
 }
 
@@ -93,17 +205,20 @@ fn client_focus_starts_in_the_address_and_tab_moves_through_the_fields() {
     let mut window = Window::open(client());
     let key = Key::generate().unwrap().to_string();
 
+    let (head, tail) = key.split_at(20);
+
     window.typewrite("127.0.0.1");
-    window.send(client::Message::Focus(Move::Next), 1);
-    window.typewrite(&key);
-    window.send(client::Message::Focus(Move::Next), 1);
+    window.tab(Modifiers::empty());
+    window.typewrite(head);
+    window.tab(Modifiers::empty());
     window.typewrite("Bob");
-    window.send(client::Message::Focus(Move::Previous), 1);
-    window.send(client::Message::Focus(Move::Previous), 1);
+    // Back one field to finish the key, then back to the address.
+    window.tab(Modifiers::SHIFT);
+    window.typewrite(tail);
+    window.tab(Modifiers::SHIFT);
     window.typewrite(":7878");
 
-    let (app, _) = window.emulator.into_state();
-    let form = app.connect_screen();
+    let form = window.state.connect_screen();
     assert_eq!(form.address, "127.0.0.1:7878");
     assert_eq!(form.key, key);
     assert_eq!(form.name, "Bob");
@@ -119,11 +234,10 @@ fn client_focus_moves_to_the_message_box_when_the_chat_opens() {
         },
         resent: 0,
     };
-    // The chat scrolls to its "Connected" line and takes the focus.
-    window.send(client::Message::Engine(Update::Event(connected)), 2);
+    window.send(client::Message::Engine(Update::Event(connected)));
     window.typewrite("hello");
 
-    let (app, _) = window.emulator.into_state();
+    let app = &window.state;
     assert!(app.is_chatting());
     assert_eq!(app.chat().draft(), "hello");
     assert_eq!(app.connect_screen().address, "", "nothing went to the form");
@@ -131,7 +245,7 @@ fn client_focus_moves_to_the_message_box_when_the_chat_opens() {
 
 /// The server program without its engine subscription: the test plays the
 /// engine's part, so nothing else changes the window meanwhile.
-fn server() -> impl Program<Message = server::Message, State = server::App> + 'static {
+fn server() -> impl Program<Message = server::Message, State = server::App> {
     iced::application(
         || {
             server::App::boot(ServerConfig {
@@ -155,23 +269,20 @@ fn server_focus_starts_in_the_message_box_and_stays_there_as_the_window_changes(
     window.typewrite("hi ");
 
     // The waiting panel goes away and a "Connected" line scrolls in.
-    window.send(
-        event(Event::Connected {
-            peer: bob(),
-            resent: 0,
-        }),
-        1,
-    );
+    window.send(event(Event::Connected {
+        peer: bob(),
+        resent: 0,
+    }));
     window.typewrite("there");
     // "bob is typing…" appears above the box.
-    window.send(event(Event::Typing { active: true }), 0);
+    window.send(event(Event::Typing { active: true }));
     window.typewrite("!");
     // The connection drops: a banner, a system line, the waiting panel.
     let lost = Ended::Lost("the other side closed the connection".into());
-    window.send(event(Event::Disconnected(lost)), 1);
+    window.send(event(Event::Disconnected(lost)));
     window.typewrite("?");
 
-    let (app, _) = window.emulator.into_state();
+    let app = &window.state;
     assert!(!app.is_connected());
     assert_eq!(app.chat().draft(), "hi there!?");
 }
@@ -183,7 +294,7 @@ fn bob() -> Peer {
     }
 }
 
-fn client() -> impl Program<Message = client::Message, State = client::App> + 'static {
+fn client() -> impl Program<Message = client::Message, State = client::App> {
     iced::application(
         || client::App::boot(String::new()),
         client::App::update,
