@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::codec::HANDSHAKE_LINE_MAX;
 use crate::config::Timing;
 use crate::key::Key;
-use crate::payload::{Hello, PROTO, Welcome, parse_id};
+use crate::payload::{Hello, MAX_REASON_CHARS, PROTO, Welcome, parse_id};
 use crate::token::{self, OpenError};
 
 /// The code of an `ERR <code> <text>` line.
@@ -86,7 +86,11 @@ pub fn parse_err_line(line: &str) -> Option<ErrLine> {
     let (code, text) = rest.split_once(' ').unwrap_or((rest, ""));
     Some(ErrLine {
         code: ErrCode::parse(code),
-        text: text.chars().filter(|c| !c.is_control()).take(200).collect(),
+        text: text
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_REASON_CHARS)
+            .collect(),
     })
 }
 

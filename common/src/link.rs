@@ -23,7 +23,7 @@ use crate::config::Timing;
 use crate::event::{Command, Ended, Event, Peer};
 use crate::key::Key;
 use crate::outbox::{Outbox, Pending};
-use crate::payload::Body;
+use crate::payload::{Body, MAX_REASON_CHARS};
 use crate::session::{Alert, Session};
 
 pub(crate) type Reader = FramedRead<OwnedReadHalf, LineCodec>;
@@ -426,6 +426,7 @@ async fn on_line(
         }
         Body::Bye { reason } => {
             let name = link.peer.name.clone();
+            let reason = reason.chars().take(MAX_REASON_CHARS).collect();
             return Ok(Some(Ended::PeerLeft { name, reason }));
         }
         Body::Pong | Body::Ready => {}

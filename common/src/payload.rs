@@ -5,12 +5,18 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::text;
+
 /// Protocol version spoken by this code.
 pub const PROTO: u32 = 1;
 /// Largest chat message text, in bytes of UTF-8.
 pub const MAX_TEXT_BYTES: usize = 256 * 1024;
 /// Longest peer name, in characters, after control characters are removed.
 pub const MAX_NAME_CHARS: usize = 32;
+/// Longest reason kept from a peer (a `bye` reason, an `ERR` line's text), in
+/// characters: it is shown to the user, and a peer must not make us keep
+/// or lay out megabytes of it.
+pub const MAX_REASON_CHARS: usize = 200;
 
 /// 16 random bytes as URL-safe base64 without padding (22 characters): the
 /// form of nonces and message ids.
@@ -35,12 +41,21 @@ pub fn parse_id(text: &str) -> Option<u128> {
     }
 }
 
-/// A display name as the protocol allows it: control characters removed,
-/// surrounding white space trimmed, at most 32 characters, never empty.
+/// A display name as the protocol allows it, and safe to show as it is:
+/// every character [`crate::text`] would escape is removed (controls, bidi
+/// controls and the other invisible format characters, line separators;
+/// joiners stay inside emoji and words), surrounding white space trimmed,
+/// at most 32 characters, never empty. Every name the engine hands out went
+/// through this, so neither the window nor the terminal can be fooled by one.
 pub fn clean_name(name: &str) -> String {
-    let name: String = name.chars().filter(|c| !c.is_control()).collect();
+    let name: String = text::neighbours(name)
+        .filter(|&(prev, c, next)| !c.is_control() && !text::is_hazard(prev, c, next))
+        .map(|(_, c, _)| c)
+        .collect();
     let name: String = name.trim().chars().take(MAX_NAME_CHARS).collect();
-    match name.trim_end() {
+    // Cutting at 32 can leave a joiner with nothing after it.
+    match name.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '\u{200c}' | '\u{200d}'))
+    {
         "" => "anonymous".to_owned(),
         name => name.to_owned(),
     }
@@ -202,6 +217,38 @@ mod tests {
         assert_eq!(clean_name("\t\r\n"), "anonymous");
         assert_eq!(clean_name(&"é".repeat(40)).chars().count(), 32);
         assert_eq!(clean_name("😀 bob"), "😀 bob");
+    }
+
+    #[test]
+    fn names_lose_bidi_and_invisible_characters_but_keep_emoji_joiners() {
+        assert_eq!(clean_name("mallory\u{202e}gnp.exe"), "mallorygnp.exe");
+        assert_eq!(
+            clean_name("\u{2067}bob\u{2069}\u{200e}\u{200f}\u{61c}\u{202a}"),
+            "bob"
+        );
+        assert_eq!(clean_name("al\u{200b}ice\u{feff}\u{2028}\u{9b}"), "alice");
+        assert_eq!(clean_name("\u{200b}\u{200d}\u{2060}"), "anonymous");
+        assert_eq!(clean_name("👩\u{200d}💻 eve"), "👩\u{200d}💻 eve");
+        assert_eq!(clean_name("a\u{200d}b"), "ab");
+        // The 32nd character is a joiner: nothing follows it any more.
+        let cut = format!("{}👩\u{200d}💻", "é".repeat(30));
+        assert_eq!(clean_name(&cut), format!("{}👩", "é".repeat(30)));
+    }
+
+    #[test]
+    fn clean_names_need_no_escaping_anywhere() {
+        let hostile = [
+            "mallory\u{202e}gnp.exe",
+            "\u{1b}]52;c;aGk=\u{7}x",
+            "srv\nSECURITY ALERT: x",
+            "\u{9b}2J\r",
+            "👩\u{200d}💻\u{200d}",
+        ];
+        for name in hostile {
+            let clean = clean_name(name);
+            assert_eq!(text::for_terminal(&clean), clean, "{name:?}");
+            assert_eq!(text::for_window(&clean), clean, "{name:?}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::config::Timing;
 use crate::handshake::ErrCode;
 use crate::link::{BACKLOG_MAX, SEND_AHEAD};
 use crate::outbox::REMEMBERED_IDS;
-use crate::payload::{MAX_NAME_CHARS, MAX_TEXT_BYTES};
+use crate::payload::{MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_TEXT_BYTES};
 use crate::token::{MAX_SKEW_SECS, TTL_SECS};
 use crate::{DEFAULT_PORT, admission};
 
@@ -60,6 +60,7 @@ fn the_limits_table_is_what_the_code_enforces() {
         ("session line", bytes(SESSION_LINE_MAX)),
         ("message text", bytes(MAX_TEXT_BYTES)),
         ("name", format!("{MAX_NAME_CHARS} characters")),
+        ("reason", format!("{MAX_REASON_CHARS} characters")),
         ("token TTL", format!("{TTL_SECS} s")),
         ("future skew", format!("{MAX_SKEW_SECS} s")),
         ("hello wait", secs(t.hello)),

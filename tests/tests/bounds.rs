@@ -2,7 +2,7 @@
 //! other program keep more than a bounded amount, and its own long outbox
 //! must not pile up in memory either.
 
-use common::payload::{Body, MAX_TEXT_BYTES};
+use common::payload::{Body, MAX_REASON_CHARS, MAX_TEXT_BYTES};
 use common::{Alert, Ended, Event, Key};
 use tests::engines::{connected, disconnected, next, received, server};
 use tests::raw::{RawPeer, msg};
@@ -93,4 +93,21 @@ async fn a_long_outbox_goes_out_in_order_as_the_connection_takes_it() {
         acked.push(tests::engines::acked(&mut events).await);
     }
     assert_eq!(acked, ids);
+}
+
+#[tokio::test]
+async fn a_long_bye_reason_is_cut_to_the_limit() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = server(&key).await;
+    let mut peer = RawPeer::connect(&key, port, "mallory").await;
+    connected(&mut events).await;
+    peer.send(&Body::Bye {
+        reason: "é".repeat(500_000),
+    })
+    .await;
+    let Ended::PeerLeft { name, reason } = disconnected(&mut events).await else {
+        panic!("not a goodbye");
+    };
+    assert_eq!(name, "mallory");
+    assert_eq!(reason, "é".repeat(MAX_REASON_CHARS));
 }
