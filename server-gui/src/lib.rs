@@ -1,7 +1,7 @@
 //! The server window: shows the key and addresses, waits, then chats.
 //!
 //! # Layout
-//! - [`screen::waiting`]: key, addresses, connection notes.
+//! - [`screen::waiting`]: key, addresses, connections turned away (tallied).
 //! - The chat itself is `common::ui::chat`, shared with the client window.
 
 pub mod screen;
@@ -48,6 +48,8 @@ pub struct App {
     clipboard: Box<dyn Clipboard>,
     copies: u64,
     clock: Clock,
+    /// The chat has said this session that connections are turned away.
+    told_of_rejections: bool,
 }
 
 impl App {
@@ -73,6 +75,7 @@ impl App {
             chat,
             clipboard,
             copies: 0,
+            told_of_rejections: false,
         }
     }
 
@@ -204,6 +207,7 @@ impl App {
                 match &event {
                     Event::Connected { .. } => {
                         self.connected = true;
+                        self.told_of_rejections = false;
                         self.chat.set_can_disconnect(true);
                         self.waiting.can_change_key = false;
                         self.chat.set_banner(None);
@@ -217,16 +221,31 @@ impl App {
                     Event::KeyChanged(key) => self.waiting.key = key.to_string(),
                     Event::Closed => return iced::exit(),
                     Event::Rejected { addr, reason } => {
-                        self.waiting.notes.push(format!("{} {reason}", addr.ip()));
-                        if !self.connected {
-                            return Task::none();
-                        }
+                        self.waiting.turned_away.add(addr.ip(), reason.clone(), now);
+                        return self.rejected_in_chat(format!("{} {reason}", addr.ip()));
                     }
                     _ => {}
                 }
                 self.chat.on_engine(&event, now).map(Message::Chat)
             }
         }
+    }
+
+    /// A connection was turned away during a chat: the chat says so once
+    /// per session (a flood would bury the conversation); the waiting
+    /// screen, shown again when the session ends, keeps the counts.
+    fn rejected_in_chat(&mut self, what: String) -> Task<Message> {
+        if !self.connected || self.told_of_rejections {
+            return Task::none();
+        }
+        self.told_of_rejections = true;
+        let line = format!(
+            "Turned away a connection: {what}. Any more during this chat are counted \
+             on the waiting screen."
+        );
+        self.chat
+            .system(line, Tone::Notice, self.clock.now_ms())
+            .map(Message::Chat)
     }
 
     pub fn view(&self) -> Element<'_, Message> {

@@ -2,18 +2,33 @@
 //! and types, and the resulting messages are fed back to `update`.
 #![allow(clippy::unwrap_used)]
 
+use std::hash::Hasher as _;
 use std::net::SocketAddr;
 
 use common::ui::MemoryClipboard;
+use common::ui::chat;
 use common::ui::engine::Update;
-use common::{Config, Ended, Event, Key, Peer, ServerConfig};
-use iced_test::simulator;
+use common::ui::entry::Entry;
+use common::{Clock, Config, Ended, Event, Key, Peer, Rejection, ServerConfig};
+use iced::keyboard::key::Named;
+use iced::{Rectangle, Size};
+use iced_test::futures::subscription::{Hasher, into_recipes};
+use iced_test::{Simulator, selector, simulator};
+use server_gui::screen::waiting::ROWS;
 use server_gui::{App, Message};
+use tokio::sync::mpsc;
+
+/// The window's size when it opens (main.rs).
+const WINDOW: Size = Size::new(720.0, 640.0);
+/// What the test clock says: 2026-11-26 14:02 UTC.
+const NOW_MS: u64 = 1_795_701_720_000;
 
 fn app() -> (App, MemoryClipboard, Key) {
     let key = Key::generate().unwrap();
+    let mut chat = Config::new(key.clone(), "bob");
+    chat.clock = Clock::from_fn(|| NOW_MS);
     let config = ServerConfig {
-        chat: Config::new(key.clone(), "bob"),
+        chat,
         port: 7878,
         bind: None,
     };
@@ -45,9 +60,9 @@ fn shows_the_key_and_copy_puts_it_on_the_clipboard() {
     assert!(ui.find("Copied").is_ok(), "the button confirms the copy");
 }
 
-#[tokio::test]
-async fn lists_addresses_and_notes_rejected_connections() {
-    let (mut app, _, key) = app();
+/// A real engine on 127.0.0.1 with the window's key, its `Listening`
+/// update fed to the window; the receiver keeps the engine running.
+async fn listening(app: &mut App, key: Key) -> (u16, mpsc::Receiver<Event>) {
     let server = common::Server::bind(ServerConfig {
         chat: Config::new(key, "bob"),
         port: 0,
@@ -56,12 +71,60 @@ async fn lists_addresses_and_notes_rejected_connections() {
     .await
     .unwrap();
     let (port, addrs) = (server.port(), server.addrs());
-    let (handle, _events) = server.start();
+    let (handle, events) = server.start();
     let _ = app.update(Message::Engine(Update::Listening {
         handle,
         port,
         addrs,
     }));
+    (port, events)
+}
+
+fn event(app: &mut App, event: Event) {
+    let _ = app.update(Message::Engine(Update::Event(event)));
+}
+
+fn rejected(ip: &str, reason: Rejection) -> Event {
+    Event::Rejected {
+        addr: SocketAddr::new(ip.parse().unwrap(), 40000),
+        reason,
+    }
+}
+
+fn connected(app: &mut App) {
+    let peer = Peer {
+        name: "alice".into(),
+        addr: "10.0.0.2:4000".parse().unwrap(),
+    };
+    event(app, Event::Connected { peer, resent: 0 });
+}
+
+/// The system lines in the chat.
+fn system_lines(app: &App) -> Vec<&str> {
+    app.chat()
+        .entries()
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::System { text, .. } => Some(text.as_str()),
+            Entry::Message(_) => None,
+        })
+        .collect()
+}
+
+/// The message box is laid out entirely inside the window.
+fn message_box_in_view(app: &App) -> bool {
+    let mut ui = Simulator::with_size(Default::default(), WINDOW, app.view());
+    let shown = ui.find(selector::id(chat::INPUT)).unwrap().bounds();
+    let window = Rectangle::with_size(WINDOW);
+    shown.height > 0.0
+        && window.contains(shown.position())
+        && shown.y + shown.height <= WINDOW.height
+}
+
+#[tokio::test]
+async fn lists_addresses_and_tallies_rejected_connections() {
+    let (mut app, _, key) = app();
+    let (port, _events) = listening(&mut app, key).await;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut ui = simulator(app.view());
     assert!(ui.find(addr.to_string().as_str()).is_ok());
@@ -73,34 +136,140 @@ async fn lists_addresses_and_notes_rejected_connections() {
     );
     drop(ui);
 
-    let rejected = Event::Rejected {
-        addr: "192.168.1.7:5000".parse().unwrap(),
-        reason: common::Rejection::KeyMismatch,
-    };
-    let _ = app.update(Message::Engine(Update::Event(rejected)));
+    let at = common::ui::entry::clock_time(NOW_MS);
+    event(&mut app, rejected("192.168.1.7", Rejection::KeyMismatch));
+    let once = format!("192.168.1.7 tried a different key at {at}");
+    assert!(simulator(app.view()).find(once.as_str()).is_ok());
+    event(&mut app, rejected("192.168.1.7", Rejection::KeyMismatch));
+    let twice = format!("192.168.1.7 tried a different key: 2 times, the last at {at}");
     let mut ui = simulator(app.view());
-    assert!(ui.find("192.168.1.7 tried a different key").is_ok());
+    assert!(ui.find(twice.as_str()).is_ok(), "counted, not listed");
+    assert!(ui.find(once.as_str()).is_err());
+    assert!(system_lines(&app).is_empty(), "nothing in the chat");
+}
+
+/// A stranger opening thousands of connections a second: the window keeps
+/// a few rows with counts, and the message box stays where it was.
+#[test]
+fn a_flood_of_rejections_is_tallied_in_a_few_rows() {
+    let (mut app, _, _) = app();
+    assert!(message_box_in_view(&app));
+    for i in 0..30_000u32 {
+        // Mostly one source with a wrong key; every tenth from one of 50
+        // others, dropped to make room (port 0, as the engine reports them).
+        let rejection = if i % 10 == 0 {
+            let ip = format!("127.0.0.{}", 2 + (i / 10) % 50);
+            Event::Rejected {
+                addr: SocketAddr::new(ip.parse().unwrap(), 0),
+                reason: Rejection::Crowded,
+            }
+        } else {
+            rejected("127.0.0.1", Rejection::KeyMismatch)
+        };
+        event(&mut app, rejection);
+    }
+    let rows: Vec<_> = app.waiting().turned_away.rows().cloned().collect();
+    assert!(rows.len() <= ROWS, "{} rows kept", rows.len());
+    let flood = rows
+        .iter()
+        .find(|row| row.ip.to_string() == "127.0.0.1")
+        .expect("the busiest source is listed");
+    assert_eq!(flood.count, 27_000);
+    let at = common::ui::entry::clock_time(NOW_MS);
+    let line = format!("127.0.0.1 tried a different key: 27,000 times, the last at {at}");
+    let mut ui = Simulator::with_size(Default::default(), WINDOW, app.view());
+    assert!(ui.find(line.as_str()).is_ok());
+    drop(ui);
+    assert!(
+        message_box_in_view(&app),
+        "the message box is still in the window"
+    );
+    assert!(system_lines(&app).is_empty(), "nothing in the chat");
+}
+
+/// During a chat, the first rejection is one line in the chat; the rest
+/// are only counted, and the waiting screen shows them when the chat ends.
+#[test]
+fn rejections_during_a_chat_add_one_line_per_session() {
+    let (mut app, _, _) = app();
+    connected(&mut app);
+    let before = system_lines(&app).len();
+    for _ in 0..1_000 {
+        event(&mut app, rejected("127.0.0.1", Rejection::KeyMismatch));
+    }
+    let lines = system_lines(&app);
+    assert_eq!(lines.len(), before + 1, "{lines:?}");
+    assert_eq!(
+        lines[before],
+        "Turned away a connection: 127.0.0.1 tried a different key. Any more during this \
+         chat are counted on the waiting screen."
+    );
+
+    event(&mut app, Event::Disconnected(Ended::Lost("gone".into())));
+    let at = common::ui::entry::clock_time(NOW_MS);
+    let tally = format!("127.0.0.1 tried a different key: 1,000 times, the last at {at}");
+    assert!(simulator(app.view()).find(tally.as_str()).is_ok());
+
+    // The next session says it once again.
+    connected(&mut app);
+    let before = system_lines(&app).len();
+    for _ in 0..10 {
+        event(&mut app, rejected("127.0.0.9", Rejection::Timeout));
+    }
+    assert_eq!(system_lines(&app).len(), before + 1);
+}
+
+/// The identities of the window's subscriptions: iced restarts one whose
+/// identity changes.
+fn subscriptions(app: &App) -> Vec<u64> {
+    into_recipes(app.subscription())
+        .iter()
+        .map(|recipe| {
+            let mut hasher = Hasher::default();
+            recipe.hash(&mut hasher);
+            hasher.finish()
+        })
+        .collect()
 }
 
 #[test]
 fn a_port_in_use_is_explained_with_a_way_to_retry() {
     let (mut app, _, _) = app();
+    let before = subscriptions(&app);
     let error = common::BindError::InUse { port: 7878 };
     let _ = app.update(Message::Engine(Update::BindFailed(error.clone())));
     let mut ui = simulator(app.view());
     assert!(ui.find(format!("Cannot listen: {error}.").as_str()).is_ok());
-    assert!(ui.find("Listen").is_ok());
+    drop(ui);
+
+    // Another port in the field, then Listen.
+    let mut ui = simulator(app.view());
+    ui.click("7878").unwrap();
+    for _ in 0..4 {
+        let _ = ui.tap_key(Named::Backspace);
+    }
+    let _ = ui.typewrite("7879");
+    ui.click("Listen").unwrap();
+    for message in ui.into_messages() {
+        let _ = app.update(message);
+    }
+    assert_eq!(app.params().config.port, 7879);
+    assert_eq!(app.params().generation, 1);
+    let after = subscriptions(&app);
+    assert_eq!(after.len(), before.len());
+    let restarted = before.iter().filter(|id| !after.contains(id)).count();
+    assert_eq!(restarted, 1, "the engine subscription starts again");
+    let mut ui = simulator(app.view());
+    assert!(ui.find("Starting…").is_ok(), "the error is gone");
 }
 
-#[test]
-fn incoming_message_ack_and_alert_render() {
-    let (mut app, _, _) = app();
-    let peer = Peer {
-        name: "alice".into(),
-        addr: "10.0.0.2:4000".parse().unwrap(),
-    };
-    for event in [
-        Event::Connected { peer, resent: 0 },
+#[tokio::test]
+async fn incoming_message_ack_and_alert_render() {
+    let (mut app, _, key) = app();
+    let (_, _events) = listening(&mut app, key).await;
+    connected(&mut app);
+    event(
+        &mut app,
         Event::Received {
             id: "m1".into(),
             from: "alice".into(),
@@ -108,13 +277,45 @@ fn incoming_message_ack_and_alert_render() {
             sent_at: 0,
             token: "gAAAAAtoken".into(),
         },
-        Event::Disconnected(Ended::Alert(common::Alert::Reflected)),
-    ] {
-        let _ = app.update(Message::Engine(Update::Event(event)));
-    }
+    );
     let mut ui = simulator(app.view());
     assert!(ui.find("hello bob 👋").is_ok());
     assert!(ui.find("alice").is_ok());
+
+    // Bob answers: waiting to send, then sent, then delivered.
+    ui.click(selector::id(chat::INPUT)).unwrap();
+    let _ = ui.typewrite("hi alice");
+    let _ = ui.tap_key(Named::Enter);
+    for message in ui.into_messages() {
+        let _ = app.update(message);
+    }
+    let id = match app.chat().entries().last() {
+        Some(Entry::Message(m)) if m.mine && m.text == "hi alice" => m.id.clone(),
+        other => panic!("the answer is not in the chat: {other:?}"),
+    };
+    assert!(simulator(app.view()).find("waiting to send").is_ok());
+    event(
+        &mut app,
+        Event::Sent {
+            id: id.clone(),
+            token: "gAAAAAanswer".into(),
+        },
+    );
+    let mut ui = simulator(app.view());
+    assert!(ui.find("sent").is_ok());
+    assert!(ui.find("delivered").is_err());
+    drop(ui);
+    event(&mut app, Event::Acked { id });
+    let mut ui = simulator(app.view());
+    assert!(ui.find("delivered").is_ok(), "the ack marks it delivered");
+    assert!(ui.find("sent").is_err());
+    drop(ui);
+
+    event(
+        &mut app,
+        Event::Disconnected(Ended::Alert(common::Alert::Reflected)),
+    );
+    let mut ui = simulator(app.view());
     let alert = format!(
         "Security alert: {}. The connection was closed.",
         common::Alert::Reflected
@@ -123,6 +324,7 @@ fn incoming_message_ack_and_alert_render() {
         ui.find(alert.as_str()).is_ok(),
         "the alert is a system line"
     );
+    assert!(ui.find("delivered").is_ok(), "a delivered message stays so");
     assert!(!app.is_connected());
 }
 
@@ -212,15 +414,6 @@ fn the_message_under_the_pointer_can_be_selected_but_not_edited() {
     for message in ui.into_messages() {
         let _ = app.update(message);
     }
+    // An edit would have replaced the selected line with "x".
     assert_eq!(app.chat().selection().as_deref(), Some(line));
-    let texts: Vec<_> = app
-        .chat()
-        .entries()
-        .iter()
-        .filter_map(|entry| match entry {
-            common::ui::entry::Entry::Message(m) => Some(m.text.as_str()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(texts, ["first message", line], "the history is untouched");
 }

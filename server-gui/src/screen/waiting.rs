@@ -1,14 +1,24 @@
 //! Waiting for the other person: the key to give them, the addresses they
 //! can reach us at, and what happened to connection attempts so far.
 
+mod tally;
+
 use std::net::SocketAddr;
 
 use common::BindError;
-use iced::widget::{Column, button, column, container, row, text, text_input};
+use iced::widget::{Column, button, column, container, row, scrollable, text, text_input};
 use iced::{Element, Fill, Font};
+
+pub use tally::{ROWS, Row, Tally};
 
 /// The key's Copy button (its label changes to "Copied" for a while).
 pub const COPY_KEY: &str = "copy-key";
+
+/// Text size of a tallied row, the gap between rows, and the tally's height:
+/// [`ROWS`] one-line rows.
+const ROW_TEXT: f32 = 13.0;
+const ROW_SPACING: f32 = 2.0;
+const TALLY_HEIGHT: f32 = ROWS as f32 * (ROW_TEXT * 1.3 + ROW_SPACING);
 
 #[derive(Debug, Clone)]
 pub enum Message {
@@ -45,8 +55,8 @@ pub struct Waiting {
     pub copied: Option<Copied>,
     /// Nobody is connected, so the key may be replaced.
     pub can_change_key: bool,
-    /// "192.168.1.7 tried a different key", newest last.
-    pub notes: Vec<String>,
+    /// Connections turned away, counted per source and kind.
+    pub turned_away: Tally,
 }
 
 impl Waiting {
@@ -104,10 +114,20 @@ impl Waiting {
             (None, None) => text("Starting…").into(),
             (None, Some(addrs)) => self.addresses(addrs),
         });
-        for note in &self.notes {
-            col = col.push(text(note.as_str()).size(13).style(text::warning));
+        if !self.turned_away.is_empty() {
+            col = col.push(self.turned_away());
         }
         container(col).padding(16).width(Fill).into()
+    }
+
+    /// The tally in a fixed height (a long row that wraps scrolls within
+    /// it), so that no number of strangers pushes the message box away.
+    fn turned_away(&self) -> Element<'_, Message> {
+        let mut rows = Column::new().spacing(ROW_SPACING);
+        for row in self.turned_away.rows() {
+            rows = rows.push(text(row.describe()).size(ROW_TEXT).style(text::warning));
+        }
+        scrollable(rows).height(TALLY_HEIGHT).into()
     }
 
     fn addresses<'a>(&'a self, addrs: &'a [SocketAddr]) -> Element<'a, Message> {
