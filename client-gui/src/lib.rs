@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::ui::chat::{self, Chat};
 use common::ui::engine::{self, ClientParams, Update};
-use common::ui::entry::Tone;
 use common::ui::{Clipboard, SystemClipboard, desktop, focus};
 use common::{ClientConfig, Clock, Config, Ended, Event, Handle};
 use iced::widget::operation;
@@ -21,6 +20,8 @@ use screen::connect::{self, Connect};
 #[derive(Debug, Clone)]
 pub enum Message {
     Connect(connect::Message),
+    /// What Paste read from the clipboard (`None`: it holds no text).
+    Pasted(Option<String>),
     Chat(chat::Message),
     Engine(Update),
     /// Once a second while a reconnect countdown is shown.
@@ -69,7 +70,7 @@ impl App {
             ..Connect::default()
         };
         (
-            App::new(connect, Box::new(SystemClipboard::default())),
+            App::new(connect, Box::new(SystemClipboard)),
             operation::focus(connect::ADDRESS),
         )
     }
@@ -119,25 +120,25 @@ impl App {
                     self.stop();
                     Task::none()
                 }
-                Some(connect::Event::Paste) => {
-                    match self.clipboard.read() {
-                        Ok(text) => self.connect.key = text.trim().to_owned(),
-                        Err(e) => self.connect.error = Some(format!("Could not paste: {e}")),
-                    }
-                    Task::none()
-                }
+                Some(connect::Event::Paste) => self.clipboard.read().map(Message::Pasted),
                 None => Task::none(),
             },
+            Message::Pasted(Some(text)) => {
+                self.connect.key = text.trim().to_owned();
+                Task::none()
+            }
+            Message::Pasted(None) => {
+                self.connect.error = Some("Could not paste: the clipboard holds no text".into());
+                Task::none()
+            }
             Message::Chat(message) => {
                 let (task, event) = self.chat.update(message);
                 match event {
                     Some(chat::Event::Copy(text)) => {
-                        if let Err(e) = self.clipboard.write(&text) {
-                            return self
-                                .chat
-                                .system(format!("Could not copy: {e}"), Tone::Notice, now)
-                                .map(Message::Chat);
-                        }
+                        return Task::batch([
+                            task.map(Message::Chat),
+                            self.clipboard.write(text).discard(),
+                        ]);
                     }
                     Some(chat::Event::Disconnect) => match &self.handle {
                         Some(handle) if self.session.is_some() => handle.close(),

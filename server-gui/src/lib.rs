@@ -83,7 +83,7 @@ impl App {
     /// the user can type as soon as someone connects).
     pub fn boot(config: ServerConfig) -> (App, Task<Message>) {
         (
-            App::new(config, Box::new(SystemClipboard::default())),
+            App::new(config, Box::new(SystemClipboard)),
             operation::focus(chat::INPUT),
         )
     }
@@ -170,21 +170,13 @@ impl App {
     }
 
     fn copy(&mut self, text: String, which: Option<Copied>) -> Task<Message> {
-        let now = self.clock.now_ms();
-        match self.clipboard.write(&text) {
-            Ok(()) => {
-                self.copies += 1;
-                self.waiting.copied = which;
-                let n = self.copies;
-                Task::perform(async { tokio::time::sleep(COPIED_FOR).await }, move |()| {
-                    Message::CopiedExpired(n)
-                })
-            }
-            Err(e) => self
-                .chat
-                .system(format!("Could not copy: {e}"), Tone::Notice, now)
-                .map(Message::Chat),
-        }
+        self.copies += 1;
+        self.waiting.copied = which;
+        let n = self.copies;
+        let expire = Task::perform(async { tokio::time::sleep(COPIED_FOR).await }, move |()| {
+            Message::CopiedExpired(n)
+        });
+        Task::batch([self.clipboard.write(text).discard(), expire])
     }
 
     fn on_engine(&mut self, update: Update) -> Task<Message> {

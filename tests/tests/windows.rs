@@ -5,7 +5,11 @@
 //! clipboard, which the two windows share as they would on one desktop.
 #![allow(clippy::unwrap_used)]
 
+use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 use client_gui::screen::connect::Connect;
 use common::ui::engine::{self, Update};
@@ -13,7 +17,9 @@ use common::ui::entry::{Delivery, Entry};
 use common::ui::{MemoryClipboard, chat};
 use common::{Config, Key, ServerConfig};
 use futures::{Stream, StreamExt};
+use iced::Task;
 use iced::keyboard::key::Named;
+use iced_test::runtime::{Action, task};
 use iced_test::{selector, simulator};
 use server_gui::screen::waiting;
 use tests::engines::WAIT;
@@ -68,17 +74,49 @@ fn in_server(app: &mut server_gui::App, act: impl FnOnce(&mut Ui<'_, server_gui:
     let mut ui = simulator(app.view());
     act(&mut ui);
     let messages: Vec<_> = ui.into_messages().collect();
-    for message in messages {
-        let _ = app.update(message);
-    }
+    settle(messages, |message| app.update(message));
 }
 
 fn in_client(app: &mut client_gui::App, act: impl FnOnce(&mut Ui<'_, client_gui::Message>)) {
     let mut ui = simulator(app.view());
     act(&mut ui);
     let messages: Vec<_> = ui.into_messages().collect();
-    for message in messages {
-        let _ = app.update(message);
+    settle(messages, |message| app.update(message));
+}
+
+/// Feeds `messages` to a window's `update`, and what its tasks produce
+/// without waiting on anything (a paste's clipboard read, here) back in
+/// turn, as iced's executor would at once. Tasks that wait (a timer) are
+/// dropped, and so are widget operations.
+fn settle<M>(messages: Vec<M>, mut update: impl FnMut(M) -> Task<M>) {
+    let woken = Arc::new(Woken::default());
+    let waker = futures::task::waker(woken.clone());
+    let mut context = Context::from_waker(&waker);
+    let mut queue = VecDeque::from(messages);
+    while let Some(message) = queue.pop_front() {
+        let Some(mut actions) = task::into_stream(update(message)) else {
+            continue;
+        };
+        loop {
+            woken.0.store(false, Ordering::SeqCst);
+            match actions.poll_next_unpin(&mut context) {
+                Poll::Ready(Some(Action::Output(message))) => queue.push_back(message),
+                Poll::Ready(Some(_)) => {}
+                // It yielded (every task does before its first output).
+                Poll::Pending if woken.0.load(Ordering::SeqCst) => {}
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
+    }
+}
+
+/// Whether a task woke itself while it was polled.
+#[derive(Default)]
+struct Woken(AtomicBool);
+
+impl futures::task::ArcWake for Woken {
+    fn wake_by_ref(woken: &Arc<Woken>) {
+        woken.0.store(true, Ordering::SeqCst);
     }
 }
 
@@ -216,6 +254,18 @@ async fn two_windows_chat_over_loopback() {
     // Alice writes; Bob's window shows it, Alice's marks it delivered.
     desk.alice_says("hi bob 👋").await;
 
+    // Each window's Copy under a message puts its text on the clipboard.
+    desk.clipboard.set("something else");
+    in_server(&mut desk.server, |ui| {
+        ui.click("Copy").unwrap();
+    });
+    assert_eq!(desk.clipboard.contents().as_deref(), Some("hi bob 👋"));
+    desk.clipboard.set("something else");
+    in_client(&mut desk.client, |ui| {
+        ui.click("Copy").unwrap();
+    });
+    assert_eq!(desk.clipboard.contents().as_deref(), Some("hi bob 👋"));
+
     // Bob answers.
     in_server(&mut desk.server, |ui| say(ui, "hello alice"));
     desk.until("Alice sees Bob's answer, delivered", |d| {
@@ -284,6 +334,14 @@ async fn closing_the_server_window_says_goodbye_so_the_client_does_not_retry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_key_admits_the_new_key_and_turns_the_old_one_away() {
     let mut desk = desktop().await;
+    // Paste with nothing on the clipboard says so.
+    in_client(&mut desk.client, |ui| {
+        ui.click("Paste").unwrap();
+    });
+    assert_eq!(
+        desk.client.connect_screen().error.as_deref(),
+        Some("Could not paste: the clipboard holds no text")
+    );
     // Alice got the key before Bob replaced it.
     desk.hand_over_the_key();
     let old = desk.server.waiting().key.clone();

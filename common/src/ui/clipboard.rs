@@ -1,65 +1,62 @@
-//! The clipboard behind a trait, so tests can observe what a Copy button
-//! copied, and so the system clipboard is one long-lived instance (on X11,
-//! arboard serves copied text only while its `Clipboard` value lives).
+//! The clipboard as a service each window owns, so tests can see what a Copy
+//! button copied and give Paste something to read. The real one is iced's
+//! clipboard (X11 and Wayland), the same one Ctrl+C and Ctrl+V in the
+//! window's text fields use, so there is one clipboard path. Both answer
+//! with tasks, as iced's does: the window handles a paste when its task
+//! delivers the text.
 
-use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use iced::Task;
+
 pub trait Clipboard: Send {
-    /// Puts `text` on the clipboard; the error says why not.
-    fn write(&mut self, text: &str) -> Result<(), String>;
-    /// The clipboard's text, if any.
-    fn read(&mut self) -> Result<String, String>;
+    /// Puts `text` on the clipboard.
+    fn write(&self, text: String) -> Task<()>;
+    /// The clipboard's text; `None` if it holds none (or there is no
+    /// clipboard).
+    fn read(&self) -> Task<Option<String>>;
 }
 
-/// The system clipboard (arboard), opened on first use so that a machine
-/// without one (CI) only fails when the user actually copies or pastes.
-#[derive(Default)]
-pub struct SystemClipboard(Option<arboard::Clipboard>);
-
-impl SystemClipboard {
-    fn open(&mut self) -> Result<&mut arboard::Clipboard, String> {
-        if self.0.is_none() {
-            self.0 = Some(arboard::Clipboard::new().map_err(|e| e.to_string())?);
-        }
-        self.0.as_mut().ok_or_else(|| "no clipboard".to_owned())
-    }
-}
+/// The system clipboard, through iced's runtime (which holds it for the
+/// window's lifetime, so copied text stays available on X11).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClipboard;
 
 impl Clipboard for SystemClipboard {
-    fn write(&mut self, text: &str) -> Result<(), String> {
-        self.open()?.set_text(text).map_err(|e| e.to_string())
+    fn write(&self, text: String) -> Task<()> {
+        iced::clipboard::write(text)
     }
 
-    fn read(&mut self) -> Result<String, String> {
-        self.open()?.get_text().map_err(|e| e.to_string())
+    fn read(&self) -> Task<Option<String>> {
+        iced::clipboard::read()
     }
 }
 
-/// An in-memory clipboard whose contents tests can read.
-#[derive(Clone, Default)]
+/// An in-memory clipboard whose contents tests can read and set. A read is
+/// a task that delivers the contents at once.
+#[derive(Debug, Clone, Default)]
 pub struct MemoryClipboard(Arc<Mutex<Option<String>>>);
 
 impl MemoryClipboard {
     pub fn contents(&self) -> Option<String> {
         self.0.lock().ok().and_then(|c| c.clone())
     }
+
+    /// Puts `text` on the clipboard, as another program would.
+    pub fn set(&self, text: impl Into<String>) {
+        if let Ok(mut contents) = self.0.lock() {
+            *contents = Some(text.into());
+        }
+    }
 }
 
 impl Clipboard for MemoryClipboard {
-    fn write(&mut self, text: &str) -> Result<(), String> {
-        *self.0.lock().map_err(|e| e.to_string())? = Some(text.to_owned());
-        Ok(())
+    fn write(&self, text: String) -> Task<()> {
+        self.set(text);
+        Task::none()
     }
 
-    fn read(&mut self) -> Result<String, String> {
-        self.contents()
-            .ok_or_else(|| "the clipboard is empty".to_owned())
-    }
-}
-
-impl fmt::Debug for dyn Clipboard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Clipboard")
+    fn read(&self) -> Task<Option<String>> {
+        Task::done(self.contents())
     }
 }
