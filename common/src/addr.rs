@@ -176,7 +176,35 @@ mod tests {
     }
 
     #[test]
-    fn loopback_comes_last() {
+    fn addresses_rank_lan_first_and_loopback_last() {
+        // Best first; the addresses of one group rank the same.
+        let groups: [&[&str]; 7] = [
+            // Private LAN IPv4: what a Wi-Fi peer can use.
+            &["192.168.1.20", "10.0.0.7", "172.16.5.4", "172.31.0.1"],
+            // Other IPv4, shared address space included.
+            &["8.8.8.8", "100.64.0.1", "172.32.0.1"],
+            // Global and unique-local IPv6.
+            &["2001:db8::20", "fd00::1"],
+            &["169.254.10.1"],
+            &["fe80::1"],
+            // Loopback last: useful only on this machine.
+            &["127.0.0.1", "127.0.0.2"],
+            &["::1"],
+        ];
+        let ranks: Vec<Vec<u8>> = groups
+            .iter()
+            .map(|g| g.iter().map(|ip| rank(&ip.parse().unwrap())).collect())
+            .collect();
+        for (group, ranks) in groups.iter().zip(&ranks) {
+            assert!(ranks.iter().all(|r| *r == ranks[0]), "{group:?}: {ranks:?}");
+        }
+        for pair in ranks.windows(2) {
+            assert!(pair[0][0] < pair[1][0], "{ranks:?}");
+        }
+    }
+
+    #[test]
+    fn local_addrs_always_offer_loopback_last_with_the_port() {
         let addrs = local_addrs(7878);
         assert!(!addrs.is_empty());
         let loopback = addrs.iter().position(|a| a.ip().is_loopback()).unwrap();

@@ -3,24 +3,41 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{ClientConfig, Config, Event, Handle, Key, Server, ServerConfig, Timing};
+use common::{
+    ClientConfig, Config, ConnectError, Event, Handle, Key, Rejection, Server, ServerConfig, Timing,
+};
 use tokio::sync::mpsc::Receiver;
 use tokio::time::timeout;
 
 /// Generous: a wait that hits it is a failure, never a normal path.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// The protocol's intervals scaled down so liveness tests take milliseconds.
+/// The protocol's waits scaled down: keepalive after 100 ms of silence, lost
+/// after 400 ms, reconnects from 20 ms. For tests about time, which run
+/// under paused time (`#[tokio::test(start_paused = true)]`): the engines'
+/// timers are tokio's, so they cost no real time and a loaded machine cannot
+/// make them fire early or late.
 pub fn fast_timing() -> Timing {
     Timing {
-        connect: Duration::from_secs(2),
-        hello: Duration::from_secs(2),
-        handshake: Duration::from_secs(2),
+        connect: Duration::from_secs(1),
+        hello: Duration::from_secs(1),
+        handshake: Duration::from_secs(1),
         ping_after: Duration::from_millis(100),
         lost_after: Duration::from_millis(400),
         backoff_first: Duration::from_millis(20),
         backoff_max: Duration::from_millis(200),
-        close_grace: Duration::from_secs(2),
+        close_grace: Duration::from_secs(1),
+    }
+}
+
+/// For tests in real time that are not about time: the protocol's own waits,
+/// so no keepalive or deadline fires during a test however loaded the
+/// machine, but reconnects as quick as [`fast_timing`]'s.
+pub fn quick_retry() -> Timing {
+    Timing {
+        backoff_first: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(200),
+        ..Timing::default()
     }
 }
 
@@ -59,23 +76,46 @@ pub fn client(key: &Key, port: u16) -> (Handle, Receiver<Event>) {
 }
 
 /// The next event that `pick` accepts; others are skipped.
-pub async fn next<T>(events: &mut Receiver<Event>, mut pick: impl FnMut(Event) -> Option<T>) -> T {
+pub async fn next<T>(events: &mut Receiver<Event>, pick: impl FnMut(Event) -> Option<T>) -> T {
+    until(events, pick).await.1
+}
+
+/// Like [`next`], but also returns the events skipped on the way, for tests
+/// that care what did (or did not) happen before.
+pub async fn until<T>(
+    events: &mut Receiver<Event>,
+    mut pick: impl FnMut(Event) -> Option<T>,
+) -> (Vec<Event>, T) {
     timeout(WAIT, async {
+        let mut skipped = Vec::new();
         loop {
             let event = events.recv().await.expect("engine stopped");
-            if let Some(found) = pick(event) {
-                return found;
+            if let Some(found) = pick(event.clone()) {
+                return (skipped, found);
             }
+            skipped.push(event);
         }
     })
     .await
     .expect("timed out waiting for an event")
 }
 
+/// The texts of the messages shown among `events`.
+pub fn texts(events: &[Event]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Received { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Waits for `Connected`; the peer's name.
 pub async fn connected(events: &mut Receiver<Event>) -> String {
     next(events, |e| match e {
         Event::Connected { peer, .. } => Some(peer.name),
+        Event::Failed(e) => panic!("gave up: {e}"),
         _ => None,
     })
     .await
@@ -97,6 +137,33 @@ pub async fn acked(events: &mut Receiver<Event>) -> String {
         _ => None,
     })
     .await
+}
+
+/// Waits for the server's next rejected connection; the reason.
+pub async fn rejected(events: &mut Receiver<Event>) -> Rejection {
+    next(events, |e| match e {
+        Event::Rejected { reason, .. } => Some(reason),
+        _ => None,
+    })
+    .await
+}
+
+/// Waits for the client's next reconnect delay: (delay, why).
+pub async fn retrying(events: &mut Receiver<Event>) -> (Duration, ConnectError) {
+    next(events, |e| match e {
+        Event::Retrying { delay, error, .. } => Some((delay, error)),
+        Event::Failed(e) => panic!("gave up: {e}"),
+        _ => None,
+    })
+    .await
+}
+
+/// Waits for the engine's last event, [`Event::Closed`], and checks that the
+/// stream ends after it.
+pub async fn closed(events: &mut Receiver<Event>) {
+    next(events, |e| (e == Event::Closed).then_some(())).await;
+    let after = timeout(WAIT, events.recv()).await;
+    assert_eq!(after, Ok(None), "events after Closed");
 }
 
 /// Waits for the end of the current session.

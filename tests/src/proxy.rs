@@ -3,18 +3,21 @@
 //! It sits between a client and a server on 127.0.0.1 and forwards whole
 //! lines, so a fault can be aimed at a byte or at a frame: cut the connection
 //! at a byte or line, blackhole it (half-open: nothing passes, nothing
-//! closes), delay every line, send a line twice, flip a byte in a line, or
-//! refuse new connections for a while. Faults are armed relative to what has
-//! passed so far and fire once.
+//! closes), delay every line or hold one, send a line twice, flip a byte in a
+//! line, refuse the next new connections or answer them as a refusing server
+//! would. Faults are armed relative to what has passed so far and fire once.
+//!
+//! Its waits are tokio's, so under paused time (`tokio::time::pause`) a delay
+//! costs no real time.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
-use tokio::time::Instant;
 
 /// Which way traffic flows through the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,12 +32,25 @@ pub enum Way {
 enum Fault {
     /// Forward bytes up to this total, then cut the connection.
     CutAtByte(u64),
-    /// Forward lines up to this total, then cut before the next one.
+    /// Forward lines up to this total, then cut instead of forwarding the
+    /// next one.
     CutAtLine(u64),
     /// Send this line (by total count) twice.
     Duplicate(u64),
     /// Flip one bit in the middle of this line.
     Flip(u64),
+    /// Hold this line back this long before forwarding it.
+    Hold(u64, Duration),
+}
+
+/// What happens to a new connection instead of being forwarded.
+#[derive(Debug, Clone)]
+enum TurnAway {
+    /// Accepted and closed at once.
+    Close,
+    /// Its first line is read and answered with this line, then it is
+    /// closed, as a server that refuses it would.
+    Answer(String),
 }
 
 #[derive(Default)]
@@ -49,7 +65,10 @@ struct State {
     up: Counters,
     down: Counters,
     delay: Duration,
-    refuse_until: Option<Instant>,
+    /// The next new connections, one entry each.
+    turn_away: VecDeque<TurnAway>,
+    /// Each line a flip fault hit, as it was before the flip.
+    flipped: Vec<String>,
     /// Connections whose id is at most this are blackholed.
     blackholed_upto: u64,
     next_conn: u64,
@@ -69,7 +88,8 @@ impl State {
 pub struct Stats {
     /// Connections accepted and forwarded to the server.
     pub connections: u64,
-    /// Connections refused while refusing.
+    /// New connections turned away (closed or answered) instead of
+    /// forwarded.
     pub refused: u64,
     /// Faults that fired (cuts, duplicates, flips).
     pub fired: u64,
@@ -155,6 +175,17 @@ impl Proxy {
         self.arm(way, |c| Fault::Flip(c.lines + n));
     }
 
+    /// The lines a flip hit so far, as they were before it.
+    pub fn flipped(&self) -> Vec<String> {
+        self.shared.state().flipped.clone()
+    }
+
+    /// Holds the `n`th next line going `way` back for `d` (the lines behind
+    /// it wait too).
+    pub fn hold_line(&self, way: Way, n: u64, d: Duration) {
+        self.arm(way, |c| Fault::Hold(c.lines + n, d));
+    }
+
     /// Holds every line for `delay` before forwarding it.
     pub fn set_delay(&self, delay: Duration) {
         self.shared.state().delay = delay;
@@ -169,21 +200,32 @@ impl Proxy {
         self.shared.poke.notify_waiters();
     }
 
-    /// New connections are accepted and closed at once for `d`.
-    pub fn refuse_for(&self, d: Duration) {
-        self.shared.state().refuse_until = Some(Instant::now() + d);
+    /// The next `n` new connections are accepted and closed at once.
+    pub fn refuse(&self, n: usize) {
+        self.turn_away(n, TurnAway::Close);
+    }
+
+    /// The next `n` new connections get `line` (LF added) in answer to their
+    /// first line, and are closed: a server refusing them, or someone on
+    /// the path pretending to be one.
+    pub fn answer(&self, n: usize, line: &str) {
+        self.turn_away(n, TurnAway::Answer(format!("{line}\n")));
+    }
+
+    fn turn_away(&self, n: usize, how: TurnAway) {
+        let mut state = self.shared.state();
+        state.turn_away.extend(std::iter::repeat_n(how, n));
     }
 }
 
 async fn accept(listener: TcpListener, shared: Arc<Shared>) {
     while let Ok((client, _)) = listener.accept().await {
-        let refusing = shared
-            .state()
-            .refuse_until
-            .is_some_and(|t| Instant::now() < t);
-        if refusing {
-            drop(client);
+        let turned_away = shared.state().turn_away.pop_front();
+        if let Some(how) = turned_away {
             shared.stats.send_modify(|s| s.refused += 1);
+            if let TurnAway::Answer(line) = how {
+                tokio::spawn(answer(client, line));
+            }
             continue;
         }
         let Ok(server) = TcpStream::connect(shared.target).await else {
@@ -215,6 +257,22 @@ async fn relay(client: TcpStream, server: TcpStream, id: u64, shared: Arc<Shared
     }
 }
 
+/// Answers the first line with `line` and closes gracefully: shuts down
+/// sending and reads to the end, so the close is not a reset that could
+/// destroy the answer before the client reads it.
+async fn answer(client: TcpStream, line: String) {
+    let (read, mut write) = client.into_split();
+    let mut read = BufReader::new(read);
+    let mut first = Vec::new();
+    if read.read_until(b'\n', &mut first).await.is_err() {
+        return;
+    }
+    if write.write_all(line.as_bytes()).await.is_ok() {
+        let _ = write.shutdown().await;
+        let _ = read.read_to_end(&mut Vec::new()).await;
+    }
+}
+
 async fn blackholed(id: u64, shared: &Shared) {
     loop {
         let poked = shared.poke.notified();
@@ -231,10 +289,12 @@ struct Plan {
     bytes: Vec<u8>,
     copies: usize,
     cut: bool,
+    hold: Duration,
     fired: u64,
 }
 
 fn plan(state: &mut State, way: Way, mut line: Vec<u8>) -> Plan {
+    let mut flipped = None;
     let counters = state.way(way);
     let start = counters.bytes;
     counters.lines += 1;
@@ -243,6 +303,7 @@ fn plan(state: &mut State, way: Way, mut line: Vec<u8>) -> Plan {
         bytes: Vec::new(),
         copies: 1,
         cut: false,
+        hold: Duration::ZERO,
         fired: 0,
     };
     let mut keep = Vec::new();
@@ -252,15 +313,20 @@ fn plan(state: &mut State, way: Way, mut line: Vec<u8>) -> Plan {
                 line.truncate(at.saturating_sub(start) as usize);
                 plan.cut = true;
             }
-            Fault::CutAtLine(at) if at < number => plan.cut = true,
+            Fault::CutAtLine(at) if at < number => {
+                line.clear();
+                plan.cut = true;
+            }
             Fault::Duplicate(at) if at == number => plan.copies = 2,
             Fault::Flip(at) if at == number => {
+                flipped = Some(String::from_utf8_lossy(&line).trim_end().to_owned());
                 // The middle of the token, never its LF.
                 let middle = line.len().saturating_sub(1) / 2;
                 if let Some(byte) = line.get_mut(middle) {
                     *byte ^= 0x01;
                 }
             }
+            Fault::Hold(at, d) if at == number => plan.hold = d,
             other => {
                 keep.push(other);
                 continue;
@@ -271,6 +337,7 @@ fn plan(state: &mut State, way: Way, mut line: Vec<u8>) -> Plan {
     counters.faults = keep;
     counters.bytes += line.len() as u64;
     plan.bytes = line;
+    state.flipped.extend(flipped);
     plan
 }
 
@@ -300,8 +367,9 @@ async fn pump(
                 state.delay,
             )
         };
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+        let wait = delay + plan.hold;
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
         for _ in 0..plan.copies {
             if to.write_all(&plan.bytes).await.is_err() {

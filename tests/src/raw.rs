@@ -26,6 +26,14 @@ pub struct RawPeer {
 impl RawPeer {
     /// Connects to a server engine and completes the handshake as a client.
     pub async fn connect(key: &Key, port: u16, name: &str) -> RawPeer {
+        let mut peer = RawPeer::welcomed(key, port, name).await;
+        peer.send(&Body::Ready).await;
+        peer
+    }
+
+    /// Connects to a server engine, says hello and checks the welcome, but
+    /// does not send `ready`: the handshake's last step is the caller's.
+    pub async fn welcomed(key: &Key, port: u16, name: &str) -> RawPeer {
         let clock = Clock::system();
         let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let (read, write) = stream.into_split();
@@ -41,7 +49,6 @@ impl RawPeer {
         let (welcome, offset) = handshake::open_welcome(key, &clock, &line, &nonce).unwrap();
         let sid = format!("{nonce}.{}", welcome.nonce);
         peer.session = Session::new(key.clone(), clock, sid, Role::Client, offset);
-        peer.send(&Body::Ready).await;
         peer
     }
 

@@ -4,11 +4,16 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{ClientConfig, Config, ConnectError, Event, Key, Rejection, Server, ServerConfig};
-use tests::engines::{WAIT, acked, client, connected, disconnected, next, received, server};
+use common::clock::Clock;
+use common::payload::random_id;
+use common::{ClientConfig, Config, ConnectError, Ended, Event, Key, Rejection, handshake, token};
+use tests::engines::{
+    WAIT, acked, client, closed, connected, disconnected, next, received, rejected, server,
+};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::time::{Instant, timeout};
 
 #[tokio::test]
 async fn chat_both_ways_with_unicode_and_a_large_message() {
@@ -155,26 +160,40 @@ async fn err_line_for(port: u16, bytes: &[u8]) -> String {
     line
 }
 
+/// The `ERR` lines a user's client shows, word for word. The expected texts
+/// are written out, not taken from the code that makes them, so that a change
+/// in wording or in a number shows here.
 #[tokio::test]
-async fn garbage_and_oversized_lines_get_an_err_line_and_the_server_keeps_serving() {
+async fn each_refusal_gets_its_err_line_word_for_word_and_the_server_keeps_serving() {
     let key = Key::generate().unwrap();
     let (_server_handle, mut server_events, port) = server(&key).await;
+    let clock = Clock::system();
 
-    assert!(
-        err_line_for(port, b"GET / HTTP/1.1\r\n")
-            .await
-            .starts_with("ERR bad-hello ")
+    let other_key = Key::generate().unwrap();
+    let hello = handshake::seal_hello(&other_key, &clock, &random_id(), "mallory");
+    assert_eq!(
+        err_line_for(port, format!("{hello}\n").as_bytes()).await,
+        "ERR key-mismatch this server uses a different key\n"
     );
-    assert!(
-        err_line_for(port, b"\xff\xfe\x00garbage\n")
-            .await
-            .starts_with("ERR bad-hello ")
+    let v2 = format!(
+        r#"{{"kind":"hello","proto":2,"nonce":"{}","name":"future"}}"#,
+        random_id()
     );
+    let v2 = token::seal(&key, &clock, v2.as_bytes());
+    assert_eq!(
+        err_line_for(port, format!("{v2}\n").as_bytes()).await,
+        "ERR version this server speaks fernet-chat protocol 1\n"
+    );
+    for garbage in [&b"GET / HTTP/1.1\r\n"[..], b"\xff\xfe\x00garbage\n"] {
+        assert_eq!(
+            err_line_for(port, garbage).await,
+            "ERR bad-hello that was not a fernet-chat hello\n"
+        );
+    }
     let huge = vec![b'g'; 4 * 1024 * 1024];
-    assert!(
-        err_line_for(port, &huge)
-            .await
-            .starts_with("ERR too-large ")
+    assert_eq!(
+        err_line_for(port, &huge).await,
+        "ERR too-large the line was longer than 8192 bytes\n"
     );
 
     // A connection closed mid-line.
@@ -182,19 +201,21 @@ async fn garbage_and_oversized_lines_get_an_err_line_and_the_server_keeps_servin
     half.write_all(b"gAAAAABhalf-a-tok").await.unwrap();
     drop(half);
 
-    let mut reasons = Vec::new();
-    while reasons.len() < 4 {
-        reasons.push(
-            next(&mut server_events, |e| match e {
-                Event::Rejected { reason, .. } => Some(reason),
-                _ => None,
-            })
-            .await,
-        );
+    let mut expected = vec![
+        Rejection::KeyMismatch,
+        Rejection::Version,
+        Rejection::Garbage,
+        Rejection::Garbage,
+        Rejection::TooLarge,
+        Rejection::ClosedEarly,
+    ];
+    while !expected.is_empty() {
+        let reason = rejected(&mut server_events).await;
+        let Some(i) = expected.iter().position(|r| *r == reason) else {
+            panic!("unexpected rejection {reason:?}, still expecting {expected:?}");
+        };
+        expected.remove(i);
     }
-    assert!(reasons.contains(&Rejection::Garbage));
-    assert!(reasons.contains(&Rejection::TooLarge));
-    assert!(reasons.contains(&Rejection::ClosedEarly));
 
     let (client_handle, mut client_events) = client(&key, port);
     connected(&mut client_events).await;
@@ -202,27 +223,102 @@ async fn garbage_and_oversized_lines_get_an_err_line_and_the_server_keeps_servin
     assert_eq!(received(&mut server_events).await.1, "still here");
 }
 
-#[tokio::test]
-async fn a_silent_peer_gets_err_timeout() {
+/// Under paused time: the server's deadline passes without three real
+/// seconds going by.
+#[tokio::test(start_paused = true)]
+async fn a_silent_peer_gets_err_timeout_when_the_hello_deadline_passes() {
     let key = Key::generate().unwrap();
-    let mut chat = Config::new(key, "bob");
-    chat.timing.handshake = Duration::from_millis(200);
-    let server = Server::bind(ServerConfig {
-        chat,
-        port: 0,
-        bind: Some("127.0.0.1".parse().unwrap()),
-    })
-    .await
-    .unwrap();
-    let port = server.port();
-    let (_handle, mut events) = server.start();
-    assert!(err_line_for(port, b"").await.starts_with("ERR timeout "));
-    let reason = next(&mut events, |e| match e {
-        Event::Rejected { reason, .. } => Some(reason),
+    let (_handle, mut events, port) = server(&key).await;
+    let start = Instant::now();
+    assert_eq!(
+        err_line_for(port, b"").await,
+        "ERR timeout no valid hello within 3 seconds\n"
+    );
+    // At the hello deadline (tokio's timers round up to the millisecond),
+    // not at the later handshake steps' 10 s.
+    let waited = start.elapsed();
+    assert!(
+        (Duration::from_secs(3)..=Duration::from_millis(3_001)).contains(&waited),
+        "answered after {waited:?}"
+    );
+    assert_eq!(rejected(&mut events).await, Rejection::Timeout);
+}
+
+#[tokio::test]
+async fn after_a_new_key_only_the_new_key_gets_in() {
+    let old = Key::generate().unwrap();
+    let new = Key::generate().unwrap();
+    let (server_handle, mut server_events, port) = server(&old).await;
+    server_handle.set_key(new.clone());
+    let changed = next(&mut server_events, |e| match e {
+        Event::KeyChanged(key) => Some(key),
         _ => None,
     })
     .await;
-    assert_eq!(reason, Rejection::Timeout);
+    assert_eq!(changed, new);
+
+    let (_stale, mut stale_events) = client(&old, port);
+    let failed = next(&mut stale_events, |e| match e {
+        Event::Failed(e) => Some(e),
+        _ => None,
+    })
+    .await;
+    assert_eq!(failed, ConnectError::KeyMismatch);
+    assert_eq!(rejected(&mut server_events).await, Rejection::KeyMismatch);
+
+    let (client_handle, mut client_events) = client(&new, port);
+    assert_eq!(connected(&mut client_events).await, "bob");
+    assert_eq!(connected(&mut server_events).await, "alice");
+    client_handle.send("with the new key").unwrap();
+    assert_eq!(received(&mut server_events).await.1, "with the new key");
+    server_handle.send("and back").unwrap();
+    assert_eq!(received(&mut client_events).await.1, "and back");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_closed_with_something_undelivered_waits_delivers_then_closes() {
+    let key = Key::generate().unwrap();
+    let (server_handle, mut server_events, port) = server(&key).await;
+    let id = server_handle.send("typed before closing").unwrap();
+    server_handle.close();
+    // Ten minutes (of paused time) with nobody there: still waiting.
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(server_events.try_recv(), Err(TryRecvError::Empty));
+
+    let (_client_handle, mut client_events) = client(&key, port);
+    assert_eq!(
+        received(&mut client_events).await,
+        ("bob".into(), "typed before closing".into())
+    );
+    assert_eq!(acked(&mut server_events).await, id);
+    closed(&mut server_events).await;
+    assert_eq!(
+        disconnected(&mut client_events).await,
+        Ended::PeerLeft {
+            name: "bob".into(),
+            reason: "closed".into()
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_quits_leaves_at_once_whatever_is_undelivered() {
+    let key = Key::generate().unwrap();
+    let (server_handle, mut server_events, port) = server(&key).await;
+    server_handle.send("never delivered").unwrap();
+    server_handle.quit();
+    // The next event, with no one having connected: the stream ends.
+    closed(&mut server_events).await;
+    let (_client_handle, mut client_events) = client(&key, port);
+    let failed = next(&mut client_events, |e| match e {
+        Event::Failed(e) => Some(e),
+        _ => None,
+    })
+    .await;
+    assert!(
+        matches!(failed, ConnectError::Refused { .. }),
+        "the server still listens: {failed:?}"
+    );
 }
 
 #[tokio::test]

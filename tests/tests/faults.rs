@@ -1,15 +1,24 @@
 //! Nothing lost: a client and a server chat through a proxy that cuts,
-//! blackholes, delays, duplicates, corrupts and refuses. Every message is
-//! shown exactly once, in order, whatever the network does.
+//! blackholes, delays, duplicates, corrupts, refuses and impersonates. Every
+//! message is shown exactly once, in the order it was typed, whatever the
+//! network does.
+//!
+//! The tests about time (keepalive, loss detection, backoff, slow links) run
+//! under paused time with [`fast_timing`]: tokio's clock only moves when every
+//! task waits, so a timer fires exactly when due however loaded the machine,
+//! and the engines' timers cost no real time. The others run in real time
+//! with the protocol's own waits ([`quick_retry`]), so no timer fires during
+//! them at all.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{Alert, Config, Ended, Event, Handle, Key};
+use common::{Alert, Config, ConnectError, Ended, Event, Handle, Key, Timing};
 use rand::Rng;
 use tests::engines::{
-    WAIT, client_with, connected, disconnected, fast_timing, next, received, server_with,
+    WAIT, client_with, closed, connected, disconnected, fast_timing, next, quick_retry, received,
+    retrying, server_with, texts, until,
 };
 use tests::proxy::{Proxy, Stats, Way};
 use tokio::sync::mpsc::Receiver;
@@ -24,12 +33,11 @@ struct Setup {
     client_events: Receiver<Event>,
 }
 
-async fn setup(lost_after: Duration) -> Setup {
+async fn setup(timing: Timing) -> Setup {
     let key = Key::generate().unwrap();
     let config = |name: &str| {
         let mut chat = Config::new(key.clone(), name);
-        chat.timing = fast_timing();
-        chat.timing.lost_after = lost_after;
+        chat.timing = timing.clone();
         chat
     };
     let (server, mut server_events, port) = server_with(config("bob"), 0).await;
@@ -44,6 +52,22 @@ async fn setup(lost_after: Duration) -> Setup {
         client,
         client_events,
     }
+}
+
+/// Whether an event is a session starting.
+fn is_connected(e: Event) -> Option<usize> {
+    match e {
+        Event::Connected { resent, .. } => Some(resent),
+        _ => None,
+    }
+}
+
+/// Waits for the next session; panics if a message was shown before it.
+/// Returns how many messages were re-sent at its start.
+async fn reconnected_showing_nothing_before(events: &mut Receiver<Event>) -> usize {
+    let (before, resent) = until(events, is_connected).await;
+    assert!(texts(&before).is_empty(), "shown before the new session");
+    resent
 }
 
 /// What one side saw: messages shown, and acks for its own messages.
@@ -97,7 +121,7 @@ fn numbered(side: &str, range: std::ops::Range<usize>) -> Vec<String> {
 async fn a_thousand_messages_each_way_survive_twenty_random_cuts() {
     const N: usize = 1000;
     const CUTS: u64 = 20;
-    let s = setup(Duration::from_secs(2)).await;
+    let s = setup(quick_retry()).await;
     let from_client = collect(s.server_events, N);
     let from_server = collect(s.client_events, N);
     let mut rng = rand::rng();
@@ -134,10 +158,37 @@ async fn a_thousand_messages_each_way_survive_twenty_random_cuts() {
     assert!(s.proxy.stats().borrow().connections > CUTS);
 }
 
-#[tokio::test]
-async fn a_blackholed_connection_is_detected_and_its_messages_arrive_after_reconnect() {
-    let lost_after = Duration::from_millis(500);
-    let mut s = setup(lost_after).await;
+#[tokio::test(start_paused = true)]
+async fn an_idle_session_stays_up_on_keepalive_alone() {
+    let timing = fast_timing();
+    let mut s = setup(timing.clone()).await;
+    // Ten times as long as it takes to declare a silent peer lost, with
+    // nothing typed: only the pings keep the session.
+    tokio::time::sleep(timing.lost_after * 10).await;
+    for events in [&mut s.client_events, &mut s.server_events] {
+        while let Ok(event) = events.try_recv() {
+            assert!(
+                !matches!(event, Event::Disconnected(_)),
+                "the idle session ended: {event:?}"
+            );
+        }
+    }
+    assert_eq!(s.proxy.stats().borrow().connections, 1);
+    s.client.send("still the same session").unwrap();
+    let (before, text) = until(&mut s.server_events, |e| match e {
+        Event::Received { text, .. } => Some(text),
+        _ => None,
+    })
+    .await;
+    assert_eq!(text, "still the same session");
+    assert!(before.is_empty(), "the session was interrupted: {before:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_blackholed_connection_is_declared_lost_when_due_and_its_message_arrives_after_reconnect()
+{
+    let timing = fast_timing();
+    let mut s = setup(timing.clone()).await;
     s.proxy.blackhole();
     let start = Instant::now();
     s.client.send("sent into the void").unwrap();
@@ -145,31 +196,50 @@ async fn a_blackholed_connection_is_detected_and_its_messages_arrive_after_recon
         disconnected(&mut s.client_events).await,
         Ended::Lost(_)
     ));
+    // The last line heard came at most one keepalive interval before the
+    // blackhole; the client gives up `lost_after` after it (tokio's timers
+    // round up to the millisecond).
     let detected = start.elapsed();
-    // Nothing heard for `lost_after`, plus scheduling slack: not the OS's
-    // minutes-long TCP timeout.
-    assert!(detected < lost_after * 4, "took {detected:?}");
+    let earliest = timing.lost_after - timing.ping_after;
+    let latest = timing.lost_after + Duration::from_millis(1);
+    assert!(
+        (earliest..=latest).contains(&detected),
+        "declared lost after {detected:?}"
+    );
     assert!(matches!(
         disconnected(&mut s.server_events).await,
         Ended::Lost(_)
     ));
-    connected(&mut s.client_events).await;
+    assert_eq!(
+        reconnected_showing_nothing_before(&mut s.server_events).await,
+        0
+    );
     assert_eq!(received(&mut s.server_events).await.1, "sent into the void");
 }
 
 #[tokio::test]
 async fn a_duplicated_line_raises_replayed_and_the_chat_recovers() {
-    let mut s = setup(Duration::from_secs(2)).await;
+    let mut s = setup(quick_retry()).await;
+    // No keepalive runs, so the next line up is the message.
     s.proxy.duplicate_line(Way::Up, 1);
     s.client.send("one").unwrap();
-    assert_eq!(received(&mut s.server_events).await.1, "one");
-    match disconnected(&mut s.server_events).await {
-        Ended::Alert(Alert::Replayed { .. }) => {}
-        other => panic!("expected a replay alert, got {other:?}"),
-    }
+    let (before, ended) = until(&mut s.server_events, |e| match e {
+        Event::Disconnected(ended) => Some(ended),
+        _ => None,
+    })
+    .await;
+    assert_eq!(texts(&before), ["one"], "shown once before the alert");
+    // Frame 0 was `ready`, frame 1 the message, then frame 1 again.
+    assert_eq!(
+        ended,
+        Ended::Alert(Alert::Replayed {
+            expected: 2,
+            got: 1
+        })
+    );
     s.client.send("two").unwrap();
     s.client.send("three").unwrap();
-    connected(&mut s.server_events).await;
+    reconnected_showing_nothing_before(&mut s.server_events).await;
     let mut texts = Vec::new();
     while texts.len() < 2 {
         texts.push(received(&mut s.server_events).await.1);
@@ -178,66 +248,128 @@ async fn a_duplicated_line_raises_replayed_and_the_chat_recovers() {
 }
 
 #[tokio::test]
-async fn a_flipped_byte_raises_tampered_and_the_message_arrives_after_reconnect() {
-    let mut s = setup(Duration::from_secs(2)).await;
+async fn a_flipped_byte_in_a_message_raises_tampered_and_the_message_arrives_after_reconnect() {
+    let mut s = setup(quick_retry()).await;
     s.proxy.flip_byte(Way::Down, 1);
-    s.server.send("intact").unwrap();
+    let id = s.server.send("intact").unwrap();
+    let token = next(&mut s.server_events, |e| match e {
+        Event::Sent { id: sent, token } if sent == id => Some(token),
+        _ => None,
+    })
+    .await;
+    let (before, ended) = until(&mut s.client_events, |e| match e {
+        Event::Disconnected(ended) => Some(ended),
+        _ => None,
+    })
+    .await;
+    assert_eq!(ended, Ended::Alert(Alert::Tampered));
+    assert!(texts(&before).is_empty(), "the tampered message was shown");
+    // The flipped line was the message's, not a keepalive's.
+    assert_eq!(s.proxy.flipped(), [token]);
     assert_eq!(
-        disconnected(&mut s.client_events).await,
-        Ended::Alert(Alert::Tampered)
+        reconnected_showing_nothing_before(&mut s.client_events).await,
+        0
     );
-    connected(&mut s.client_events).await;
+    assert_eq!(
+        reconnected_showing_nothing_before(&mut s.server_events).await,
+        1,
+        "the unacknowledged message is re-sent"
+    );
     assert_eq!(received(&mut s.client_events).await.1, "intact");
     s.client.send("and back").unwrap();
     assert_eq!(received(&mut s.server_events).await.1, "and back");
 }
 
-#[tokio::test]
-async fn while_the_server_refuses_the_client_retries_and_delivers_afterwards() {
-    let mut s = setup(Duration::from_secs(2)).await;
-    s.proxy.refuse_for(Duration::from_millis(500));
+#[tokio::test(start_paused = true)]
+async fn while_the_server_refuses_the_client_backs_off_and_then_delivers_in_order() {
+    let timing = fast_timing();
+    let mut s = setup(timing.clone()).await;
+    s.proxy.refuse(2);
+    // The next line up ends the connection without passing: whether it is
+    // one of the messages or a ping, none of the messages gets through.
     s.proxy.cut_after_lines(Way::Up, 0);
-    s.client.send("typed during the outage").unwrap();
-    disconnected(&mut s.client_events).await;
-    let delays: Vec<Duration> = {
-        let mut delays = Vec::new();
-        while delays.len() < 2 {
-            delays.push(
-                next(&mut s.client_events, |e| match e {
-                    Event::Retrying { delay, .. } => Some(delay),
-                    _ => None,
-                })
-                .await,
-            );
-        }
-        delays
-    };
-    assert!(delays[1] > delays[0], "backoff grows: {delays:?}");
-    assert!(s.proxy.stats().borrow().refused >= 1);
-    connected(&mut s.client_events).await;
-    assert_eq!(
-        received(&mut s.server_events).await.1,
-        "typed during the outage"
-    );
-}
-
-#[tokio::test]
-async fn a_slow_link_delivers_everything_in_order() {
-    let mut s = setup(Duration::from_secs(2)).await;
-    s.proxy.set_delay(Duration::from_millis(20));
-    for i in 0..10 {
-        s.client.send(format!("slow {i}")).unwrap();
+    for text in ["one", "two", "three"] {
+        s.client.send(text).unwrap();
     }
+    disconnected(&mut s.client_events).await;
+    // The first attempt after a lost session is immediate; each refusal
+    // then doubles the wait, and the engine waits as long as it says.
+    let mut delays = Vec::new();
+    for _ in 0..2 {
+        let (delay, _) = retrying(&mut s.client_events).await;
+        let waiting = Instant::now();
+        next(&mut s.client_events, |e| {
+            matches!(e, Event::Connecting { .. }).then_some(())
+        })
+        .await;
+        assert!(waiting.elapsed() >= delay, "retried before the delay");
+        delays.push(delay);
+    }
+    assert_eq!(delays, [timing.backoff(1), timing.backoff(2)]);
+    assert_eq!(
+        reconnected_showing_nothing_before(&mut s.client_events).await,
+        3
+    );
+    assert_eq!(s.proxy.stats().borrow().refused, 2);
+    assert!(matches!(
+        disconnected(&mut s.server_events).await,
+        Ended::Lost(_)
+    ));
+    reconnected_showing_nothing_before(&mut s.server_events).await;
     let mut texts = Vec::new();
-    while texts.len() < 10 {
+    while texts.len() < 3 {
         texts.push(received(&mut s.server_events).await.1);
     }
-    assert_eq!(texts, numbered("slow", 0..10));
+    assert_eq!(texts, ["one", "two", "three"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_link_slower_than_the_keepalive_loses_nothing_and_stays_up() {
+    let timing = fast_timing();
+    let mut s = setup(timing.clone()).await;
+    // Each line takes longer than the keepalive interval, and the lines
+    // queue behind each other: pings and messages cross, but something
+    // arrives more often than `lost_after`.
+    let delay = timing.ping_after * 2;
+    assert!(delay + timing.ping_after < timing.lost_after);
+    s.proxy.set_delay(delay);
+    let ids: HashSet<String> = (0..10)
+        .map(|i| s.client.send(format!("slow {i}")).unwrap())
+        .collect();
+    let start = Instant::now();
+    let mut acked = HashSet::new();
+    while acked.len() < ids.len() {
+        let (before, id) = until(&mut s.client_events, |e| match e {
+            Event::Acked { id } => Some(id),
+            Event::Disconnected(ended) => panic!("the session ended: {ended}"),
+            _ => None,
+        })
+        .await;
+        assert!(
+            before.iter().all(|e| matches!(e, Event::Sent { .. })),
+            "the session was interrupted: {before:?}"
+        );
+        acked.insert(id);
+    }
+    assert_eq!(acked, ids);
+    assert!(
+        start.elapsed() > timing.lost_after * 2,
+        "the exchange did not outlast the loss timer"
+    );
+    let mut shown = Vec::new();
+    while let Ok(event) = s.server_events.try_recv() {
+        match event {
+            Event::Received { text, .. } => shown.push(text),
+            other => panic!("the session was interrupted: {other:?}"),
+        }
+    }
+    assert_eq!(shown, numbered("slow", 0..10));
+    assert_eq!(s.proxy.stats().borrow().connections, 1);
 }
 
 #[tokio::test]
 async fn wrong_key_and_garbage_connections_do_not_interrupt_a_live_session() {
-    let mut s = setup(Duration::from_secs(2)).await;
+    let mut s = setup(quick_retry()).await;
     let server = s.proxy.addr();
     // Straight to the server's port would also do; through the proxy the
     // live session's connection is the only one that must survive.
@@ -263,4 +395,97 @@ async fn wrong_key_and_garbage_connections_do_not_interrupt_a_live_session() {
     assert_eq!(received(&mut s.server_events).await.1, "still chatting");
     s.server.send("yes").unwrap();
     assert_eq!(received(&mut s.client_events).await.1, "yes");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forged_key_mismatch_after_a_live_session_is_retried_not_final() {
+    let timing = fast_timing();
+    let mut s = setup(timing.clone()).await;
+    // Someone on the path answers the next two connections as a server
+    // with another key would, in plain text, and cuts the live session.
+    s.proxy
+        .answer(2, "ERR key-mismatch this server uses a different key");
+    s.proxy.cut_after_lines(Way::Down, 0);
+    assert!(matches!(
+        disconnected(&mut s.client_events).await,
+        Ended::Lost(_)
+    ));
+    let forged = ConnectError::Unauthenticated("this server uses a different key".into());
+    assert_eq!(
+        retrying(&mut s.client_events).await,
+        (timing.backoff(1), forged.clone())
+    );
+    s.client.send("typed while it was refused").unwrap();
+    assert_eq!(
+        retrying(&mut s.client_events).await,
+        (timing.backoff(2), forged)
+    );
+    let (before, resent) = until(&mut s.client_events, is_connected).await;
+    assert!(
+        !before.iter().any(|e| matches!(e, Event::Failed(_))),
+        "{before:?}"
+    );
+    assert_eq!(resent, 1);
+    assert_eq!(s.proxy.stats().borrow().refused, 2);
+    assert_eq!(
+        received(&mut s.server_events).await.1,
+        "typed while it was refused"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_closing_while_disconnected_reconnects_delivers_then_says_goodbye() {
+    let mut s = setup(fast_timing()).await;
+    s.proxy.refuse(1);
+    s.proxy.cut_after_lines(Way::Down, 0);
+    disconnected(&mut s.client_events).await;
+    retrying(&mut s.client_events).await;
+    let id = s.client.send("typed before closing").unwrap();
+    s.client.close();
+    let (before, acked) = until(&mut s.client_events, |e| match e {
+        Event::Acked { id } => Some(id),
+        _ => None,
+    })
+    .await;
+    assert_eq!(acked, id);
+    assert!(
+        before.iter().any(|e| matches!(e, Event::Connected { .. })),
+        "{before:?}"
+    );
+    assert!(!before.contains(&Event::Closed), "closed before delivering");
+    closed(&mut s.client_events).await;
+    reconnected_showing_nothing_before(&mut s.server_events).await;
+    assert_eq!(
+        received(&mut s.server_events).await.1,
+        "typed before closing"
+    );
+    assert_eq!(
+        disconnected(&mut s.server_events).await,
+        Ended::PeerLeft {
+            name: "alice".into(),
+            reason: "closed".into()
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn quit_leaves_at_once_without_waiting_for_undelivered_messages() {
+    let timing = fast_timing();
+    let mut s = setup(timing.clone()).await;
+    s.proxy.blackhole();
+    s.client.send("never acknowledged").unwrap();
+    let start = Instant::now();
+    s.client.quit();
+    let (before, ()) = until(&mut s.client_events, |e| (e == Event::Closed).then_some(())).await;
+    // No timer of the engine's ran out: not even the shortest.
+    assert!(
+        start.elapsed() < timing.ping_after,
+        "waited {:?} for the outbox",
+        start.elapsed()
+    );
+    assert!(
+        before.iter().all(|e| matches!(e, Event::Sent { .. })),
+        "{before:?}"
+    );
+    assert_eq!(s.client_events.recv().await, None);
 }

@@ -3,13 +3,19 @@
 //! session with its own alert, and the engine goes on serving.
 #![allow(clippy::unwrap_used)]
 
+use std::time::Duration;
+
 use common::clock::Clock;
-use common::payload::Body;
+use common::payload::{Body, random_id};
 use common::session::{Role, Session};
-use common::{Alert, Ended, Event, Key};
-use tests::engines::{client, client_with, connected, disconnected, received, server};
+use common::{Alert, ConnectError, Ended, Event, Key};
+use tests::engines::{
+    client, client_with, connected, disconnected, fast_timing, received, retrying, server, texts,
+    until,
+};
 use tests::raw::{RawPeer, msg};
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 
 /// The alert that ended the server's session.
 async fn server_alert(events: &mut tokio::sync::mpsc::Receiver<Event>) -> Alert {
@@ -56,15 +62,52 @@ async fn a_replayed_frame_is_shown_once_and_raises_replayed() {
     connected(&mut events).await;
     let line = raw.send(&msg("once")).await;
     raw.send_line(&line).await;
-    assert_eq!(received(&mut events).await.1, "once");
+    let (before, ended) = until(&mut events, |e| match e {
+        Event::Disconnected(ended) => Some(ended),
+        _ => None,
+    })
+    .await;
+    assert_eq!(texts(&before), ["once"]);
     assert_eq!(
-        server_alert(&mut events).await,
-        Alert::Replayed {
+        ended,
+        Ended::Alert(Alert::Replayed {
             expected: 2,
             got: 1
-        }
+        })
     );
     still_serving(&key, port, &mut events).await;
+}
+
+#[tokio::test]
+async fn a_message_resent_in_a_new_session_is_acked_again_but_shown_once() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = server(&key).await;
+    let id = random_id();
+    let message = Body::Msg {
+        id: id.clone(),
+        text: "only once".into(),
+        sent_at: Clock::system().now_ms(),
+    };
+    let ack = |b: &Body| match b {
+        Body::Ack { of } => Some(of.clone()),
+        _ => None,
+    };
+    let mut first = RawPeer::connect(&key, port, "alice").await;
+    first.send(&message).await;
+    assert_eq!(first.recv(ack).await.0, id);
+    assert_eq!(received(&mut events).await.1, "only once");
+    // As if that ack had been lost: a new session re-sends the message.
+    let mut second = RawPeer::connect(&key, port, "alice").await;
+    second.send(&message).await;
+    assert_eq!(second.recv(ack).await.0, id, "not acked again");
+    second.send(&msg("next")).await;
+    let (before, text) = until(&mut events, |e| match e {
+        Event::Received { text, .. } => Some(text),
+        _ => None,
+    })
+    .await;
+    assert_eq!(text, "next", "shown again");
+    assert!(before.contains(&Event::Disconnected(Ended::Replaced)));
 }
 
 #[tokio::test]
@@ -174,7 +217,11 @@ async fn a_client_catches_a_frame_reflected_by_the_server() {
         disconnected(&mut events).await,
         Ended::Alert(Alert::Reflected)
     );
-    // The client does not give up: it connects again.
+    // The client does not give up: it connects again, after a pause.
+    assert_eq!(
+        retrying(&mut events).await.1,
+        ConnectError::SessionAlert(Alert::Reflected)
+    );
     let _again = RawPeer::accept(&key, &listener, "honest").await;
     assert_eq!(connected(&mut events).await, "honest");
 }
@@ -193,4 +240,38 @@ async fn a_client_catches_a_tampered_frame() {
         disconnected(&mut events).await,
         Ended::Alert(Alert::Tampered)
     );
+}
+
+/// A server that breaks each session as soon as it starts: each break counts
+/// as a failed attempt, so the client waits longer each time instead of
+/// reconnecting at once, again and again.
+#[tokio::test(start_paused = true)]
+async fn a_server_that_breaks_every_session_at_once_gets_a_growing_backoff_not_a_storm() {
+    let key = Key::generate().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut chat = common::Config::new(key.clone(), "alice");
+    chat.timing = fast_timing();
+    let timing = chat.timing.clone();
+    let (_handle, mut events) = client_with(chat, listener.local_addr().unwrap());
+    const BREAKS: u32 = 5;
+    let mut delays = Vec::new();
+    let mut accepted = Vec::new();
+    for _ in 0..BREAKS {
+        let mut raw = RawPeer::accept(&key, &listener, "mallory").await;
+        accepted.push(Instant::now());
+        connected(&mut events).await;
+        let line = raw.session.seal(&msg("broken"));
+        raw.send_line(&flip_middle(&line)).await;
+        let (delay, error) = retrying(&mut events).await;
+        assert_eq!(error, ConnectError::SessionAlert(Alert::Tampered));
+        delays.push(delay);
+    }
+    let _patient = RawPeer::accept(&key, &listener, "mallory").await;
+    accepted.push(Instant::now());
+    let schedule: Vec<Duration> = (1..=BREAKS).map(|n| timing.backoff(n)).collect();
+    assert_eq!(delays, schedule);
+    // It waits as long as it says before each attempt.
+    for (pair, delay) in accepted.windows(2).zip(&delays) {
+        assert!(pair[1] - pair[0] >= *delay, "reconnected before {delay:?}");
+    }
 }
