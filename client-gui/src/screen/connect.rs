@@ -61,7 +61,10 @@ impl Connect {
             Message::ShowKey(show) => self.show_key = show,
             Message::Paste => return Some(Event::Paste),
             Message::Cancel => return Some(Event::Cancel),
-            Message::Connect => {
+            // Enter submits whatever the fields hold when it is handled: the
+            // view it was pressed in may predate the last keystrokes (a
+            // paste and Enter in one batch), so validity is checked here.
+            Message::Connect if !self.connecting => {
                 if let (Ok(server), Ok(key)) = (self.server(), self.parsed_key()) {
                     return Some(Event::Connect {
                         server,
@@ -70,6 +73,8 @@ impl Connect {
                     });
                 }
             }
+            // Already connecting: a second Enter does not start another.
+            Message::Connect => {}
         }
         None
     }
@@ -85,7 +90,7 @@ impl Connect {
             text_input("192.168.1.20 or 192.168.1.20:7878", &self.address)
                 .id(ADDRESS)
                 .on_input(Message::Address)
-                .on_submit_maybe(ready.then_some(Message::Connect)),
+                .on_submit(Message::Connect),
         );
         col = col.push(field_error(&self.address, server.err()));
         col = col.push(text("Key"));
@@ -95,7 +100,7 @@ impl Connect {
                     .secure(!self.show_key)
                     .font(Font::MONOSPACE)
                     .on_input(Message::Key)
-                    .on_submit_maybe(ready.then_some(Message::Connect))
+                    .on_submit(Message::Connect)
                     .width(Fill),
                 button("Paste")
                     .style(button::secondary)
@@ -112,7 +117,7 @@ impl Connect {
         col = col.push(
             text_input("anonymous", &self.name)
                 .on_input(Message::Name)
-                .on_submit_maybe(ready.then_some(Message::Connect)),
+                .on_submit(Message::Connect),
         );
 
         let action = if self.connecting {
