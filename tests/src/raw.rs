@@ -2,8 +2,6 @@
 //! test can put any line on the wire: tampered, replayed, reflected,
 //! reordered, from another session, oversized.
 
-use std::net::SocketAddr;
-
 use common::Key;
 use common::clock::Clock;
 use common::handshake;
@@ -79,10 +77,6 @@ impl RawPeer {
         let ready = peer.read_line().await.expect("no ready");
         assert_eq!(peer.session.open(&ready), Ok(Some(Body::Ready)));
         peer
-    }
-
-    pub fn local_addr(&self) -> SocketAddr {
-        self.write.local_addr().unwrap()
     }
 
     /// Seals `body` in the session and sends it; returns the line.
