@@ -14,10 +14,11 @@ use iced::widget::{
 };
 use iced::{Element, Fill, Font, Task};
 
-use super::entry::{ChatMessage, Delivery, Entry, Tone, clock_time};
+use super::entry::{ChatMessage, Delivery, Entry, LONG_BYTES, Tone, clock_time};
 use super::style;
 use crate::event::{Ended, Event as EngineEvent, Handle, Peer, SendError};
 use crate::payload::MAX_TEXT_BYTES;
+use crate::text::for_window;
 
 /// How many of the newest entries are laid out by default (at least).
 pub const WINDOW: usize = 200;
@@ -50,6 +51,8 @@ pub enum Message {
     ShowEarlier,
     /// Copy the text of entry `index`.
     Copy(usize),
+    /// Lay out all of long message `index`, not only its first lines.
+    ShowAll(usize),
     /// The pointer entered message `index`: its text becomes selectable.
     Hover(usize),
     /// Selecting in the selectable message (edits are ignored).
@@ -142,14 +145,6 @@ impl Chat {
         self.peer.as_ref()
     }
 
-    pub fn peer_typing(&self) -> bool {
-        self.peer_typing
-    }
-
-    pub fn input_error(&self) -> Option<&str> {
-        self.input_error.as_deref()
-    }
-
     /// The window is being closed: asks the engine to say goodbye (it
     /// reports `Closed` when it has) and shows so. False if there is nothing
     /// to wait for: no engine, or a goodbye already under way (a second
@@ -170,6 +165,16 @@ impl Chat {
         self.closing
     }
 
+    /// How many of our messages the peer has not acknowledged yet.
+    pub fn undelivered(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(
+                |e| matches!(e, Entry::Message(m) if m.mine && m.delivery != Delivery::Delivered),
+            )
+            .count()
+    }
+
     /// What is selected in the message under the pointer, if anything.
     pub fn selection(&self) -> Option<String> {
         self.selectable.as_ref()?.1.selection()
@@ -179,10 +184,12 @@ impl Chat {
         self.draft.text()
     }
 
-    /// Adds a system line.
+    /// Adds a system line. Many quote the network (a `bye` reason, an alert,
+    /// an address), so it is made safe to show like a message.
     pub fn system(&mut self, text: impl Into<String>, tone: Tone, at: u64) -> Task<Message> {
+        let text = text.into();
         self.push(Entry::System {
-            text: text.into(),
+            text: for_window(&text).into_owned(),
             tone,
             at,
         })
@@ -244,15 +251,11 @@ impl Chat {
                 token,
             } => {
                 self.peer_typing = false;
-                self.push(Entry::Message(ChatMessage {
-                    id: id.clone(),
-                    from: from.clone(),
-                    mine: false,
-                    text: text.clone(),
-                    at: *sent_at,
-                    token: Some(token.clone()),
-                    delivery: Delivery::Delivered,
-                }))
+                let mut m =
+                    ChatMessage::new(id.clone(), from.clone(), false, text.clone(), *sent_at);
+                m.token = Some(token.clone());
+                m.delivery = Delivery::Delivered;
+                self.push(Entry::Message(m))
             }
             EngineEvent::Sent { id, token } => {
                 self.delivery(id, Delivery::Sent, Some(token.clone()));
@@ -334,12 +337,25 @@ impl Chat {
                 };
                 return (Task::none(), Some(Event::Copy(text)));
             }
+            Message::ShowAll(index) => {
+                if let Some(Entry::Message(m)) = self.entries.get_mut(index) {
+                    m.show_all();
+                    // The selectable copy under the pointer held the cut
+                    // text; all of it is not made selectable (see Hover).
+                    if self.selectable.as_ref().is_some_and(|(i, _)| *i == index) {
+                        self.selectable = None;
+                    }
+                }
+            }
             Message::Disconnect => return (Task::none(), Some(Event::Disconnect)),
             Message::Hover(index) => {
+                // Not a long message shown whole: a second layout of all of
+                // it (the editor's) would cost as much as Show all did.
                 if self.selectable.as_ref().is_none_or(|(i, _)| *i != index)
                     && let Some(Entry::Message(m)) = self.entries.get(index)
+                    && m.shown().len() <= LONG_BYTES
                 {
-                    self.selectable = Some((index, text_editor::Content::with_text(&m.text)));
+                    self.selectable = Some((index, text_editor::Content::with_text(m.shown())));
                 }
             }
             Message::Select(action) => {
@@ -397,15 +413,14 @@ impl Chat {
                 self.follow = true;
                 let text = text.to_owned();
                 self.draft = text_editor::Content::new();
-                self.push(Entry::Message(ChatMessage {
+                let at = crate::Clock::system().now_ms();
+                self.push(Entry::Message(ChatMessage::new(
                     id,
-                    from: "You".into(),
-                    mine: true,
+                    "You".into(),
+                    true,
                     text,
-                    at: crate::Clock::system().now_ms(),
-                    token: None,
-                    delivery: Delivery::Waiting,
-                }))
+                    at,
+                )))
             }
             Err(SendError::TooLong { len }) => {
                 self.input_error = Some(format!(
@@ -545,9 +560,17 @@ impl Chat {
                         .padding(0)
                         .style(style::selectable)
                         .into(),
-                    _ => text(m.text.as_str()).into(),
+                    _ => text(m.shown()).into(),
                 };
                 let mut body = column![meta, message_text].spacing(2);
+                if let Some(label) = m.show_all_label() {
+                    body = body.push(
+                        button(text(label).size(12))
+                            .style(button::text)
+                            .padding([0, 4])
+                            .on_press(Message::ShowAll(index)),
+                    );
+                }
                 if self.show_ciphertext
                     && let Some(token) = &m.token
                 {
@@ -621,5 +644,61 @@ fn shorten(token: &str) -> String {
     match token.char_indices().nth(TOKEN_SHOWN) {
         Some((cut, _)) => format!("{}… ({} characters)", &token[..cut], token.len()),
         None => token.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn received(chat: &mut Chat, id: &str, text: &str) {
+        let _ = chat.on_engine(
+            &EngineEvent::Received {
+                id: id.into(),
+                from: "bob".into(),
+                text: text.into(),
+                sent_at: 0,
+                token: "gAAAAA".into(),
+            },
+            0,
+        );
+    }
+
+    #[test]
+    fn the_message_under_the_pointer_is_selectable_unless_it_is_long_and_shown_whole() {
+        let mut chat = Chat::default();
+        received(&mut chat, "a", "short");
+        received(&mut chat, "b", &"long ".repeat(LONG_BYTES));
+        let _ = chat.update(Message::Hover(0));
+        assert_eq!(
+            chat.selectable.as_ref().map(|(i, c)| (*i, c.text())),
+            Some((0, "short".into()))
+        );
+        // Cut: its first lines are selectable, as they are shown.
+        let _ = chat.update(Message::Hover(1));
+        let cut = chat.selectable.as_ref().map(|(i, c)| (*i, c.text().len()));
+        assert!(
+            cut.is_some_and(|(i, len)| i == 1 && len < LONG_BYTES),
+            "{cut:?}"
+        );
+        // Shown whole: no second layout of it.
+        let _ = chat.update(Message::ShowAll(1));
+        assert!(chat.selectable.is_none());
+        let _ = chat.update(Message::Hover(0));
+        let _ = chat.update(Message::Hover(1));
+        assert_eq!(chat.selectable.as_ref().map(|(i, _)| *i), Some(0));
+    }
+
+    #[test]
+    fn copy_gives_the_whole_text_of_that_message() {
+        let mut chat = Chat::default();
+        let long = "long ".repeat(LONG_BYTES);
+        received(&mut chat, "a", "short");
+        received(&mut chat, "b", &long);
+        assert_eq!(
+            chat.update(Message::Copy(0)).1,
+            Some(Event::Copy("short".into()))
+        );
+        assert_eq!(chat.update(Message::Copy(1)).1, Some(Event::Copy(long)));
     }
 }
