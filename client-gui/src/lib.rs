@@ -43,7 +43,13 @@ pub struct App {
     /// Connected at least once in this session: show the chat.
     chatting: bool,
     chat: Chat,
-    retry_at: Option<Instant>,
+    /// While a reconnect is pending: when it starts, and why the last
+    /// attempt failed.
+    retry: Option<(Instant, String)>,
+    /// Disconnect was clicked: the engine delivers what is still undelivered
+    /// before it says goodbye (it keeps reconnecting for that), and this is
+    /// what the banner says meanwhile. A second click leaves at once.
+    leaving: Option<String>,
     clipboard: Box<dyn Clipboard>,
     clock: Clock,
 }
@@ -57,7 +63,8 @@ impl App {
             handle: None,
             chatting: false,
             chat: Chat::default(),
-            retry_at: None,
+            retry: None,
+            leaving: None,
             clipboard,
             clock: Clock::system(),
         }
@@ -141,7 +148,23 @@ impl App {
                         ]);
                     }
                     Some(chat::Event::Disconnect) => match &self.handle {
-                        Some(handle) if self.session.is_some() => handle.close(),
+                        // What is undelivered is dropped: the user asked twice.
+                        Some(handle) if self.session.is_some() && self.leaving.is_some() => {
+                            handle.quit();
+                        }
+                        Some(handle) if self.session.is_some() => {
+                            handle.close();
+                            self.leaving = Some(match self.chat.undelivered() {
+                                0 => "Saying goodbye…".to_owned(),
+                                n => format!(
+                                    "Leaving once {n} undelivered message{} {} delivered. \
+                                     Click Disconnect again to leave now.",
+                                    if n == 1 { "" } else { "s" },
+                                    if n == 1 { "is" } else { "are" },
+                                ),
+                            });
+                            self.banner(None);
+                        }
                         // Nothing runs any more: back to the connect screen.
                         _ => {
                             self.stop();
@@ -160,7 +183,7 @@ impl App {
             Message::Engine(Update::Event(event)) => self.on_event(event, now),
             Message::Engine(Update::Listening { .. } | Update::BindFailed(_)) => Task::none(),
             Message::Tick => {
-                self.chat.set_banner(self.countdown());
+                self.banner(self.countdown());
                 Task::none()
             }
             Message::Focus(to) => to.task(),
@@ -174,16 +197,24 @@ impl App {
         self.handle = None;
         self.chat.set_handle(None);
         self.connect.connecting = false;
-        self.retry_at = None;
+        self.retry = None;
+        self.leaving = None;
+    }
+
+    /// The line above the message box; while leaving, it says so instead.
+    fn banner(&mut self, banner: Option<String>) {
+        self.chat.set_banner(self.leaving.clone().or(banner));
     }
 
     fn countdown(&self) -> Option<String> {
-        let at = self.retry_at?;
+        let (at, why) = self.retry.as_ref()?;
         let secs = at
             .saturating_duration_since(Instant::now())
             .as_secs_f32()
             .ceil();
-        Some(format!("Connection lost. Reconnecting in {secs} s…"))
+        Some(format!(
+            "Connection lost. Reconnecting in {secs} s… (last attempt: {why})"
+        ))
     }
 
     fn on_event(&mut self, event: Event, now: u64) -> Task<Message> {
@@ -192,14 +223,14 @@ impl App {
         }
         match &event {
             Event::Connecting { attempt, server } if *attempt > 1 => {
-                self.retry_at = None;
-                self.chat.set_banner(Some(format!(
+                self.retry = None;
+                self.banner(Some(format!(
                     "Reconnecting to {server} (attempt {attempt})…"
                 )));
             }
-            Event::Retrying { delay, .. } => {
-                self.retry_at = Some(Instant::now() + *delay);
-                self.chat.set_banner(self.countdown());
+            Event::Retrying { delay, error, .. } => {
+                self.retry = Some((Instant::now() + *delay, error.to_string()));
+                self.banner(self.countdown());
             }
             Event::Connected { .. } => {
                 // The chat replaces the form: the message box takes the focus.
@@ -210,8 +241,8 @@ impl App {
                 };
                 self.chatting = true;
                 self.connect.connecting = false;
-                self.retry_at = None;
-                self.chat.set_banner(None);
+                self.retry = None;
+                self.banner(None);
                 return Task::batch([self.chat.on_engine(&event, now).map(Message::Chat), focus]);
             }
             Event::Failed(error) if !self.chatting => {
@@ -221,13 +252,13 @@ impl App {
             }
             Event::Failed(error) => {
                 self.stop();
-                self.chat.set_banner(Some(format!(
+                self.banner(Some(format!(
                     "Could not reconnect: {error}. Press Disconnect to go back."
                 )));
             }
             Event::Disconnected(Ended::PeerLeft { name, .. }) => {
                 self.stop();
-                self.chat.set_banner(Some(format!(
+                self.banner(Some(format!(
                     "{name} ended the chat. Press Disconnect to go back."
                 )));
             }
@@ -255,7 +286,7 @@ impl App {
             }
             None => Subscription::none(),
         };
-        let tick = match self.retry_at {
+        let tick = match self.retry {
             Some(_) => iced::time::every(Duration::from_secs(1)).map(|_| Message::Tick),
             None => Subscription::none(),
         };
