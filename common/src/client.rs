@@ -82,26 +82,23 @@ async fn run(config: ClientConfig, mut cmds: Commands, events: Emitter) -> Resul
                         link.close(Some("closed")).await;
                         return events.emit(Event::Closed).await;
                     }
-                    Outcome::Ended(Ended::Alert(alert))
-                        if started.elapsed() < timing.lost_after =>
-                    {
-                        // A peer that breaks every session at once must not
-                        // get a reconnect storm: this counts as a failure.
-                        link.close(None).await;
-                        events
-                            .emit(Event::Disconnected(Ended::Alert(alert.clone())))
-                            .await?;
-                        ConnectError::SessionAlert(alert)
-                    }
                     Outcome::Ended(ended) => {
                         link.close(None).await;
-                        let stop = matches!(ended, Ended::PeerLeft { .. });
-                        events.emit(Event::Disconnected(ended)).await?;
-                        if stop {
+                        let left = matches!(ended, Ended::PeerLeft { .. });
+                        // A session that ends right after it started (an
+                        // alert, a reset) counts as a failed attempt, so a
+                        // peer or a path that breaks every session meets
+                        // the backoff instead of a reconnect storm.
+                        let short = started.elapsed() < timing.lost_after;
+                        events.emit(Event::Disconnected(ended.clone())).await?;
+                        if left {
                             return Ok(());
                         }
-                        failures = 0;
-                        continue;
+                        if !short {
+                            failures = 0;
+                            continue;
+                        }
+                        ConnectError::ShortSession(ended)
                     }
                     Outcome::Interrupted(()) | Outcome::Gone => {
                         // Nobody reads our events any more (the window went

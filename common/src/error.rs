@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use crate::admission;
 use crate::codec::HANDSHAKE_LINE_MAX;
 use crate::handshake::ErrCode;
+use crate::event::Ended;
 use crate::session::Alert;
 
 /// Why the client could not (re)connect.
@@ -39,8 +40,8 @@ pub enum ConnectError {
          worked before"
     )]
     Unauthenticated(String),
-    #[error("the last session was closed for security right after it started ({0})")]
-    SessionAlert(Alert),
+    #[error("the last session ended right after it started ({0})")]
+    ShortSession(Ended),
     #[error("network error: {0}")]
     Io(String),
 }

@@ -401,7 +401,10 @@ async fn wrong_key_and_garbage_connections_do_not_interrupt_a_live_session() {
 async fn a_forged_key_mismatch_after_a_live_session_is_retried_not_final() {
     let timing = fast_timing();
     let mut s = setup(timing.clone()).await;
-    // Someone on the path answers the next two connections as a server
+    // A session that has lasted (its loss is not a failed attempt, as one
+    // cut at once would be)...
+    tokio::time::sleep(timing.lost_after * 2).await;
+    // ...then someone on the path answers the next two connections as a server
     // with another key would, in plain text, and cuts the live session.
     s.proxy
         .answer(2, "ERR key-mismatch this server uses a different key");

@@ -220,7 +220,7 @@ async fn a_client_catches_a_frame_reflected_by_the_server() {
     // The client does not give up: it connects again, after a pause.
     assert_eq!(
         retrying(&mut events).await.1,
-        ConnectError::SessionAlert(Alert::Reflected)
+        ConnectError::ShortSession(Ended::Alert(Alert::Reflected))
     );
     let _again = RawPeer::accept(&key, &listener, "honest").await;
     assert_eq!(connected(&mut events).await, "honest");
@@ -263,7 +263,7 @@ async fn a_server_that_breaks_every_session_at_once_gets_a_growing_backoff_not_a
         let line = raw.session.seal(&msg("broken"));
         raw.send_line(&flip_middle(&line)).await;
         let (delay, error) = retrying(&mut events).await;
-        assert_eq!(error, ConnectError::SessionAlert(Alert::Tampered));
+        assert_eq!(error, ConnectError::ShortSession(Ended::Alert(Alert::Tampered)));
         delays.push(delay);
     }
     let _patient = RawPeer::accept(&key, &listener, "mallory").await;
