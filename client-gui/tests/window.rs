@@ -22,7 +22,7 @@ use iced::futures::{FutureExt, Stream, StreamExt};
 use iced::keyboard::{self, Modifiers, key::Named};
 use iced::widget::text_editor::{Action, Edit};
 use iced_test::runtime::{Action as Run, Task, task};
-use iced_test::selector::Candidate;
+use iced_test::selector::{Candidate, Target};
 use iced_test::{Simulator, selector, simulator};
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
@@ -549,6 +549,11 @@ async fn disconnect_waits_for_undelivered_messages_and_a_second_click_leaves_now
 #[tokio::test]
 async fn a_message_of_the_largest_size_is_shown_cut_until_show_all_and_copied_whole() {
     let mut desk = chatting().await;
+    desk.bob.handle.send("first").unwrap();
+    desk.until("Alice's window has Bob's first message", |d| {
+        !d.messages().is_empty()
+    })
+    .await;
     let before = laid_out(&desk.app);
     let long: String = "All work and no play makes Jack a dull boy. "
         .chars()
@@ -556,11 +561,11 @@ async fn a_message_of_the_largest_size_is_shown_cut_until_show_all_and_copied_wh
         .take(MAX_TEXT_BYTES)
         .collect();
     desk.bob.handle.send(long.clone()).unwrap();
-    desk.until("Alice's window has Bob's message", |d| {
-        d.messages().iter().any(|m| m.0 == "bob")
+    desk.until("Alice's window has Bob's second message", |d| {
+        d.messages().len() == 2
     })
     .await;
-    assert_eq!(desk.messages()[0].1, long, "all of it arrived");
+    assert!(desk.messages()[1].1 == long, "all of it arrived");
 
     // Its first lines and a button, not 256 KiB of text to lay out.
     assert!(desk.shows("Show all (256 KB)"));
@@ -568,14 +573,28 @@ async fn a_message_of_the_largest_size_is_shown_cut_until_show_all_and_copied_wh
     assert!(shown < 2 * 1024, "{shown} bytes of text laid out");
     assert!(desk.shows("All work and no play makes Jack a dull boy. All work"));
 
+    // Each message's Copy copies that message, all of it.
+    let copy = |n: usize| {
+        let mut seen = 0;
+        move |candidate: Candidate<'_>| match candidate {
+            Candidate::Text {
+                content: "Copy", ..
+            } => {
+                seen += 1;
+                (seen == n).then(|| Target::from(candidate))
+            }
+            _ => None,
+        }
+    };
     desk.act(|ui| {
-        ui.click("Copy").unwrap();
+        ui.click(copy(2)).unwrap();
     });
-    assert_eq!(
-        desk.clipboard.contents(),
-        Some(long.clone()),
-        "Copy copies all"
-    );
+    let copied = desk.clipboard.contents().unwrap_or_default();
+    assert!(copied == long, "Copy copied {} bytes", copied.len());
+    desk.act(|ui| {
+        ui.click(copy(1)).unwrap();
+    });
+    assert_eq!(desk.clipboard.contents().as_deref(), Some("first"));
 
     desk.act(|ui| {
         ui.click("Show all (256 KB)").unwrap();
