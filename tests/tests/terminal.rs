@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -103,9 +103,15 @@ fn say(program: &mut Program, line: &str) {
     writeln!(program.stdin.as_mut().unwrap(), "{line}").unwrap();
 }
 
-/// Closes its stdin (EOF) and waits for it to exit.
-fn exit_code(program: &mut Program) -> i32 {
-    drop(program.stdin.take());
+/// Writes `input` to its stdin, then closes it (EOF), as `printf … |` does,
+/// from a thread so that a large input cannot block the test on a full pipe.
+fn pipe_in(program: &mut Program, input: String) {
+    let mut stdin = program.stdin.take().unwrap();
+    std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+}
+
+/// Waits for it to exit by itself (stdin untouched).
+fn exits_by_itself(program: &mut Program) -> i32 {
     let mut child = program.child.take().unwrap();
     let (tx, rx) = channel();
     std::thread::spawn(move || {
@@ -114,6 +120,30 @@ fn exit_code(program: &mut Program) -> i32 {
     rx.recv_timeout(WAIT)
         .expect("the program did not exit")
         .unwrap()
+}
+
+/// Closes its stdin (EOF) and waits for it to exit.
+fn exit_code(program: &mut Program) -> i32 {
+    drop(program.stdin.take());
+    exits_by_itself(program)
+}
+
+/// Every line still to come on `rx`, once the program has exited.
+fn rest(rx: &Receiver<String>) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        match rx.recv_timeout(WAIT) {
+            Ok(line) => lines.push(line),
+            Err(RecvTimeoutError::Disconnected) => return lines,
+            Err(RecvTimeoutError::Timeout) => panic!("the stream did not end: {lines:?}"),
+        }
+    }
+}
+
+/// `count` numbered lines of input.
+fn numbered(count: usize) -> (String, Vec<String>) {
+    let lines: Vec<String> = (0..count).map(|i| format!("line {i} of {count}")).collect();
+    (lines.iter().map(|l| format!("{l}\n")).collect(), lines)
 }
 
 fn server() -> (Program, String, String) {
@@ -143,17 +173,27 @@ fn server() -> (Program, String, String) {
     (server, key, addr)
 }
 
-/// A terminal client named alice, connected to the server at `addr`.
-fn alice(key: &str, addr: &str) -> Program {
-    let client = start(
+fn client(addr: &str, key: Option<&str>, name: &str) -> Program {
+    start(
         "client-gui",
-        &["--headless", "--connect", addr, "--name", "alice"],
-        Some(key),
-    );
-    wait_for(&client.err, "connected", |l| {
-        l.starts_with("connected to bob")
-    });
+        &["--headless", "--connect", addr, "--name", name],
+        key,
+    )
+}
+
+/// A terminal client named alice, connected to the server at `addr` (its
+/// first two stderr lines, checked).
+fn alice(key: &str, addr: &str) -> Program {
+    let client = client(addr, Some(key), "alice");
+    connected(&client, addr);
     client
+}
+
+/// The client's stderr begins with connecting to bob at `addr`.
+fn connected(client: &Program, addr: &str) {
+    let next = || client.err.recv_timeout(WAIT).unwrap();
+    assert_eq!(next(), format!("connecting to {addr}…"));
+    assert_eq!(next(), format!("connected to bob ({addr})"));
 }
 
 #[test]
@@ -175,53 +215,136 @@ fn two_terminals_chat_and_exit_cleanly_on_eof() {
 
     assert_eq!(exit_code(&mut client), 0, "EOF ends the client cleanly");
     wait_for(&server.err, "about the disconnect", |l| {
-        l.starts_with("disconnected: alice left")
+        l == "disconnected: alice left (closed)"
     });
+    assert!(server.running(), "the server keeps waiting");
+    assert_eq!(exit_code(&mut server), 0);
+    assert_eq!(rest(&client.out), Vec::<String>::new());
+    assert_eq!(rest(&server.out), Vec::<String>::new());
+}
+
+#[test]
+fn a_thousand_piped_lines_reach_the_server_once_in_order_before_the_client_says_bye() {
+    // `… | client-gui --headless`: stdin ends before the client has even
+    // connected; it connects, delivers everything, then says bye.
+    let (mut server, key, addr) = server();
+    let mut client = client(&addr, Some(&key), "alice");
+    let (input, lines) = numbered(1000);
+    pipe_in(&mut client, input);
+    assert_eq!(exits_by_itself(&mut client), 0, "{:?}", rest(&client.err));
+    wait_for(&server.err, "about the goodbye", |l| {
+        l == "disconnected: alice left (closed)"
+    });
+    assert_eq!(exit_code(&mut server), 0);
+    let expected: Vec<String> = lines.iter().map(|l| format!("alice: {l}")).collect();
+    assert_eq!(rest(&server.out), expected);
+}
+
+#[test]
+fn a_server_with_piped_lines_waits_for_someone_and_delivers_a_thousand_once_in_order() {
+    // `… | server-gui --headless`: stdin ends before anyone connects; it
+    // waits, delivers everything, says bye and exits by itself.
+    let (mut server, key, addr) = server();
+    let (input, lines) = numbered(1000);
+    pipe_in(&mut server, input);
+    assert_eq!(
+        server.err.recv_timeout(WAIT).unwrap(),
+        "waiting for someone to connect…"
+    );
+    assert_eq!(
+        server.err.recv_timeout(WAIT).unwrap(),
+        "end of input: 1000 typed lines still to deliver; leaving once delivered (Ctrl+C leaves now)"
+    );
+    assert!(server.running(), "it waits for someone");
+
+    let mut client = alice(&key, &addr);
+    assert_eq!(exits_by_itself(&mut server), 0, "{:?}", rest(&server.err));
+    // The client's stdin is still open: bob's goodbye ends it.
+    assert_eq!(exits_by_itself(&mut client), 0);
+    assert_eq!(rest(&client.err), ["disconnected: bob left (closed)"]);
+    let expected: Vec<String> = lines.iter().map(|l| format!("bob: {l}")).collect();
+    assert_eq!(rest(&client.out), expected);
+}
+
+#[test]
+fn ctrl_c_leaves_at_once_and_exits_cleanly_when_everything_was_delivered() {
+    let (mut server, key, addr) = server();
+    // Ctrl+C is handled from before the first line a program prints, so
+    // seeing alice's lines means SIGINT cannot kill her unhandled.
+    let mut client = alice(&key, &addr);
+    say(&mut client, "before the interrupt");
+    wait_for(&server.out, "the message", |l| {
+        l == "alice: before the interrupt"
+    });
+
+    interrupt(&client);
+    wait_for(&server.err, "about alice leaving", |l| {
+        l == "disconnected: alice left (closed)"
+    });
+    assert_eq!(
+        exits_by_itself(&mut client),
+        0,
+        "Ctrl+C ends the client cleanly"
+    );
+    assert_eq!(
+        rest(&client.err),
+        ["interrupted: everything typed was delivered"]
+    );
     assert!(server.running(), "the server keeps waiting");
     assert_eq!(exit_code(&mut server), 0);
 }
 
 #[test]
-fn ctrl_c_says_goodbye_and_exits_cleanly() {
+fn ctrl_c_says_how_many_lines_were_not_delivered_and_fails() {
     let (mut server, key, addr) = server();
     let mut client = alice(&key, &addr);
+    server.kill();
+    wait_for(&client.err, "about the lost connection", |l| {
+        l.starts_with("disconnected: ")
+    });
+    // EOF while nobody can take the lines: the client keeps trying.
+    pipe_in(&mut client, "one\ntwo\n".into());
+    wait_for(&client.err, "about the end of input", |l| {
+        l == "end of input: 2 typed lines still to deliver; leaving once delivered (Ctrl+C leaves now)"
+    });
+    wait_for(&client.err, "about retrying", |l| {
+        l.contains("trying again in")
+    });
+    assert!(client.running(), "it keeps trying to deliver");
 
-    let pid = client.child.as_ref().unwrap().id().to_string();
+    interrupt(&client);
+    assert_ne!(exits_by_itself(&mut client), 0);
+    assert_eq!(
+        rest(&client.err).last().map(String::as_str),
+        Some("interrupted: 2 typed lines not delivered")
+    );
+}
+
+fn interrupt(program: &Program) {
+    let pid = program.child.as_ref().unwrap().id().to_string();
     let interrupted = Command::new("kill").args(["-INT", &pid]).status().unwrap();
     assert!(interrupted.success());
-    wait_for(&server.err, "about alice leaving", |l| {
-        l.starts_with("disconnected: alice left")
-    });
-    assert_eq!(exit_code(&mut client), 0, "Ctrl+C ends the client cleanly");
-    assert!(server.running(), "the server keeps waiting");
-    assert_eq!(exit_code(&mut server), 0);
 }
 
 #[test]
-fn a_wrong_key_fails_the_client_and_the_server_keeps_waiting() {
+fn a_wrong_key_fails_the_client_with_one_line_and_the_server_keeps_waiting() {
     let (mut server, key, addr) = server();
     let wrong = common::Key::generate().unwrap().to_string();
-    let mut client = start(
-        "client-gui",
-        &["--headless", "--connect", &addr],
-        Some(&wrong),
+    let mut client = client(&addr, Some(&wrong), "alice");
+    drop(client.stdin.take());
+    assert_ne!(exits_by_itself(&mut client), 0);
+    assert_eq!(
+        rest(&client.err),
+        [
+            format!("connecting to {addr}…"),
+            "error: the server uses a different key: paste the key its window shows".into(),
+        ]
     );
-    wait_for(&client.err, "about the key", |l| {
-        l.contains("different key")
-    });
-    assert_ne!(exit_code(&mut client), 0);
     wait_for(&server.err, "about the attempt", |l| {
         l == "127.0.0.1 tried a different key"
     });
 
-    let mut right = start(
-        "client-gui",
-        &["--headless", "--connect", &addr],
-        Some(&key),
-    );
-    wait_for(&right.err, "connected", |l| {
-        l.starts_with("connected to bob")
-    });
+    let mut right = alice(&key, &addr);
     assert_eq!(exit_code(&mut right), 0);
     assert_eq!(exit_code(&mut server), 0);
 }
@@ -232,25 +355,31 @@ fn refused_and_unresolvable_addresses_fail_with_one_line() {
     let free = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
-        .unwrap();
-    let mut refused = start(
-        "client-gui",
-        &["--headless", "--connect", &free.to_string()],
-        Some(&key),
+        .unwrap()
+        .to_string();
+    let mut refused = client(&free, Some(&key), "alice");
+    drop(refused.stdin.take());
+    assert_ne!(exits_by_itself(&mut refused), 0);
+    assert_eq!(
+        rest(&refused.err),
+        [
+            format!("connecting to {free}…"),
+            format!(
+                "error: {free} refused the connection: is the server window open, and the port right?"
+            ),
+        ]
     );
-    wait_for(&refused.err, "about the refusal", |l| {
-        l.contains("refused the connection")
-    });
-    assert_ne!(exit_code(&mut refused), 0);
-    let mut unknown = start(
-        "client-gui",
-        &["--headless", "--connect", "no-such-host.invalid"],
-        Some(&key),
+    // `</dev/null`: nothing typed, and still an error.
+    let mut unknown = client("no-such-host.invalid", Some(&key), "alice");
+    drop(unknown.stdin.take());
+    assert_ne!(exits_by_itself(&mut unknown), 0);
+    assert_eq!(
+        rest(&unknown.err),
+        [
+            "connecting to no-such-host.invalid:7878…",
+            "error: could not find the computer \"no-such-host.invalid\": check the address",
+        ]
     );
-    wait_for(&unknown.err, "about the host", |l| {
-        l.contains("could not find the computer")
-    });
-    assert_ne!(exit_code(&mut unknown), 0);
 }
 
 #[test]
@@ -262,10 +391,38 @@ fn a_port_in_use_is_one_clear_line() {
         &["--headless", "--bind", "127.0.0.1", "--port", &port],
         None,
     );
-    wait_for(&server.err, "about the port", |l| {
-        l.contains("already in use")
-    });
     assert_ne!(exit_code(&mut server), 0);
+    assert_eq!(
+        rest(&server.err),
+        [format!(
+            "error: port {port} is already in use by another program: pick another port"
+        )]
+    );
+    assert_eq!(rest(&server.out), Vec::<String>::new());
+}
+
+/// A server named bob with `key` on 127.0.0.1:`port`, and its address.
+fn server_at(key: &str, port: &str) -> (Program, String) {
+    let args = [
+        "--headless",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        port,
+        "--name",
+        "bob",
+    ];
+    let server = start("server-gui", &args, Some(key));
+    assert_eq!(
+        server.out.recv_timeout(WAIT).unwrap(),
+        format!("key: {key}")
+    );
+    let addr = format!("127.0.0.1:{port}");
+    assert_eq!(
+        server.out.recv_timeout(WAIT).unwrap(),
+        format!("listening: {addr}")
+    );
+    (server, addr)
 }
 
 #[test]
@@ -277,20 +434,7 @@ fn a_client_waits_for_a_restarted_server_and_delivers_what_was_typed_meanwhile()
         .unwrap()
         .port()
         .to_string();
-    let args = [
-        "--headless",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--name",
-        "bob",
-    ];
-    let mut server = start("server-gui", &args, Some(&key));
-    let addr = wait_for(&server.out, "listening: …", |l| {
-        l.starts_with("listening: ")
-    })[11..]
-        .to_owned();
+    let (mut server, addr) = server_at(&key, &port);
     let mut client = alice(&key, &addr);
 
     server.kill();
@@ -302,7 +446,7 @@ fn a_client_waits_for_a_restarted_server_and_delivers_what_was_typed_meanwhile()
         l.contains("trying again in")
     });
 
-    let mut restarted = start("server-gui", &args, Some(&key));
+    let (mut restarted, _) = server_at(&key, &port);
     wait_for(&restarted.out, "the message typed meanwhile", |l| {
         l == "alice: typed while the server was down"
     });
@@ -311,6 +455,75 @@ fn a_client_waits_for_a_restarted_server_and_delivers_what_was_typed_meanwhile()
     });
     assert_eq!(exit_code(&mut client), 0);
     assert_eq!(exit_code(&mut restarted), 0);
+}
+
+#[test]
+fn what_a_peer_sends_cannot_act_on_the_terminal() {
+    let (mut server, key, addr) = server();
+    // A right-to-left override in the name, and in the text: OSC 52 (write
+    // the clipboard), clear screen, C1 CSI, and a CR to overwrite the line.
+    let mut client = client(&addr, Some(&key), "mallory\u{202e}gnp.exe");
+    say(
+        &mut client,
+        "\u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J\u{9b}31mhi\rthere",
+    );
+    let connected = wait_for(&server.err, "connected", |l| l.starts_with("connected to "));
+    assert!(
+        connected.starts_with("connected to mallorygnp.exe (127.0.0.1:"),
+        "{connected}"
+    );
+    assert_eq!(
+        server.out.recv_timeout(WAIT).unwrap(),
+        r"mallorygnp.exe: \u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J\u{9b}31mhi\u{d}there"
+    );
+    assert_eq!(exit_code(&mut client), 0);
+    assert_eq!(exit_code(&mut server), 0);
+    assert_eq!(rest(&server.out), Vec::<String>::new());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_other_users_can_read_gets_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let (mut server, key, addr) = server();
+    let path = std::env::temp_dir().join(format!("fernet-chat-key-{}", std::process::id()));
+    std::fs::write(&path, format!("{key}\n")).unwrap();
+    let path_arg = path.to_str().unwrap();
+    let with_file = || {
+        start(
+            "client-gui",
+            &[
+                "--headless",
+                "--connect",
+                &addr,
+                "--key-file",
+                path_arg,
+                "--name",
+                "alice",
+            ],
+            None,
+        )
+    };
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut shared = with_file();
+    assert_eq!(
+        shared.err.recv_timeout(WAIT).unwrap(),
+        format!(
+            "warning: other users have access to the key file {path_arg} (mode 644); \
+             only you should: chmod 600 {path_arg}"
+        )
+    );
+    connected(&shared, &addr);
+    assert_eq!(exit_code(&mut shared), 0);
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut private = with_file();
+    connected(&private, &addr);
+    assert_eq!(exit_code(&mut private), 0);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(exit_code(&mut server), 0);
 }
 
 #[test]
