@@ -22,6 +22,12 @@ use crate::text::for_window;
 
 /// How many of the newest entries are laid out by default (at least).
 pub const WINDOW: usize = 200;
+
+/// Bytes of text (messages and their tokens) the history keeps. A peer can
+/// send messages for as long as it likes; past this the oldest entries go,
+/// down to three quarters of it (in one step, so the bookkeeping is not
+/// redone for every message), and the log says how many went.
+pub const HISTORY_BYTES: usize = 32 * 1024 * 1024;
 /// The first entry laid out moves in steps of this many, so that a new
 /// message is appended to the laid-out list rather than shifting every entry
 /// in it by one, which would make iced shape all their text again (measured:
@@ -72,6 +78,10 @@ pub enum Event {
 /// The chat's state; it outlives connections, so history stays on screen.
 pub struct Chat {
     entries: Vec<Entry>,
+    /// What `entries` holds, in [`Entry::bytes`].
+    history_bytes: usize,
+    /// Entries dropped from the front to stay under [`HISTORY_BYTES`].
+    forgotten: usize,
     /// Index in `entries` of each of our messages, by id.
     mine: HashMap<String, usize>,
     draft: text_editor::Content,
@@ -102,6 +112,8 @@ impl Default for Chat {
     fn default() -> Chat {
         Chat {
             entries: Vec::new(),
+            history_bytes: 0,
+            forgotten: 0,
             mine: HashMap::new(),
             draft: text_editor::Content::new(),
             input_error: None,
@@ -201,7 +213,11 @@ impl Chat {
         {
             self.mine.insert(m.id.clone(), self.entries.len());
         }
+        self.history_bytes += entry.bytes();
         self.entries.push(entry);
+        if self.history_bytes > HISTORY_BYTES {
+            self.forget_oldest();
+        }
         if self.follow {
             self.window = WINDOW;
             operation::snap_to_end(LOG)
@@ -479,6 +495,29 @@ impl Chat {
             .into()
     }
 
+    /// Drops the oldest entries until the history holds three quarters of
+    /// [`HISTORY_BYTES`], keeping the newest entry whatever its size.
+    fn forget_oldest(&mut self) {
+        let mut n = 0;
+        while self.history_bytes > HISTORY_BYTES / 4 * 3 && n + 1 < self.entries.len() {
+            self.history_bytes -= self.entries[n].bytes();
+            n += 1;
+        }
+        self.entries.drain(..n);
+        self.forgotten += n;
+        self.mine.retain(|_, i| match i.checked_sub(n) {
+            Some(moved) => {
+                *i = moved;
+                true
+            }
+            None => false,
+        });
+        self.selectable = self
+            .selectable
+            .take()
+            .and_then(|(i, content)| Some((i.checked_sub(n)?, content)));
+    }
+
     /// Index of the first entry laid out: the newest `window` at least.
     fn first_shown(&self) -> usize {
         let start = self.entries.len().saturating_sub(self.window);
@@ -488,6 +527,14 @@ impl Chat {
     fn log(&self) -> Element<'_, Message> {
         let start = self.first_shown();
         let mut list = Column::new().spacing(6).padding([0, 12]);
+        if self.forgotten > 0 && start == 0 {
+            let line = format!(
+                "{} earlier entries were let go to keep memory bounded (the history keeps {} MB of text).",
+                self.forgotten,
+                HISTORY_BYTES / (1024 * 1024)
+            );
+            list = list.push(text(line).size(13).style(text::secondary));
+        }
         if start > 0 {
             list = list.push(
                 button(text(format!("Show earlier messages ({start} more)")).size(13))
@@ -687,6 +734,52 @@ mod tests {
         let _ = chat.update(Message::Hover(0));
         let _ = chat.update(Message::Hover(1));
         assert_eq!(chat.selectable.as_ref().map(|(i, _)| *i), Some(0));
+    }
+
+    #[test]
+    fn the_history_keeps_a_bounded_amount_of_text_and_says_what_went() {
+        let mut chat = Chat::default();
+        let (handle, _commands) = crate::event::Handle::new(crate::Clock::system());
+        chat.set_handle(Some(handle));
+        // One of ours early on, then a peer that never stops.
+        chat.draft = text_editor::Content::with_text("mine");
+        let _ = chat.update(Message::Submit);
+        let big = "z".repeat(MAX_TEXT_BYTES);
+        for n in 0..400 {
+            received(&mut chat, &format!("r{n}"), &big);
+        }
+        assert!(
+            chat.history_bytes <= HISTORY_BYTES,
+            "{}",
+            chat.history_bytes
+        );
+        let kept: usize = chat.entries.iter().map(Entry::bytes).sum();
+        assert_eq!(kept, chat.history_bytes);
+        assert!(chat.forgotten > 0);
+        assert_eq!(chat.forgotten + chat.entries.len(), 401);
+        // Our early message went with the rest, and its index with it.
+        assert!(chat.mine.is_empty());
+        let newest = chat.entries.last().map(|e| match e {
+            Entry::Message(m) => m.id.clone(),
+            Entry::System { text, .. } => text.clone(),
+        });
+        assert_eq!(newest.as_deref(), Some("r399"));
+        // Ours sent now is found again by its id (the index moved right).
+        chat.draft = text_editor::Content::with_text("later");
+        let _ = chat.update(Message::Submit);
+        let later = |chat: &Chat| {
+            let (id, &i) = chat.mine.iter().next().unwrap();
+            matches!(&chat.entries[i], Entry::Message(m) if &m.id == id && m.text == "later")
+        };
+        assert!(later(&chat));
+        // Until the oldest go once more: its index moves with them.
+        let before = chat.forgotten;
+        let mut n = 400;
+        while chat.forgotten == before {
+            received(&mut chat, &format!("r{n}"), &big);
+            n += 1;
+        }
+        assert!(later(&chat));
     }
 
     #[test]

@@ -146,6 +146,23 @@ pub enum Entry {
     System { text: String, tone: Tone, at: u64 },
 }
 
+impl Entry {
+    /// About how many bytes of text the entry keeps (what the history's
+    /// bound counts).
+    pub fn bytes(&self) -> usize {
+        match self {
+            Entry::Message(m) => {
+                m.id.len()
+                    + m.from.len()
+                    + m.text.len()
+                    + m.token.as_ref().map_or(0, String::len)
+                    + m.shown.as_ref().map_or(0, String::len)
+            }
+            Entry::System { text, .. } => text.len(),
+        }
+    }
+}
+
 /// `HH:MM` in local time for a Unix time in ms.
 pub fn clock_time(ms: u64) -> String {
     i64::try_from(ms)
