@@ -307,14 +307,13 @@ impl Chat {
                 };
                 self.system(text, tone, now)
             }
-            EngineEvent::Rejected { addr, reason } => {
-                self.system(format!("{} {reason}", addr.ip()), Tone::Notice, now)
-            }
             EngineEvent::Failed(error) => {
                 self.system(format!("Could not connect: {error}"), Tone::Alert, now)
             }
+            // Turned-away connections are the server window's to tally.
             EngineEvent::Connecting { .. }
             | EngineEvent::Retrying { .. }
+            | EngineEvent::Rejected { .. }
             | EngineEvent::KeyChanged(_)
             | EngineEvent::Closed => Task::none(),
         }
