@@ -242,11 +242,18 @@ async fn a_client_catches_a_tampered_frame() {
     );
 }
 
+/// How a hostile server breaks each session as soon as it starts.
+enum Break {
+    /// Sends a tampered frame (a security alert).
+    Tamper,
+    /// Closes the connection (a reset on the path would do the same).
+    Close,
+}
+
 /// A server that breaks each session as soon as it starts: each break counts
 /// as a failed attempt, so the client waits longer each time instead of
 /// reconnecting at once, again and again.
-#[tokio::test(start_paused = true)]
-async fn a_server_that_breaks_every_session_at_once_gets_a_growing_backoff_not_a_storm() {
+async fn a_server_that_breaks_every_session(how: Break) {
     let key = Key::generate().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut chat = common::Config::new(key.clone(), "alice");
@@ -260,10 +267,19 @@ async fn a_server_that_breaks_every_session_at_once_gets_a_growing_backoff_not_a
         let mut raw = RawPeer::accept(&key, &listener, "mallory").await;
         accepted.push(Instant::now());
         connected(&mut events).await;
-        let line = raw.session.seal(&msg("broken"));
-        raw.send_line(&flip_middle(&line)).await;
+        let ended = match how {
+            Break::Tamper => {
+                let line = raw.session.seal(&msg("broken"));
+                raw.send_line(&flip_middle(&line)).await;
+                Ended::Alert(Alert::Tampered)
+            }
+            Break::Close => {
+                drop(raw);
+                Ended::Lost("the other side closed the connection".into())
+            }
+        };
         let (delay, error) = retrying(&mut events).await;
-        assert_eq!(error, ConnectError::ShortSession(Ended::Alert(Alert::Tampered)));
+        assert_eq!(error, ConnectError::ShortSession(ended));
         delays.push(delay);
     }
     let _patient = RawPeer::accept(&key, &listener, "mallory").await;
@@ -274,4 +290,14 @@ async fn a_server_that_breaks_every_session_at_once_gets_a_growing_backoff_not_a
     for (pair, delay) in accepted.windows(2).zip(&delays) {
         assert!(pair[1] - pair[0] >= *delay, "reconnected before {delay:?}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_tampers_with_every_session_gets_a_growing_backoff_not_a_storm() {
+    a_server_that_breaks_every_session(Break::Tamper).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_closes_every_session_at_once_gets_a_growing_backoff_not_a_storm() {
+    a_server_that_breaks_every_session(Break::Close).await;
 }
