@@ -925,6 +925,7 @@ mod tests {
         let (exit, _) = relay_with(input, std::future::pending(), async |mut engine: Engine| {
             let mut unacked = Vec::new();
             let mut texts = Vec::new();
+            let mut pauses = 0;
             loop {
                 // With time paused, this sleep ends only once every task
                 // is idle: the relay has read all it is going to.
@@ -943,12 +944,15 @@ mod tests {
                         assert!(in_flight >= IN_FLIGHT_MAX, "paused early at {in_flight}");
                         assert!(in_flight < IN_FLIGHT_MAX + 2 * READ_CHUNK, "read on at {in_flight}");
                         assert!(texts.len() < total);
+                        pauses += 1;
                         for id in unacked.drain(..) {
                             engine.emit(Event::Acked { id }).await;
                         }
                     }
                 }
             }
+            // Paused at about a third and two thirds; the rest fits.
+            assert_eq!(pauses, 2);
             let expected: Vec<String> = (0..total).map(|i| format!("{i:0999}")).collect();
             assert!(texts == expected, "every line once, in order");
             for id in unacked {
