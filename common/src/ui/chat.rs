@@ -353,8 +353,14 @@ impl Chat {
                 return (Task::none(), Some(Event::Copy(text)));
             }
             Message::ShowAll(index) => {
-                if let Some(Entry::Message(m)) = self.entries.get_mut(index) {
-                    m.show_all();
+                if let Some(entry @ Entry::Message(_)) = self.entries.get_mut(index) {
+                    // The text made safe to show may now be all of it: the
+                    // history's bound counts it.
+                    self.history_bytes -= entry.bytes();
+                    if let Entry::Message(m) = entry {
+                        m.show_all();
+                    }
+                    self.history_bytes += entry.bytes();
                     // The selectable copy under the pointer held the cut
                     // text; all of it is not made selectable (see Hover).
                     if self.selectable.as_ref().is_some_and(|(i, _)| *i == index) {
@@ -792,5 +798,17 @@ mod tests {
             Some(Event::Copy("short".into()))
         );
         assert_eq!(chat.update(Message::Copy(1)).1, Some(Event::Copy(long)));
+    }
+
+    #[test]
+    fn show_all_counts_what_it_adds_to_the_history() {
+        let mut chat = Chat::default();
+        // Every character is escaped when shown: showing all of it adds
+        // several times the message's size.
+        received(&mut chat, "a", &"\u{202e}".repeat(LONG_BYTES));
+        let _ = chat.update(Message::ShowAll(0));
+        let kept: usize = chat.entries.iter().map(Entry::bytes).sum();
+        assert!(kept > 4 * LONG_BYTES, "{kept}");
+        assert_eq!(chat.history_bytes, kept);
     }
 }
