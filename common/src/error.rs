@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 
 use crate::admission;
 use crate::codec::HANDSHAKE_LINE_MAX;
-use crate::handshake::ErrCode;
 use crate::event::Ended;
+use crate::handshake::ErrCode;
 use crate::session::Alert;
 
 /// Why the client could not (re)connect.

@@ -265,6 +265,10 @@ async fn a_client_whose_ready_is_held_back_sees_a_lost_connection_not_an_alert()
         })
         .collect();
     let lost = ConnectError::ShortSession(ended);
-    assert_eq!(retries, [(Timing::default().backoff(1), lost)], "{before:?}");
+    assert_eq!(
+        retries,
+        [(Timing::default().backoff(1), lost)],
+        "{before:?}"
+    );
     assert_eq!(connected(&mut server_events).await, "alice");
 }
