@@ -23,8 +23,10 @@
 //! loop is bounded in count and time, and a watchdog kills the victims and
 //! exits if the whole run takes too long.
 //!
-//! Usage: `attack [--bin-dir DIR] [--only door,server,client,inject] [--quick]`
-//! (`--quick` divides the counts, for trying the harness out).
+//! Usage: `attack [--bin-dir DIR] [--only door,server,client,inject,sweep] [--quick]`
+//! (`--quick` divides the counts, for trying the harness out; `sweep`, a
+//! diagnosis of where the memory of a message flood goes, runs only when
+//! named).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write as _;
@@ -378,6 +380,36 @@ impl Wire {
 
     fn msg(&mut self, id: &str, text: &str) -> String {
         self.msg_json(id, &js(text))
+    }
+
+    /// The next `count` frames, `msg`s of `text_json` with fresh ids,
+    /// sealed ahead on two threads: sent afterwards, they go out as fast
+    /// as the socket takes them, not at the pace of our own encryption
+    /// (which shares the machine with the victim).
+    fn presealed_msgs(&mut self, count: usize, text_json: &str) -> Vec<String> {
+        let first = self.seq;
+        let mut frames = vec![String::new(); count];
+        let per_thread = count.div_ceil(2).max(1);
+        let wire = &*self;
+        std::thread::scope(|scope| {
+            for (t, chunk) in frames.chunks_mut(per_thread).enumerate() {
+                scope.spawn(move || {
+                    for (j, slot) in chunk.iter_mut().enumerate() {
+                        let seq = first + (t * per_thread + j) as u64;
+                        let json = format!(
+                            r#"{{"sid":"{}","dir":"{}","seq":{seq},"kind":"msg","id":{},"text":{text_json},"sent_at":{}}}"#,
+                            wire.sid,
+                            wire.dir,
+                            js(&random_id()),
+                            wire.clock.now_ms()
+                        );
+                        *slot = token::seal(&wire.key, &wire.clock, json.as_bytes());
+                    }
+                });
+            }
+        });
+        self.seq += count as u64;
+        frames
     }
 }
 
@@ -1269,6 +1301,14 @@ async fn flood_max_text(cfg: &Cfg, side: Side, f: TextFlood) -> Row {
                 }
             },
         };
+        // At full speed the frames are sealed first (the victim meanwhile
+        // sees a silent peer, well within its 30 s lost interval).
+        let seal_start = Instant::now();
+        let mut presealed = match f.rate {
+            None => tokio::task::block_in_place(|| peer.wire.presealed_msgs(f.count, &text)),
+            Some(_) => Vec::new(),
+        };
+        let seal_time = seal_start.elapsed();
         let lines_before = arena.victim.out.lines();
         let t0 = Instant::now();
         let mut sent = 0;
@@ -1279,7 +1319,10 @@ async fn flood_max_text(cfg: &Cfg, side: Side, f: TextFlood) -> Row {
                     let due = t0 + Duration::from_secs_f64(i as f64 / rate as f64);
                     tokio::time::sleep_until(due.into()).await;
                 }
-                let frame = peer.wire.msg_json(&random_id(), &text);
+                let frame = match presealed.get_mut(i) {
+                    Some(frame) => std::mem::take(frame),
+                    None => peer.wire.msg_json(&random_id(), &text),
+                };
                 token_bytes += frame.len() as u64 + 1;
                 if !peer.send(&frame).await {
                     return false;
@@ -1312,7 +1355,12 @@ async fn flood_max_text(cfg: &Cfg, side: Side, f: TextFlood) -> Row {
             delivered_all,
         );
         figures.push(format!(
-            "{} of tokens written in {:.2} s; shown {delivered}/{} in {:.2} s ({:.0} msg/s, {:.0} MiB/s of text)",
+            "{}{} of tokens written in {:.2} s; shown {delivered}/{} in {:.2} s ({:.0} msg/s, {:.0} MiB/s of text)",
+            if f.rate.is_none() {
+                format!("sealed ahead in {:.1} s; ", seal_time.as_secs_f64())
+            } else {
+                String::new()
+            },
             mib(token_bytes),
             write_time.as_secs_f64(),
             f.count,
@@ -1489,6 +1537,11 @@ async fn floods(cfg: &Cfg, side: Side) -> Vec<Row> {
         ..flood
     };
     rows.push(flood_max_text(cfg, side, escaped).await);
+    let escaped_paced = TextFlood {
+        pace: Some(TERMINAL_PACE),
+        ..escaped
+    };
+    rows.push(flood_max_text(cfg, side, escaped_paced).await);
     rows.push(flood_distinct_ids(cfg, side, cfg.n(200_000)).await);
     rows.push(flood_over_limit(cfg, side).await);
     // For the diagnosis (information, not targets): the same flood at a
@@ -1503,6 +1556,31 @@ async fn floods(cfg: &Cfg, side: Side) -> Vec<Row> {
     let twice = TextFlood { rounds: 2, ..flood };
     rows.push(flood_max_text(cfg, side, twice).await);
     rows.push(flood_pings(cfg, side, cfg.n(400_000), 2).await);
+    rows
+}
+
+/// For the diagnosis: the same full-speed flood of text-limit messages
+/// with growing counts, each against a fresh server. If the growth rises
+/// with the count and then stops, the memory is a queue with a bound in
+/// messages, and the plateau tells which.
+async fn sweep(cfg: &Cfg) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for count in [32, 64, 128, 192, 256, 384, 512] {
+        let flood = TextFlood {
+            count: cfg.n(count),
+            escaped: false,
+            pace: None,
+            rate: None,
+            rounds: 1,
+        };
+        let mut row = flood_max_text(cfg, Side::Server, flood).await;
+        row.target = false;
+        if let Some(mem) = row.mem {
+            let per = mem.growth() as f64 / cfg.n(count) as f64 / 1024.0;
+            row.figures = format!("{per:.0} KiB of growth per message; {}", row.figures);
+        }
+        rows.push(row);
+    }
     rows
 }
 
@@ -1781,7 +1859,7 @@ async fn inject_client(cfg: &Cfg) -> Vec<(Row, String)> {
 // ---------------------------------------------------------------------------
 
 fn usage() -> ! {
-    eprintln!("usage: attack [--bin-dir DIR] [--only door,server,client,inject] [--quick]");
+    eprintln!("usage: attack [--bin-dir DIR] [--only door,server,client,inject,sweep] [--quick]");
     std::process::exit(2);
 }
 
@@ -1904,6 +1982,14 @@ fn main() {
             let rows = floods(&cfg, Side::Client).await;
             failed += print_table(
                 "3. Right-key floods against the client (client-gui --headless; the harness is the server)",
+                &rows,
+            );
+        }
+        if only.as_ref().is_some_and(|o| o.iter().any(|x| x == "sweep")) {
+            let rows = sweep(&cfg).await;
+            failed += print_table(
+                "Sweep (diagnosis, only with --only sweep): text-limit messages at full speed, \
+                 by count, against the server",
                 &rows,
             );
         }
