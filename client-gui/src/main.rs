@@ -19,7 +19,8 @@ mod headless;
 #[command(version)]
 struct Args {
     /// Chat in the terminal instead of opening a window: sends each stdin
-    /// line, prints received messages as `NAME: TEXT`, and says bye on EOF.
+    /// line, prints received messages as `NAME: TEXT`, and on EOF delivers
+    /// what was typed, then says bye (Ctrl+C leaves at once).
     #[arg(long, requires = "connect")]
     headless: bool,
     /// The server's address: HOST, HOST:PORT, or [IPv6]:PORT (port 7878 if

@@ -17,6 +17,7 @@
 //! - [`event`]: the [`Handle`] and [`Event`]s the windows use.
 //! - [`addr`]: typed server addresses and this machine's LAN addresses.
 //! - [`terminal`]: the `--headless` mode both binaries share.
+//! - [`text`]: text from the network made safe to show (terminal and window).
 //! - `ui` (feature `ui`): the chat view and engine subscription both windows
 //!   share.
 

@@ -21,7 +21,8 @@ mod headless;
 struct Args {
     /// Chat in the terminal instead of opening a window: prints `key: KEY`
     /// and `listening: IP:PORT` lines on stdout, sends each stdin line,
-    /// prints received messages as `NAME: TEXT`, and says bye on EOF.
+    /// prints received messages as `NAME: TEXT`, and on EOF delivers what
+    /// was typed, then says bye (Ctrl+C leaves at once).
     #[arg(long)]
     headless: bool,
     /// TCP port to listen on.
