@@ -1724,6 +1724,36 @@ fn injection_row(case: &str, v: &Victim, notes: Vec<String>) -> Row {
     row
 }
 
+/// One session of the injection cases, from either side: the evil messages,
+/// then a frame whose `dir` is evil (its parse error quotes it), which must
+/// close the session.
+async fn evil_messages_and_dir(peer: &mut Peer, notes: &mut Vec<String>) {
+    for text in EVIL_MESSAGES {
+        let frame = peer.wire.msg(&random_id(), text);
+        peer.send(&frame).await;
+    }
+    let json = format!(
+        r#"{{"sid":"{}","dir":{},"seq":{},"kind":"ping"}}"#,
+        peer.wire.sid,
+        js(EVIL_DIR),
+        peer.wire.seq
+    );
+    let frame = peer.wire.seal_raw(&json);
+    peer.send(&frame).await;
+    if !peer.closed(Duration::from_secs(5)).await {
+        notes.push("the evil dir did not close the session".to_owned());
+    }
+}
+
+/// The next session of the injection cases: `bye` with an evil reason.
+async fn evil_bye(peer: &mut Peer) {
+    let frame = peer
+        .wire
+        .seal(&format!(r#""kind":"bye","reason":{}"#, js(EVIL_REASON)));
+    peer.send(&frame).await;
+    peer.closed(Duration::from_secs(3)).await;
+}
+
 /// The server victim: a client named [`EVIL_NAME`] sends the evil messages
 /// and a frame with an evil `dir`; a second session says `bye` with an evil
 /// reason; a stranger sends escape sequences as its first line.
@@ -1736,33 +1766,11 @@ async fn inject_server(cfg: &Cfg) -> (Row, String) {
     };
     let mut notes = Vec::new();
     match Peer::connect(&key, port, None, EVIL_NAME).await {
-        Ok((mut peer, _)) => {
-            for text in EVIL_MESSAGES {
-                let frame = peer.wire.msg(&random_id(), text);
-                peer.send(&frame).await;
-            }
-            let json = format!(
-                r#"{{"sid":"{}","dir":{},"seq":{},"kind":"ping"}}"#,
-                peer.wire.sid,
-                js(EVIL_DIR),
-                peer.wire.seq
-            );
-            let frame = peer.wire.seal_raw(&json);
-            peer.send(&frame).await;
-            if !peer.closed(Duration::from_secs(5)).await {
-                notes.push("the evil dir did not close the session".to_owned());
-            }
-        }
+        Ok((mut peer, _)) => evil_messages_and_dir(&mut peer, &mut notes).await,
         Err(e) => notes.push(format!("harness: session 1: {e}")),
     }
     match Peer::connect(&key, port, None, EVIL_NAME).await {
-        Ok((mut peer, _)) => {
-            let frame = peer
-                .wire
-                .seal(&format!(r#""kind":"bye","reason":{}"#, js(EVIL_REASON)));
-            peer.send(&frame).await;
-            peer.closed(Duration::from_secs(3)).await;
-        }
+        Ok((mut peer, _)) => evil_bye(&mut peer).await,
         Err(e) => notes.push(format!("harness: session 2: {e}")),
     }
     if let Ok(Ok(stream)) = timeout(Duration::from_secs(3), dial(port, None)).await {
@@ -1793,33 +1801,11 @@ async fn inject_client(cfg: &Cfg) -> Vec<(Row, String)> {
     };
     let mut notes = Vec::new();
     match Peer::accept(&key, &listener, EVIL_NAME, Duration::from_secs(10)).await {
-        Ok(mut peer) => {
-            for text in EVIL_MESSAGES {
-                let frame = peer.wire.msg(&random_id(), text);
-                peer.send(&frame).await;
-            }
-            let json = format!(
-                r#"{{"sid":"{}","dir":{},"seq":{},"kind":"ping"}}"#,
-                peer.wire.sid,
-                js(EVIL_DIR),
-                peer.wire.seq
-            );
-            let frame = peer.wire.seal_raw(&json);
-            peer.send(&frame).await;
-            if !peer.closed(Duration::from_secs(5)).await {
-                notes.push("the evil dir did not close the session".to_owned());
-            }
-        }
+        Ok(mut peer) => evil_messages_and_dir(&mut peer, &mut notes).await,
         Err(e) => notes.push(format!("harness: session 1: {e}")),
     }
     match Peer::accept(&key, &listener, EVIL_NAME, Duration::from_secs(15)).await {
-        Ok(mut peer) => {
-            let frame = peer
-                .wire
-                .seal(&format!(r#""kind":"bye","reason":{}"#, js(EVIL_REASON)));
-            peer.send(&frame).await;
-            peer.closed(Duration::from_secs(3)).await;
-        }
+        Ok(mut peer) => evil_bye(&mut peer).await,
         Err(e) => notes.push(format!("harness: session 2: {e}")),
     }
     sleep(Duration::from_millis(500)).await;
