@@ -9,6 +9,12 @@
 //! [`TOTAL`] in all, and when a limit is reached drops the *oldest* one to
 //! make room: a real client sends its hello at once, so it is never the
 //! oldest for long, while a silent connection always is.
+//!
+//! A connection whose hello decrypted under the key is *keyed*: only when
+//! nothing unkeyed is left to drop is a keyed one dropped. Without that, a
+//! stranger churning connections from the client's own address (another
+//! program on the same computer, or behind the same NAT) could push a real
+//! client out between its hello and its ready.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -38,6 +44,8 @@ struct Entry {
     source: IpAddr,
     /// Set once the handshake task is spawned.
     task: Option<AbortHandle>,
+    /// Its hello decrypted under the key.
+    keyed: bool,
 }
 
 /// A place at the door; dropping it (the handshake ended either way) frees it.
@@ -60,20 +68,21 @@ impl Door {
         let mut inner = self.lock();
         let mut dropped = Vec::new();
         if inner.per_source.get(&source).copied().unwrap_or(0) >= PER_SOURCE {
-            let oldest = inner
-                .pending
-                .iter()
-                .find(|(_, e)| e.source == source)
-                .map(|(&id, _)| id);
+            let oldest = inner.oldest(|e| e.source == source);
             dropped.extend(oldest.and_then(|id| inner.evict(id)));
         }
         if inner.pending.len() >= TOTAL {
-            let oldest = inner.pending.keys().next().copied();
+            let oldest = inner.oldest(|_| true);
             dropped.extend(oldest.and_then(|id| inner.evict(id)));
         }
         let id = inner.next;
         inner.next += 1;
-        inner.pending.insert(id, Entry { source, task: None });
+        let entry = Entry {
+            source,
+            task: None,
+            keyed: false,
+        };
+        inner.pending.insert(id, entry);
         *inner.per_source.entry(source).or_default() += 1;
         let ticket = Ticket {
             door: self.clone(),
@@ -98,6 +107,13 @@ impl Door {
 }
 
 impl Inner {
+    /// The oldest handshake among those `which` selects, unkeyed ones first.
+    fn oldest(&self, which: impl Fn(&Entry) -> bool) -> Option<u64> {
+        let mut chosen = self.pending.iter().filter(|(_, e)| which(e));
+        let first = chosen.clone().next().map(|(&id, _)| id);
+        chosen.find(|(_, e)| !e.keyed).map(|(&id, _)| id).or(first)
+    }
+
     /// Stops the handshake `id` and forgets it; returns its source.
     fn evict(&mut self, id: u64) -> Option<IpAddr> {
         let entry = self.remove(id)?;
@@ -123,6 +139,14 @@ impl Ticket {
     /// What [`Door::bind`] takes, once the ticket has moved into its task.
     pub fn place(&self) -> u64 {
         self.id
+    }
+
+    /// Its hello decrypted under the key: from now on it is dropped to make
+    /// room only when no unkeyed handshake is left to drop.
+    pub fn keyed(&self) {
+        if let Some(entry) = self.door.lock().pending.get_mut(&self.id) {
+            entry.keyed = true;
+        }
     }
 }
 
@@ -163,6 +187,35 @@ mod tests {
         drop(newest);
         drop(tickets);
         assert_eq!(door.len(), 1);
+    }
+
+    #[test]
+    fn a_keyed_handshake_outlasts_any_churn_from_its_own_address() {
+        let door = Door::default();
+        let (client, _) = door.enter(ip(1));
+        client.keyed();
+        // A stranger on the same address opens connection after connection.
+        let mut strangers = Vec::new();
+        for _ in 0..10 * PER_SOURCE {
+            let (ticket, dropped) = door.enter(ip(1));
+            assert!(dropped.len() <= 1);
+            strangers.push(ticket);
+        }
+        let still_there = door.lock().pending.contains_key(&client.place());
+        assert!(still_there, "the keyed client was pushed out");
+        assert_eq!(door.len(), PER_SOURCE);
+        // With only keyed ones left, the oldest keyed one gives way: the
+        // bound holds whatever is keyed.
+        drop(strangers);
+        let keyed: Vec<Ticket> = (0..PER_SOURCE - 1)
+            .map(|_| door.enter(ip(1)).0)
+            .inspect(Ticket::keyed)
+            .collect();
+        let (_last, dropped) = door.enter(ip(1));
+        assert_eq!(dropped, [ip(1)]);
+        assert!(!door.lock().pending.contains_key(&client.place()));
+        assert_eq!(door.len(), PER_SOURCE);
+        drop(keyed);
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub fn connect(config: ClientConfig) -> (Handle, mpsc::Receiver<Event>) {
     let (handle, cmds) = Handle::new(config.chat.clock.clone());
     let (tx, events) = mpsc::channel(256);
     tokio::spawn(async move {
-        let _ = run(config, Commands::new(cmds), Emitter(tx)).await;
+        let _ = run(config, Commands::new(cmds), Emitter::new(tx)).await;
     });
     (handle, events)
 }
@@ -156,14 +156,27 @@ async fn dial(config: &ClientConfig, proven: bool) -> Result<Link, ConnectError>
         host: server.host.clone(),
     };
     for addr in addrs {
-        match timeout(chat.timing.connect, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => return handshake(stream, addr, chat, proven).await,
-            Ok(Err(e)) => last = ConnectError::from_io(addr, &e),
-            Err(_) => last = ConnectError::TimedOut { addr },
+        for tries_left in (0..CLOSED_EARLY_TRIES).rev() {
+            match timeout(chat.timing.connect, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => match handshake(stream, addr, chat, proven).await {
+                    Err(ConnectError::ClosedEarly) if tries_left > 0 => continue,
+                    result => return result,
+                },
+                Ok(Err(e)) => last = ConnectError::from_io(addr, &e),
+                Err(_) => last = ConnectError::TimedOut { addr },
+            }
+            break;
         }
     }
     Err(last)
 }
+
+/// Connections in a row that may close before the server answers, within
+/// one attempt. A server full of strangers' connections drops the oldest of
+/// them, and now and then that is ours before our hello was read: that
+/// says nothing about the key or the address, so it is not worth failing
+/// the first attempt for (which would be final).
+const CLOSED_EARLY_TRIES: usize = 3;
 
 /// The client's half of the handshake on a connected socket.
 async fn handshake(

@@ -19,7 +19,7 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::addr::local_addrs;
-use crate::admission::Door;
+use crate::admission::{Door, Ticket};
 use crate::codec::{HANDSHAKE_LINE_MAX, LineCodec, LineError};
 use crate::commands::Commands;
 use crate::config::{Config, ServerConfig};
@@ -87,7 +87,7 @@ impl Server {
     pub fn start(self) -> (Handle, mpsc::Receiver<Event>) {
         let (handle, cmds) = Handle::new(self.config.chat.clock.clone());
         let (tx, events) = mpsc::channel(256);
-        tokio::spawn(serve(self, cmds, Emitter(tx)));
+        tokio::spawn(serve(self, cmds, Emitter::new(tx)));
         (handle, events)
     }
 }
@@ -215,7 +215,7 @@ async fn accept(
         // change the key it is checked and answered with.
         let key = key.borrow().clone();
         let task = tokio::spawn(async move {
-            let result = admit(stream, addr, &chat, key).await;
+            let result = admit(stream, addr, &chat, key, &ticket).await;
             // Admitted or not, it no longer waits at the door.
             drop(ticket);
             match result {
@@ -235,6 +235,7 @@ async fn admit(
     addr: SocketAddr,
     chat: &Config,
     key: Key,
+    ticket: &Ticket,
 ) -> Result<Link, Rejection> {
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
@@ -255,6 +256,9 @@ async fn admit(
         Ok(hello) => hello,
         Err(code) => return refuse(code, reader, writer, chat).await,
     };
+    // It holds the key (or replays a hello of someone who does): strangers
+    // churning connections no longer push it out.
+    ticket.keyed();
     let nonce = random_id();
     // Everything from here on is under the key the hello was checked with.
     let welcome = handshake::seal_welcome(

@@ -272,3 +272,46 @@ async fn a_client_whose_ready_is_held_back_sees_a_lost_connection_not_an_alert()
     );
     assert_eq!(connected(&mut server_events).await, "alice");
 }
+
+/// A client whose connection the server drops before answering (what the
+/// door does to the oldest waiting connection when strangers churn from the
+/// client's own address) tries again at once within its first attempt,
+/// instead of failing for good: that close says nothing about key or address.
+#[tokio::test]
+async fn a_first_connection_closed_before_the_answer_is_tried_again() {
+    let key = Key::generate().unwrap();
+    let (_server, mut server_events, port) = server(&key).await;
+    let door = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = door.local_addr().unwrap();
+    // The first two connections are closed unanswered (as the door would
+    // push them out); the third goes through to the server.
+    let (closed, mut closed_count) = watch::channel(0);
+    tokio::spawn(async move {
+        for _ in 0..2 {
+            let (stream, _) = door.accept().await.unwrap();
+            drop(stream);
+            closed.send_modify(|n| *n += 1);
+        }
+        let (mut stream, _) = door.accept().await.unwrap();
+        let mut upstream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
+    });
+    let (client, mut client_events) = client_with(Config::new(key.clone(), "alice"), addr);
+    let (before, peer) = until(&mut client_events, |e| match e {
+        Event::Connected { peer, .. } => Some(peer.name),
+        Event::Failed(error) => panic!("the first attempt failed: {error}"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(peer, "bob");
+    assert_eq!(*closed_count.borrow_and_update(), 2);
+    // All within the first attempt: no "Reconnecting", no backoff.
+    assert!(
+        before
+            .iter()
+            .all(|e| matches!(e, Event::Connecting { attempt: 1, .. })),
+        "{before:?}"
+    );
+    client.send("made it").unwrap();
+    assert_eq!(received(&mut server_events).await.1, "made it");
+}
