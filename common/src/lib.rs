@@ -18,6 +18,7 @@
 //! - [`addr`]: typed server addresses and this machine's LAN addresses.
 //! - [`terminal`]: the `--headless` mode both binaries share.
 //! - [`text`]: text from the network made safe to show (terminal and window).
+//! - `settings` (feature `ui`): what the windows remember between runs.
 //! - `ui` (feature `ui`): the chat view and engine subscription both windows
 //!   share.
 
@@ -39,6 +40,8 @@ pub mod payload;
 mod protocol_doc;
 pub mod server;
 pub mod session;
+#[cfg(feature = "ui")]
+pub mod settings;
 pub mod terminal;
 pub mod text;
 pub mod token;
