@@ -69,8 +69,14 @@ pub enum Event {
     Typing { active: bool },
     /// The session ended; see [`Ended`]. An [`Ended::Alert`] is a security alert.
     Disconnected(Ended),
-    /// Server: a connection that never became a session, and why.
+    /// Server: a connection that never became a session, or a discovery
+    /// datagram that was not answered, and why.
     Rejected { addr: SocketAddr, reason: Rejection },
+    /// Server: a discovery probe under the key from `from` was answered.
+    Probed { from: SocketAddr },
+    /// Client: while reconnecting, the server (`name`) answered a probe
+    /// from another address; the client connects to `to` from now on.
+    Moved { name: String, to: SocketAddr },
     /// Client: could not connect and will not retry (wrong key, refused at
     /// the first attempt, ...). The event stream ends after it.
     Failed(ConnectError),
@@ -80,6 +86,26 @@ pub enum Event {
     /// The engine stopped after [`Handle::close`] or [`Handle::quit`]. The
     /// stream ends after it.
     Closed,
+}
+
+impl Event {
+    /// Roughly the memory the event holds, for the bound on the engine's
+    /// event queue: the texts a peer chooses the size of, and the event
+    /// itself.
+    pub(crate) fn weight(&self) -> usize {
+        let held = match self {
+            Event::Received {
+                id,
+                from,
+                text,
+                token,
+                ..
+            } => id.len() + from.len() + text.len() + token.len(),
+            Event::Sent { id, token } => id.len() + token.len(),
+            _ => 0,
+        };
+        size_of::<Event>() + held
+    }
 }
 
 /// Why a message was not queued.

@@ -5,12 +5,13 @@
 //! would deadlock). The reader decrypts and checks; a small writer task only
 //! batches lines into the socket.
 
+use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{FutureExt, SinkExt, StreamExt};
+use futures::{FutureExt, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -33,21 +34,101 @@ pub(crate) type Writer = FramedWrite<OwnedWriteHalf, LineCodec>;
 #[derive(Debug)]
 pub(crate) struct Gone;
 
+/// Bytes of events (their texts and tokens, see [`Event::weight`]) the
+/// engine queues for the app. The channel also holds at most its capacity
+/// in events, but 256 maximal messages with their tokens would be hundreds
+/// of megabytes: an app that falls behind a key holder flooding it must not
+/// pay for that in memory. One event larger than this still goes through,
+/// alone.
+pub const EVENT_QUEUE_BYTES: usize = 8 * 1024 * 1024;
+
 /// The engine's way to report, with backpressure: if the window falls behind,
-/// the engine stops reading the socket and TCP slows the peer down.
+/// the engine stops reading the socket and TCP slows the peer down. What
+/// waits in the channel is bounded in events (its capacity) and in bytes
+/// ([`EVENT_QUEUE_BYTES`]), and the app reads a plain `mpsc::Receiver`.
 #[derive(Debug, Clone)]
-pub(crate) struct Emitter(pub mpsc::Sender<Event>);
+pub(crate) struct Emitter {
+    tx: mpsc::Sender<Event>,
+    queued: Arc<Mutex<Queued>>,
+}
+
+/// The weights of the events [`Emitter::emit`] has put in the channel that
+/// may still be there, oldest first. The receiver does not say what it
+/// took, but the channel says how many events it holds, and it is FIFO: if
+/// it holds fewer than we count, our oldest ones are gone. (Reports also
+/// take room in it, which can only make us count too many bytes, never too
+/// few.)
+#[derive(Debug, Default)]
+struct Queued {
+    weights: VecDeque<usize>,
+    bytes: usize,
+}
+
+impl Queued {
+    /// Forgets what the receiver has taken, given how many events the
+    /// channel holds.
+    fn taken(&mut self, in_channel: usize) {
+        while self.weights.len() > in_channel {
+            if let Some(weight) = self.weights.pop_front() {
+                self.bytes -= weight;
+            }
+        }
+    }
+}
 
 impl Emitter {
+    pub fn new(tx: mpsc::Sender<Event>) -> Emitter {
+        Emitter {
+            tx,
+            queued: Arc::default(),
+        }
+    }
+
+    /// Queues `event` for the app, in order, once the queue has room for
+    /// it in events and in bytes.
     pub async fn emit(&self, event: Event) -> Result<(), Gone> {
-        self.0.send(event).await.map_err(|_| Gone)
+        let weight = event.weight();
+        let capacity = self.tx.max_capacity();
+        loop {
+            let ours = {
+                let mut queued = self.lock();
+                queued.taken(capacity - self.tx.capacity());
+                let ours = queued.weights.len();
+                if ours == 0 || queued.bytes + weight <= EVENT_QUEUE_BYTES {
+                    break;
+                }
+                ours
+            };
+            // Room for all but `ours - 1` events: the receiver has taken at
+            // least one more of ours. The permits go back when dropped.
+            self.tx
+                .reserve_many(capacity + 1 - ours)
+                .await
+                .map_err(|_| Gone)?;
+        }
+        let permit = self.tx.reserve().await.map_err(|_| Gone)?;
+        permit.send(event);
+        let mut queued = self.lock();
+        queued.weights.push_back(weight);
+        queued.bytes += weight;
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queued> {
+        // The lock is never held across a panic that could poison it.
+        self.queued.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// For what strangers can cause at will (a rejected connection): never
     /// waits, and is dropped while the window is behind, so a flood of
     /// connections cannot make the server wait on its window.
     pub fn report(&self, event: Event) {
-        let _ = self.0.try_send(event);
+        let _ = self.tx.try_send(event);
+    }
+
+    /// Resolves when the app has dropped its receiver.
+    pub async fn closed(&self) {
+        self.tx.closed().await
     }
 }
 
@@ -61,18 +142,62 @@ pub const SEND_AHEAD: usize = 4 * 1024 * 1024;
 /// pile up without bound. The session ends as a lost connection.
 pub const BACKLOG_MAX: usize = 32 * 1024 * 1024;
 
-/// Lines handed to the writer task and not yet written to the socket.
+/// Lines sealed for the socket and not yet written, kept as one buffer:
+/// a backlog of many small frames (pongs a peer never reads) costs its
+/// bytes, not an allocation each, and is given back once written.
 #[derive(Debug, Default)]
 struct Backlog {
-    bytes: AtomicUsize,
+    state: Mutex<Unwritten>,
+    /// Signalled when lines are added or the link closes.
+    added: Notify,
     /// Signalled after each write, so the sender can queue more.
     drained: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Unwritten {
+    /// Lines waiting for the writer, each ended by LF.
+    lines: Vec<u8>,
+    /// Bytes the writer has taken and is writing.
+    writing: usize,
+    /// No more lines: write what is left and close.
+    closed: bool,
+}
+
+/// A written buffer at most this large is kept for the next lines; a
+/// larger one (a backlog that built up) is freed.
+const REUSE_BUFFER_MAX: usize = 1024 * 1024;
+
+impl Backlog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Unwritten> {
+        // The lock is never held across a panic that could poison it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues one line (without its LF).
+    fn push(&self, line: &str) {
+        let mut state = self.lock();
+        state.lines.reserve(line.len() + 1);
+        state.lines.extend_from_slice(line.as_bytes());
+        state.lines.push(b'\n');
+        drop(state);
+        self.added.notify_one();
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.added.notify_one();
+    }
+
+    fn bytes(&self) -> usize {
+        let state = self.lock();
+        state.lines.len() + state.writing
+    }
 }
 
 /// An established session and its connection.
 pub(crate) struct Link {
     reader: Reader,
-    out: mpsc::UnboundedSender<String>,
     backlog: Arc<Backlog>,
     writer: Option<JoinHandle<()>>,
     session: Session,
@@ -81,15 +206,17 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Takes over a connection whose handshake is complete.
+    /// Takes over a connection whose handshake is complete (everything the
+    /// handshake sent has been flushed).
     pub fn new(mut reader: Reader, writer: Writer, session: Session, peer: Peer) -> Link {
         reader.decoder_mut().set_max(SESSION_LINE_MAX);
-        let (out, lines) = mpsc::unbounded_channel();
         let backlog = Arc::new(Backlog::default());
         Link {
             reader,
-            out,
-            writer: Some(tokio::spawn(write_lines(writer, lines, backlog.clone()))),
+            writer: Some(tokio::spawn(write_lines(
+                writer.into_inner(),
+                backlog.clone(),
+            ))),
             backlog,
             session,
             peer,
@@ -104,18 +231,15 @@ impl Link {
     /// Seals and queues a frame; returns its token.
     fn send(&mut self, body: &Body) -> String {
         let token = self.session.seal(body);
-        self.backlog
-            .bytes
-            .fetch_add(token.len() + 1, Ordering::Relaxed);
         // If the writer has stopped, the reader sees the connection end.
-        let _ = self.out.send(token.clone());
+        self.backlog.push(&token);
         self.last_sent = Instant::now();
         token
     }
 
     /// Bytes queued and not yet written.
     fn backlog(&self) -> usize {
-        self.backlog.bytes.load(Ordering::Relaxed)
+        self.backlog.bytes()
     }
 
     /// Sends the outbox's messages from `unsent` on, while the writer keeps
@@ -150,8 +274,7 @@ impl Link {
                 reason: reason.to_owned(),
             });
         }
-        let (dead, _) = mpsc::unbounded_channel();
-        drop(std::mem::replace(&mut self.out, dead));
+        self.backlog.close();
         if let Some(writer) = self.writer.take() {
             let abort = writer.abort_handle();
             if timeout(Duration::from_secs(1), writer).await.is_err() {
@@ -169,27 +292,38 @@ impl Drop for Link {
     }
 }
 
-async fn write_lines(
-    mut sink: Writer,
-    mut lines: mpsc::UnboundedReceiver<String>,
-    backlog: Arc<Backlog>,
-) {
-    let mut batch = Vec::with_capacity(64);
-    while lines.recv_many(&mut batch, 256).await > 0 {
-        let mut bytes = 0;
-        for line in batch.drain(..) {
-            bytes += line.len() + 1;
-            if sink.feed(line).await.is_err() {
-                return;
+/// Writes whatever lines are queued, all at once, until the link closes.
+async fn write_lines(mut socket: OwnedWriteHalf, backlog: Arc<Backlog>) {
+    let mut spare = Vec::new();
+    loop {
+        let taken = {
+            let mut state = backlog.lock();
+            if state.lines.is_empty() {
+                if state.closed {
+                    break;
+                }
+                None
+            } else {
+                let lines = std::mem::replace(&mut state.lines, std::mem::take(&mut spare));
+                state.writing = lines.len();
+                Some(lines)
             }
-        }
-        if sink.flush().await.is_err() {
+        };
+        let Some(mut lines) = taken else {
+            backlog.added.notified().await;
+            continue;
+        };
+        if socket.write_all(&lines).await.is_err() {
             return;
         }
-        backlog.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        lines.clear();
+        if lines.capacity() <= REUSE_BUFFER_MAX {
+            spare = lines;
+        }
+        backlog.lock().writing = 0;
         backlog.drained.notify_one();
     }
-    let _ = sink.close().await;
+    let _ = socket.shutdown().await;
 }
 
 /// How [`drive`] ended.
@@ -315,7 +449,7 @@ async fn drive_inner<T>(
                     events.emit(event).await?;
                 }
             }
-            _ = events.0.closed() => return Err(Gone),
+            _ = events.closed() => return Err(Gone),
             _ = &mut ping => {
                 let due = link.last_sent + timing.ping_after;
                 if due <= Instant::now() {
@@ -465,7 +599,91 @@ pub(crate) async fn while_offline<F: Future>(
                 }
                 Command::Quit => return None,
             },
-            _ = events.0.closed() => return None,
+            _ = events.closed() => return None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::task::unconstrained;
+
+    // `unconstrained`: tokio's cooperative budget would otherwise make an
+    // emit that has room look blocked after 128 of them.
+
+    fn received(n: usize, text_bytes: usize) -> Event {
+        Event::Received {
+            id: n.to_string(),
+            from: "mallory".into(),
+            text: "x".repeat(text_bytes),
+            sent_at: 0,
+            token: String::new(),
+        }
+    }
+
+    fn number(event: Event) -> usize {
+        match event {
+            Event::Received { id, .. } => id.parse().unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn heavy_events_wait_for_room_in_bytes_and_keep_their_order() {
+        let (tx, mut rx) = mpsc::channel(256);
+        let emitter = Emitter::new(tx);
+        let mib = 1024 * 1024;
+        let fit = EVENT_QUEUE_BYTES / (mib + 1024);
+        for n in 0..fit {
+            unconstrained(emitter.emit(received(n, mib)))
+                .now_or_never()
+                .unwrap()
+                .unwrap();
+        }
+        let mut next = Box::pin(unconstrained(emitter.emit(received(fit, mib))));
+        assert!(
+            (&mut next).now_or_never().is_none(),
+            "queued past the bound"
+        );
+        assert_eq!(number(rx.recv().await.unwrap()), 0);
+        next.await.unwrap();
+        for n in 1..=fit {
+            assert_eq!(number(rx.recv().await.unwrap()), n);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_larger_than_the_bound_goes_through_alone() {
+        let (tx, mut rx) = mpsc::channel(256);
+        let emitter = Emitter::new(tx);
+        emitter.emit(received(0, 10)).await.unwrap();
+        let mut huge = Box::pin(unconstrained(emitter.emit(received(1, EVENT_QUEUE_BYTES))));
+        assert!((&mut huge).now_or_never().is_none());
+        assert_eq!(number(rx.recv().await.unwrap()), 0);
+        huge.await.unwrap();
+        let mut after = Box::pin(unconstrained(emitter.emit(received(2, 10))));
+        assert!((&mut after).now_or_never().is_none());
+        assert_eq!(number(rx.recv().await.unwrap()), 1);
+        after.await.unwrap();
+        assert_eq!(number(rx.recv().await.unwrap()), 2);
+    }
+
+    #[tokio::test]
+    async fn light_events_fill_the_channel() {
+        let (tx, mut rx) = mpsc::channel(256);
+        let emitter = Emitter::new(tx);
+        for n in 0..256 {
+            unconstrained(emitter.emit(received(n, 100)))
+                .now_or_never()
+                .unwrap()
+                .unwrap();
+        }
+        assert!(
+            unconstrained(emitter.emit(received(256, 100)))
+                .now_or_never()
+                .is_none()
+        );
+        assert_eq!(number(rx.recv().await.unwrap()), 0);
     }
 }

@@ -83,15 +83,24 @@ async fn a_long_outbox_goes_out_in_order_as_the_connection_takes_it() {
     })
     .await;
     assert_eq!(resent, 40);
-    for text in &texts {
-        let (from, got) = received(&mut client_events).await;
-        assert_eq!((from.as_str(), &got[..2]), ("bob", &text[..2]));
-        assert_eq!(got.len(), text.len());
-    }
-    let mut acked = Vec::new();
-    while acked.len() < ids.len() {
-        acked.push(tests::engines::acked(&mut events).await);
-    }
+    // Both streams are read at once, as two programs would: the server's
+    // events (40 tokens of 340 KiB) are more than its event queue holds, so
+    // it waits for them to be read before it sends more.
+    let delivered = async {
+        for text in &texts {
+            let (from, got) = received(&mut client_events).await;
+            assert_eq!((from.as_str(), &got[..2]), ("bob", &text[..2]));
+            assert_eq!(got.len(), text.len());
+        }
+    };
+    let acknowledged = async {
+        let mut acked = Vec::new();
+        while acked.len() < ids.len() {
+            acked.push(tests::engines::acked(&mut events).await);
+        }
+        acked
+    };
+    let ((), acked) = tokio::join!(delivered, acknowledged);
     assert_eq!(acked, ids);
 }
 
