@@ -1,11 +1,43 @@
-//! `--headless`: the client in the terminal.
+//! `--headless`: the client in the terminal. Without `--connect` it looks
+//! for the server on the LAN with the key alone.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
+use common::discovery::{self, Found};
 use common::terminal::{self, KEY_VAR};
 use common::text;
 use common::{ClientConfig, Config, Key, ServerAddr};
+use futures::StreamExt;
+use tokio::time::{Instant, timeout_at};
+
+/// After the first server answers, how long to wait for others before
+/// connecting to it: one is connected to, several are listed.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// The terminal client's flags.
+pub struct Options {
+    /// `--connect`: the server's address; `None` looks for it.
+    pub connect: Option<String>,
+    pub key_file: Option<PathBuf>,
+    pub name: String,
+    /// The port to look for the server on.
+    pub port: u16,
+    /// How long to look for it.
+    pub discover_timeout: Duration,
+    /// `--no-discovery` unset: look for the server, follow it when it moves.
+    pub discovery: bool,
+}
+
+/// `--discover-timeout`: seconds, as a positive number.
+pub fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("\"{text}\" is not a number of seconds (e.g. 5 or 0.5)"))
+}
 
 fn key(key_file: Option<&Path>) -> Result<Key, String> {
     let text = match key_file {
@@ -46,24 +78,87 @@ fn warn_if_shared(path: &Path) {
 #[cfg(not(unix))]
 fn warn_if_shared(_: &Path) {}
 
-pub fn run(server: &str, key_file: Option<&Path>, name: String) -> ExitCode {
-    let server: ServerAddr = match server.parse() {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("error: --connect: {e}");
+pub fn run(options: Options) -> ExitCode {
+    let server: Option<ServerAddr> = match &options.connect {
+        Some(text) => match text.parse() {
+            Ok(server) => Some(server),
+            Err(e) => {
+                eprintln!("error: --connect: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None if !options.discovery => {
+            eprintln!(
+                "error: with --no-discovery, give the server's address with --connect HOST[:PORT]"
+            );
             return ExitCode::from(2);
         }
+        None => None,
     };
-    let key = match key(key_file) {
+    let key = match key(options.key_file.as_deref()) {
         Ok(key) => key,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    let config = ClientConfig {
-        chat: Config::new(key, name),
-        server,
-    };
-    terminal::run(async { Some(common::client::connect(config)) })
+    let mut chat = Config::new(key.clone(), options.name);
+    if !options.discovery {
+        chat.discovery = None;
+    }
+    terminal::run(async move {
+        let server = match server {
+            Some(server) => server,
+            None => discover(key, options.port, options.discover_timeout).await?,
+        };
+        Some(common::client::connect(ClientConfig { chat, server }))
+    })
+}
+
+/// Looks for servers holding `key` for up to `wait`: the address of the
+/// only one that answered, or `None` (said why on stderr) if none or
+/// several did.
+async fn discover(key: Key, port: u16, wait: Duration) -> Option<ServerAddr> {
+    eprintln!("looking for the server on this network (port {port})…");
+    let mut search = discovery::search(key, port);
+    let mut found: Vec<Found> = Vec::new();
+    let mut until = Instant::now() + wait;
+    while let Ok(Some(next)) = timeout_at(until, search.next()).await {
+        match next {
+            Ok(server) => {
+                if found.is_empty() {
+                    until = Instant::now() + SETTLE;
+                }
+                found.push(server);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return None;
+            }
+        }
+    }
+    let describe = |f: &Found| text::for_terminal(&format!("{} — {}", f.name, f.addr)).into_owned();
+    match found.as_slice() {
+        [] => eprintln!(
+            "error: no server with this key answered within {} s on this network; \
+             give its address with --connect HOST[:PORT] (networks that block broadcast, \
+             and virtual or container networks, are not searched)",
+            wait.as_secs_f32()
+        ),
+        [one] => {
+            eprintln!("found {} in {} ms", describe(one), one.after.as_millis());
+            return Some(ServerAddr {
+                host: one.addr.ip().to_string(),
+                port: one.addr.port(),
+            });
+        }
+        several => {
+            eprintln!("found {} servers with this key:", several.len());
+            for server in several {
+                eprintln!("  {}", describe(server));
+            }
+            eprintln!("error: several servers answered; choose one with --connect HOST[:PORT]");
+        }
+    }
+    None
 }

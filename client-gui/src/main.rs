@@ -21,7 +21,10 @@ struct Args {
     /// Chat in the terminal instead of opening a window: sends each stdin
     /// line, prints received messages as `NAME: TEXT`, and on EOF delivers
     /// what was typed, then says bye (Ctrl+C leaves at once).
-    #[arg(long, requires = "connect")]
+    ///
+    /// Without --connect it looks for the server on this network with the
+    /// key alone: one found is connected to, several are listed.
+    #[arg(long)]
     headless: bool,
     /// The server's address: HOST, HOST:PORT, or [IPv6]:PORT (port 7878 if
     /// not given).
@@ -34,14 +37,32 @@ struct Args {
     /// Your name as the other person sees it (default: your user name).
     #[arg(long)]
     name: Option<String>,
+    /// Terminal mode without --connect: how long to look for the server,
+    /// in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = headless::seconds)]
+    discover_timeout: std::time::Duration,
+    /// The port to look for the server on (its TCP port).
+    #[arg(long, default_value_t = common::DEFAULT_PORT)]
+    port: u16,
+    /// Do not look for the server on the network, nor follow it to a new
+    /// address when the connection is lost (terminal mode then needs
+    /// --connect).
+    #[arg(long)]
+    no_discovery: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let name = args.name.unwrap_or_else(common::config::default_name);
     if args.headless {
-        let server = args.connect.unwrap_or_default();
-        return headless::run(&server, args.key_file.as_deref(), name);
+        return headless::run(headless::Options {
+            connect: args.connect,
+            key_file: args.key_file,
+            name,
+            port: args.port,
+            discover_timeout: args.discover_timeout,
+            discovery: !args.no_discovery,
+        });
     }
     if let Some(why) = desktop::missing_display() {
         eprintln!("error: {why}");

@@ -11,6 +11,7 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::codec::{HANDSHAKE_LINE_MAX, LineCodec};
 use crate::commands::Commands;
+use crate::discovery::roam;
 use crate::config::{ClientConfig, Config};
 use crate::error::ConnectError;
 use crate::event::{Ended, Event, Handle, Peer};
@@ -32,9 +33,9 @@ pub fn connect(config: ClientConfig) -> (Handle, mpsc::Receiver<Event>) {
     (handle, events)
 }
 
-async fn run(config: ClientConfig, mut cmds: Commands, events: Emitter) -> Result<(), Gone> {
-    let server = config.server.to_string();
-    let timing = &config.chat.timing;
+async fn run(mut config: ClientConfig, mut cmds: Commands, events: Emitter) -> Result<(), Gone> {
+    let timing = config.chat.timing.clone();
+    let timing = &timing;
     let mut outbox = Outbox::default();
     // Once a session has proven the key, nothing a server says before the
     // next handshake (all of it unauthenticated) can make us give up.
@@ -52,12 +53,15 @@ async fn run(config: ClientConfig, mut cmds: Commands, events: Emitter) -> Resul
         events
             .emit(Event::Connecting {
                 attempt,
-                server: server.clone(),
+                server: config.server.to_string(),
             })
             .await?;
         // A close does not cut an attempt short: what was typed is
         // delivered once it connects, and a failure is still reported.
-        let dialing = dial(&config, proven);
+        // Reconnecting also probes: the server may have moved.
+        let dialing = roam::attempt(&mut config, proven, &events, |config| async move {
+            dial(&config, proven).await
+        });
         let Some(result) =
             while_offline(dialing, &mut cmds, &mut outbox, &events, None, false).await
         else {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::addr::ServerAddr;
 use crate::clock::Clock;
+use crate::discovery::Reach;
 use crate::key::Key;
 
 /// The protocol's timeouts and the client's reconnect backoff.
@@ -62,6 +63,11 @@ pub struct Config {
     pub name: String,
     pub clock: Clock,
     pub timing: Timing,
+    /// Discovery (PROTOCOL.md, "Discovery (UDP)"): the server answers
+    /// probes on its TCP port; the client probes this reach while it
+    /// reconnects, to follow a server that moved. `None` turns both off
+    /// (`--no-discovery`).
+    pub discovery: Option<Reach>,
 }
 
 impl Config {
@@ -71,6 +77,7 @@ impl Config {
             name: name.into(),
             clock: Clock::system(),
             timing: Timing::default(),
+            discovery: Some(Reach::Lan),
         }
     }
 }

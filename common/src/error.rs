@@ -88,6 +88,13 @@ pub enum Rejection {
     ClosedEarly,
     #[error("failed the handshake: {0}")]
     Handshake(Alert),
+    #[error("sent a UDP datagram that is not a discovery probe with this key")]
+    BadProbe,
+    #[error(
+        "looked for this server with a probe {off_secs} s off this computer's clock \
+         (a recording replayed, or a wrong clock)"
+    )]
+    StaleProbe { off_secs: u64 },
 }
 
 impl Rejection {

@@ -16,6 +16,7 @@
 //!   [`admission`]: how many connections may be mid-handshake.
 //! - [`event`]: the [`Handle`] and [`Event`]s the windows use.
 //! - [`addr`]: typed server addresses and this machine's LAN addresses.
+//! - [`discovery`]: finding the server on the LAN with the key alone (UDP).
 //! - [`terminal`]: the `--headless` mode both binaries share.
 //! - [`text`]: text from the network made safe to show (terminal and window).
 //! - `settings` (feature `ui`): what the windows remember between runs.
@@ -29,6 +30,7 @@ pub mod clock;
 pub mod codec;
 mod commands;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod event;
 pub mod handshake;

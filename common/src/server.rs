@@ -23,6 +23,8 @@ use crate::admission::{Door, Ticket};
 use crate::codec::{HANDSHAKE_LINE_MAX, LineCodec, LineError};
 use crate::commands::Commands;
 use crate::config::{Config, ServerConfig};
+use crate::discovery::ResponderError;
+use crate::discovery::responder::Responder;
 use crate::error::{BindError, Rejection};
 use crate::event::{Command, Ended, Event, Handle, Peer};
 use crate::handshake::{self, ErrCode};
@@ -38,6 +40,8 @@ pub struct Server {
     listeners: Vec<TcpListener>,
     config: ServerConfig,
     port: u16,
+    /// Answers discovery probes on the same port (`Ok(None)`: turned off).
+    responder: Result<Option<Responder>, ResponderError>,
 }
 
 impl Server {
@@ -60,11 +64,22 @@ impl Server {
                 listeners.push(v6);
             }
         }
+        // Discovery is a bonus: without it the server still serves TCP.
+        let responder = match config.chat.discovery {
+            Some(_) => Responder::bind(config.bind, port).map(Some),
+            None => Ok(None),
+        };
         Ok(Server {
             listeners,
             config,
             port,
+            responder,
         })
+    }
+
+    /// Why the server cannot answer discovery probes, if it cannot.
+    pub fn discovery_error(&self) -> Option<&ResponderError> {
+        self.responder.as_ref().err()
     }
 
     /// The port actually bound.
@@ -106,8 +121,12 @@ fn bind_v6_only(port: u16) -> std::io::Result<TcpListener> {
 
 async fn serve(server: Server, cmds: mpsc::UnboundedReceiver<Command>, events: Emitter) {
     let Server {
-        listeners, config, ..
+        listeners,
+        config,
+        responder,
+        ..
     } = server;
+    let announce = config.bind.filter(|ip| !ip.is_unspecified());
     let (admitted_tx, mut admitted) = mpsc::channel(1);
     let (keys, key) = watch::channel(config.chat.key.clone());
     let door = Door::default();
@@ -127,9 +146,13 @@ async fn serve(server: Server, cmds: mpsc::UnboundedReceiver<Command>, events: E
         })
         .collect();
     drop(admitted_tx);
+    let responder = responder.ok().flatten().map(|responder| {
+        let task = responder.run(chat.clone(), key.clone(), announce, events.clone());
+        AbortOnDropHandle::new(tokio::spawn(task))
+    });
     let mut cmds = Commands::new(cmds);
     let _ = chat_loop(&chat, &keys, &mut cmds, &mut admitted, &events).await;
-    drop(acceptors);
+    drop((acceptors, responder));
 }
 
 /// Waits for a session, chats, and returns to waiting, keeping the outbox.

@@ -264,6 +264,11 @@ impl<O: AsyncWrite + Unpin, E: Write> Relay<O, E> {
                     self.status(&line).await;
                 }
             }
+            Event::Probed { from } => {
+                if let Some(line) = self.turned_away.probed(from.ip()) {
+                    self.status(&line).await;
+                }
+            }
             Event::Acked { id } => {
                 // The oldest, unless the engine's order ever changes.
                 let at = self.undelivered.iter().position(|(sent, _)| *sent == id);
@@ -331,9 +336,9 @@ impl<O: AsyncWrite + Unpin, E: Write> Relay<O, E> {
 /// handful of lines however long the flood.
 #[derive(Default)]
 struct TurnedAway {
-    /// Source, kind, count; the least recently seen first, at most
-    /// [`TurnedAway::ROWS`].
-    rows: VecDeque<(IpAddr, Discriminant<Rejection>, u64)>,
+    /// Source, kind (`None`: a discovery probe answered), count; the least
+    /// recently seen first, at most [`TurnedAway::ROWS`].
+    rows: VecDeque<(IpAddr, Option<Discriminant<Rejection>>, u64)>,
 }
 
 impl TurnedAway {
@@ -341,7 +346,21 @@ impl TurnedAway {
 
     /// Counts one; the line to print, if this one deserves a line.
     fn add(&mut self, ip: IpAddr, reason: &Rejection) -> Option<String> {
-        let kind = mem::discriminant(reason);
+        self.count(ip, Some(mem::discriminant(reason)), reason)
+    }
+
+    /// Counts a discovery probe from `ip` answered, the same way: a client
+    /// probes a few times each time it looks.
+    fn probed(&mut self, ip: IpAddr) -> Option<String> {
+        self.count(ip, None, &"looked for this server")
+    }
+
+    fn count(
+        &mut self,
+        ip: IpAddr,
+        kind: Option<Discriminant<Rejection>>,
+        what: &dyn std::fmt::Display,
+    ) -> Option<String> {
         let at = self.rows.iter().position(|&(i, k, _)| i == ip && k == kind);
         let mut row = match at.and_then(|at| self.rows.remove(at)) {
             Some(row) => row,
@@ -356,9 +375,9 @@ impl TurnedAway {
         let count = row.2;
         self.rows.push_back(row);
         match count {
-            1 => Some(format!("{ip} {reason}")),
+            1 => Some(format!("{ip} {what}")),
             n if n.checked_ilog10().is_some_and(|e| 10u64.pow(e) == n) => {
-                Some(format!("{ip} {reason}: {n} times"))
+                Some(format!("{ip} {what}: {n} times"))
             }
             _ => None,
         }
@@ -466,7 +485,9 @@ fn describe(event: &Event) -> Option<String> {
         }
         Event::Disconnected(ended) => format!("disconnected: {ended}"),
         Event::Failed(e) => format!("error: {e}"),
+        Event::Moved { name, to } => format!("{name} moved to {to}; connecting there"),
         Event::Received { .. }
+        | Event::Probed { .. }
         | Event::Sent { .. }
         | Event::Acked { .. }
         | Event::Rejected { .. }

@@ -15,12 +15,13 @@ pub fn key() -> Result<Key, String> {
     }
 }
 
-pub fn run(key: Key, port: u16, bind: Option<IpAddr>, name: String) -> ExitCode {
-    let config = ServerConfig {
-        chat: Config::new(key.clone(), name),
-        port,
-        bind,
-    };
+/// `discovery`: answer discovery probes (`--no-discovery` unset).
+pub fn run(key: Key, port: u16, bind: Option<IpAddr>, name: String, discovery: bool) -> ExitCode {
+    let mut chat = Config::new(key.clone(), name);
+    if !discovery {
+        chat.discovery = None;
+    }
+    let config = ServerConfig { chat, port, bind };
     terminal::run(async {
         let server = match Server::bind(config).await {
             Ok(server) => server,
@@ -36,6 +37,9 @@ pub fn run(key: Key, port: u16, bind: Option<IpAddr>, name: String) -> ExitCode 
         }
         let _ = out.flush();
         drop(out);
+        if let Some(e) = server.discovery_error() {
+            eprintln!("warning: {e}");
+        }
         eprintln!("waiting for someone to connect…");
         Some(server.start())
     })

@@ -34,6 +34,9 @@ struct Args {
     /// Your name as the other person sees it (default: your user name).
     #[arg(long)]
     name: Option<String>,
+    /// Do not answer discovery probes: clients must type an address.
+    #[arg(long)]
+    no_discovery: bool,
 }
 
 fn main() -> ExitCode {
@@ -47,17 +50,20 @@ fn main() -> ExitCode {
         }
     };
     if args.headless {
-        return headless::run(key, args.port, args.bind, name);
+        return headless::run(key, args.port, args.bind, name, !args.no_discovery);
     }
     if let Some(why) = desktop::missing_display() {
         eprintln!("error: {why}");
         return ExitCode::from(2);
     }
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         chat: Config::new(key, name),
         port: args.port,
         bind: args.bind,
     };
+    if args.no_discovery {
+        config.chat.discovery = None;
+    }
     let result = iced::application(move || App::boot(config.clone()), App::update, App::view)
         .subscription(App::subscription)
         .title(App::title)

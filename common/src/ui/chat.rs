@@ -310,10 +310,14 @@ impl Chat {
             EngineEvent::Failed(error) => {
                 self.system(format!("Could not connect: {error}"), Tone::Alert, now)
             }
+            EngineEvent::Moved { name, to } => {
+                self.system(format!("{name} moved to {to}; connecting there"), Tone::Info, now)
+            }
             // Turned-away connections are the server window's to tally.
             EngineEvent::Connecting { .. }
             | EngineEvent::Retrying { .. }
             | EngineEvent::Rejected { .. }
+            | EngineEvent::Probed { .. }
             | EngineEvent::KeyChanged(_)
             | EngineEvent::Closed => Task::none(),
         }
