@@ -196,7 +196,8 @@ async fn handshake(
     let io = |e: std::io::Error| ConnectError::from_io(addr, &e);
 
     let nonce = random_id();
-    let hello = handshake::seal_hello(&chat.key, &chat.clock, &nonce, &clean_name(&chat.name));
+    let name = clean_name(&chat.name);
+    let hello = handshake::seal_hello_up_to(&chat.key, &chat.clock, &nonce, &name, chat.max_proto);
     writer.send(hello).await.map_err(|e| match e {
         crate::codec::LineError::Io(e) => io(e),
         _ => ConnectError::ClosedEarly,
@@ -216,14 +217,16 @@ async fn handshake(
             _ => ConnectError::ServerSaid(err.text),
         });
     }
-    let (welcome, offset) = handshake::open_welcome(&chat.key, &chat.clock, &line, &nonce)
-        .map_err(|e| match e {
-            WelcomeError::NotAToken => ConnectError::NotFernetChat { addr },
-            WelcomeError::Version(v) => ConnectError::Version(format!("it speaks version {v}")),
-            WelcomeError::Undecryptable | WelcomeError::WrongEcho | WelcomeError::NotAWelcome => {
-                ConnectError::ServerUnproven
-            }
-        })?;
+    let (welcome, offset) =
+        handshake::open_welcome(&chat.key, &chat.clock, &line, &nonce, chat.max_proto).map_err(
+            |e| match e {
+                WelcomeError::NotAToken => ConnectError::NotFernetChat { addr },
+                WelcomeError::Version(v) => ConnectError::Version(format!("it speaks version {v}")),
+                WelcomeError::Undecryptable
+                | WelcomeError::WrongEcho
+                | WelcomeError::NotAWelcome => ConnectError::ServerUnproven,
+            },
+        )?;
 
     let sid = format!("{nonce}.{}", welcome.nonce);
     let mut session = Session::new(
@@ -232,7 +235,8 @@ async fn handshake(
         sid,
         Role::Client,
         offset,
-    );
+    )
+    .speaking(welcome.proto);
     let ready = session.seal(&Body::Ready);
     writer
         .send(ready)
@@ -242,5 +246,5 @@ async fn handshake(
         name: clean_name(&welcome.name),
         addr,
     };
-    Ok(Link::new(reader, writer, session, peer))
+    Ok(Link::new(reader, writer, session, peer).with_tokens(chat.tokens))
 }

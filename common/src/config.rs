@@ -8,6 +8,7 @@ use crate::addr::ServerAddr;
 use crate::clock::Clock;
 use crate::discovery::Reach;
 use crate::key::Key;
+use crate::payload::PROTO_MAX;
 
 /// The protocol's timeouts and the client's reconnect backoff.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +64,14 @@ pub struct Config {
     pub name: String,
     pub clock: Clock,
     pub timing: Timing,
+    /// The highest protocol version to speak (tests cap it to play a
+    /// protocol-1 peer).
+    pub max_proto: u32,
+    /// Whether [`crate::Event::Sent`] and [`crate::Event::Received`] carry
+    /// their Fernet tokens: for an app that shows ciphertext. Terminal mode
+    /// never does; a token shared by a batch of messages is then not copied
+    /// into each of them.
+    pub tokens: bool,
     /// Discovery (PROTOCOL.md, "Discovery (UDP)"): the server answers
     /// probes on its TCP port; the client probes this reach while it
     /// reconnects, to follow a server that moved. `None` turns both off
@@ -77,6 +86,8 @@ impl Config {
             name: name.into(),
             clock: Clock::system(),
             timing: Timing::default(),
+            max_proto: PROTO_MAX,
+            tokens: true,
             discovery: Some(Reach::Lan),
         }
     }

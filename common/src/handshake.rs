@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::codec::HANDSHAKE_LINE_MAX;
 use crate::config::Timing;
 use crate::key::Key;
-use crate::payload::{Hello, MAX_REASON_CHARS, PROTO, Welcome, parse_id};
+use crate::payload::{Hello, MAX_REASON_CHARS, PROTO, PROTO_MAX, Welcome, parse_id};
 use crate::token::{self, OpenError};
 
 /// The code of an `ERR <code> <text>` line.
@@ -50,7 +50,9 @@ impl ErrCode {
     pub fn text(self, timing: &Timing) -> String {
         match self {
             ErrCode::KeyMismatch => "this server uses a different key".into(),
-            ErrCode::Version => format!("this server speaks fernet-chat protocol {PROTO}"),
+            ErrCode::Version => {
+                format!("this server speaks fernet-chat protocols {PROTO} to {PROTO_MAX}")
+            }
             ErrCode::TooLarge => format!("the line was longer than {HANDSHAKE_LINE_MAX} bytes"),
             ErrCode::Timeout => format!(
                 "no valid hello within {} seconds",
@@ -104,18 +106,27 @@ fn offset(peer_secs: u64, ours_secs: u64) -> i64 {
     (peer_secs as i128 - ours_secs as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
-/// Client side, step 1.
+/// Client side, step 1, offering every version this code speaks.
 pub fn seal_hello(key: &Key, clock: &Clock, nonce: &str, name: &str) -> String {
+    seal_hello_up_to(key, clock, nonce, name, PROTO_MAX)
+}
+
+/// Client side, step 1, offering versions up to `max`. The hello says
+/// `"proto":1` (every server answers that) and, above 1, `max_proto`.
+pub fn seal_hello_up_to(key: &Key, clock: &Clock, nonce: &str, name: &str, max: u32) -> String {
     let hello = Hello {
         proto: PROTO,
         nonce: nonce.to_owned(),
         name: name.to_owned(),
+        max_proto: (max > PROTO).then_some(max),
     };
     token::seal(key, clock, &serde_json::to_vec(&hello).unwrap_or_default())
 }
 
 /// Server side: reads a client's first line. On success, the hello and the
-/// client's clock offset in seconds; otherwise the code to answer with.
+/// client's clock offset in seconds; otherwise the code to answer with. The
+/// version to speak is [`Hello::common_version`] (`ErrCode::Version` here
+/// if there is none up to [`PROTO_MAX`]).
 pub fn open_hello(key: &Key, clock: &Clock, line: &str) -> Result<(Hello, i64), ErrCode> {
     let (plaintext, ts) = token::open_any_time(key, line).map_err(|e| match e {
         OpenError::BadKey => ErrCode::KeyMismatch,
@@ -126,20 +137,27 @@ pub fn open_hello(key: &Key, clock: &Clock, line: &str) -> Result<(Hello, i64), 
     if value.get("kind").and_then(|k| k.as_str()) != Some("hello") {
         return Err(ErrCode::BadHello);
     }
-    if value.get("proto").and_then(|p| p.as_u64()) != Some(PROTO as u64) {
+    let hello: Hello = serde_json::from_value(value).map_err(|_| ErrCode::BadHello)?;
+    if hello.common_version(PROTO_MAX).is_none() {
         return Err(ErrCode::Version);
     }
-    let hello: Hello = serde_json::from_value(value).map_err(|_| ErrCode::BadHello)?;
     if !is_id(&hello.nonce) {
         return Err(ErrCode::BadHello);
     }
     Ok((hello, offset(ts, clock.now_secs())))
 }
 
-/// Server side, step 2.
-pub fn seal_welcome(key: &Key, clock: &Clock, nonce: &str, echo: &str, name: &str) -> String {
+/// Server side, step 2: the session will speak `proto`.
+pub fn seal_welcome(
+    key: &Key,
+    clock: &Clock,
+    nonce: &str,
+    echo: &str,
+    name: &str,
+    proto: u32,
+) -> String {
     let welcome = Welcome {
-        proto: PROTO,
+        proto,
         nonce: nonce.to_owned(),
         echo: echo.to_owned(),
         name: name.to_owned(),
@@ -162,17 +180,19 @@ pub enum WelcomeError {
     WrongEcho,
     /// Decrypts, but is not a welcome.
     NotAWelcome,
-    /// A welcome for another protocol version.
+    /// A welcome for a protocol version we did not offer.
     Version(u64),
 }
 
-/// Client side: checks the server's answer to our hello. On success, the
-/// welcome and the server's clock offset in seconds.
+/// Client side: checks the server's answer to a hello that offered
+/// versions up to `max`. On success, the welcome (its `proto` is the
+/// session's version) and the server's clock offset in seconds.
 pub fn open_welcome(
     key: &Key,
     clock: &Clock,
     line: &str,
     our_nonce: &str,
+    max: u32,
 ) -> Result<(Welcome, i64), WelcomeError> {
     let (plaintext, ts) = token::open_any_time(key, line).map_err(|e| match e {
         OpenError::BadKey => WelcomeError::Undecryptable,
@@ -184,7 +204,7 @@ pub fn open_welcome(
         return Err(WelcomeError::NotAWelcome);
     }
     match value.get("proto").and_then(|p| p.as_u64()) {
-        Some(p) if p == PROTO as u64 => {}
+        Some(p) if (u64::from(PROTO)..=u64::from(max)).contains(&p) => {}
         Some(p) => return Err(WelcomeError::Version(p)),
         None => return Err(WelcomeError::NotAWelcome),
     }
@@ -212,19 +232,26 @@ mod tests {
         let hello = seal_hello(&key, &client_clock, &nc, "alice");
         let (h, offset) = open_hello(&key, &server_clock, &hello).unwrap();
         assert_eq!((&h.nonce, h.name.as_str(), offset), (&nc, "alice", 600));
-        let welcome = seal_welcome(&key, &server_clock, &ns, &nc, "bob");
-        let (w, offset) = open_welcome(&key, &client_clock, &welcome, &nc).unwrap();
+        assert_eq!(h.common_version(PROTO_MAX), Some(PROTO_MAX));
+        let welcome = seal_welcome(&key, &server_clock, &ns, &nc, "bob", 2);
+        let (w, offset) = open_welcome(&key, &client_clock, &welcome, &nc, 2).unwrap();
         assert_eq!((&w.nonce, w.name.as_str(), offset), (&ns, "bob", -600));
+        assert_eq!(w.proto, 2);
         assert_eq!(
-            open_welcome(&key, &client_clock, &welcome, &random_id()),
+            open_welcome(&key, &client_clock, &welcome, &nc, 1),
+            Err(WelcomeError::Version(2)),
+            "a version we did not offer"
+        );
+        assert_eq!(
+            open_welcome(&key, &client_clock, &welcome, &random_id(), 2),
             Err(WelcomeError::WrongEcho)
         );
         assert_eq!(
-            open_welcome(&Key::generate().unwrap(), &client_clock, &welcome, &nc),
+            open_welcome(&Key::generate().unwrap(), &client_clock, &welcome, &nc, 2),
             Err(WelcomeError::Undecryptable)
         );
         assert_eq!(
-            open_welcome(&key, &client_clock, "HTTP/1.1 400 Bad Request", &nc),
+            open_welcome(&key, &client_clock, "HTTP/1.1 400 Bad Request", &nc, 2),
             Err(WelcomeError::NotAToken)
         );
     }
@@ -253,18 +280,18 @@ mod tests {
             open_hello(&key, &clock, "GET / HTTP/1.1").unwrap_err(),
             ErrCode::BadHello
         );
-        let v2 = token::seal(
+        let v3 = token::seal(
             &key,
             &clock,
-            br#"{"kind":"hello","proto":2,"nonce":"n","name":"x"}"#,
+            br#"{"kind":"hello","proto":3,"nonce":"n","name":"x"}"#,
         );
-        assert_eq!(open_hello(&key, &clock, &v2).unwrap_err(), ErrCode::Version);
+        assert_eq!(open_hello(&key, &clock, &v3).unwrap_err(), ErrCode::Version);
         let not_json = token::seal(&key, &clock, b"hi");
         assert_eq!(
             open_hello(&key, &clock, &not_json).unwrap_err(),
             ErrCode::BadHello
         );
-        let welcome = seal_welcome(&key, &clock, "a", "b", "c");
+        let welcome = seal_welcome(&key, &clock, "a", "b", "c", 1);
         assert_eq!(
             open_hello(&key, &clock, &welcome).unwrap_err(),
             ErrCode::BadHello
@@ -280,5 +307,27 @@ mod tests {
         assert_eq!(parsed.text, "this server uses a different key");
         assert_eq!(parse_err_line("ERR shiny\x1b[2J").unwrap().code, None);
         assert_eq!(parse_err_line("gAAAAA"), None);
+    }
+
+    #[test]
+    fn a_protocol_1_hello_gets_protocol_1_and_a_capped_one_offers_no_more() {
+        let key = Key::generate().unwrap();
+        let clock = Clock::system();
+        let v1 = token::seal(
+            &key,
+            &clock,
+            format!(
+                r#"{{"kind":"hello","proto":1,"nonce":"{}","name":"x"}}"#,
+                random_id()
+            )
+            .as_bytes(),
+        );
+        let (hello, _) = open_hello(&key, &clock, &v1).unwrap();
+        assert_eq!(hello.common_version(PROTO_MAX), Some(1));
+        let capped = seal_hello_up_to(&key, &clock, &random_id(), "x", 1);
+        let (plaintext, _) = token::open_any_time(&key, &capped).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&plaintext).unwrap();
+        assert_eq!(json.get("max_proto"), None, "{json}");
+        assert_eq!(json["proto"], 1);
     }
 }

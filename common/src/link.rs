@@ -24,7 +24,9 @@ use crate::config::Timing;
 use crate::event::{Command, Ended, Event, Peer};
 use crate::key::Key;
 use crate::outbox::{Outbox, Pending};
-use crate::payload::{Body, MAX_REASON_CHARS};
+use crate::payload::{
+    Body, MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_REASON_CHARS, Message, MessageRef, Outgoing,
+};
 use crate::session::{Alert, Session};
 
 pub(crate) type Reader = FramedRead<OwnedReadHalf, LineCodec>;
@@ -203,6 +205,12 @@ pub(crate) struct Link {
     session: Session,
     pub peer: Peer,
     last_sent: Instant,
+    /// Whether events carry the tokens (the app may show ciphertext).
+    /// Without, a batch's token is not copied into each of its messages.
+    tokens: bool,
+    /// Protocol 2: ids received in this read burst, acknowledged together
+    /// once it is over.
+    to_ack: Vec<String>,
 }
 
 impl Link {
@@ -221,7 +229,15 @@ impl Link {
             session,
             peer,
             last_sent: Instant::now(),
+            tokens: true,
+            to_ack: Vec::new(),
         }
+    }
+
+    /// Whether events carry their tokens ([`crate::Config::tokens`]).
+    pub fn with_tokens(mut self, tokens: bool) -> Link {
+        self.tokens = tokens;
+        self
     }
 
     pub fn offset_secs(&self) -> i64 {
@@ -231,10 +247,24 @@ impl Link {
     /// Seals and queues a frame; returns its token.
     fn send(&mut self, body: &Body) -> String {
         let token = self.session.seal(body);
+        self.queue(token)
+    }
+
+    /// Queues a sealed frame; returns its token.
+    fn queue(&mut self, token: String) -> String {
         // If the writer has stopped, the reader sees the connection end.
         self.backlog.push(&token);
         self.last_sent = Instant::now();
         token
+    }
+
+    /// What an event carries of `token`.
+    fn for_event(&self, token: &str) -> String {
+        if self.tokens {
+            token.to_owned()
+        } else {
+            String::new()
+        }
     }
 
     /// Bytes queued and not yet written.
@@ -243,28 +273,87 @@ impl Link {
     }
 
     /// Sends the outbox's messages from `unsent` on, while the writer keeps
-    /// up; returns their events.
+    /// up; returns their events. Under protocol 2, messages waiting
+    /// together go in one `msgs` frame; nothing waits for more to come.
     fn pump(&mut self, outbox: &Outbox, unsent: &mut usize) -> Vec<Event> {
         let mut sent = Vec::new();
-        while self.backlog() < SEND_AHEAD
-            && let Some(m) = outbox.get(*unsent)
-        {
-            sent.push(self.send_msg(m));
-            *unsent += 1;
+        while self.backlog() < SEND_AHEAD && *unsent < outbox.len() {
+            let batch: Vec<&Pending> = self.batch(outbox, *unsent).collect();
+            let size = batch.iter().map(|m| m.text.len() + 64).sum();
+            let body = match batch.as_slice() {
+                [m] => Outgoing::Msg {
+                    id: &m.id,
+                    text: &m.text,
+                    sent_at: m.sent_at,
+                },
+                _ => Outgoing::Msgs {
+                    msgs: batch
+                        .iter()
+                        .map(|m| MessageRef {
+                            id: &m.id,
+                            text: &m.text,
+                            sent_at: m.sent_at,
+                        })
+                        .collect(),
+                },
+            };
+            let token = self.session.seal_any(&body, size);
+            let token = self.queue(token);
+            for m in &batch {
+                sent.push(Event::Sent {
+                    id: m.id.clone(),
+                    token: self.for_event(&token),
+                });
+            }
+            *unsent += batch.len();
         }
         sent
     }
 
-    fn send_msg(&mut self, m: &Pending) -> Event {
-        let token = self.send(&Body::Msg {
-            id: m.id.clone(),
-            text: m.text.clone(),
-            sent_at: m.sent_at,
-        });
-        Event::Sent {
-            id: m.id.clone(),
-            token,
+    /// The messages from `from` on that go in the next frame: one under
+    /// protocol 1; under 2, as many as the batch limits allow.
+    fn batch<'o>(&self, outbox: &'o Outbox, from: usize) -> impl Iterator<Item = &'o Pending> {
+        let most = if self.session.version() >= 2 {
+            MAX_BATCH
+        } else {
+            1
+        };
+        let mut text = 0;
+        (from..from + most)
+            .map_while(|i| outbox.get(i))
+            .enumerate()
+            .take_while(move |(n, m)| {
+                text += m.text.len();
+                *n == 0 || text <= MAX_BATCH_TEXT_BYTES
+            })
+            .map(|(_, m)| m)
+    }
+
+    /// Acknowledges a received message: at once under protocol 1, with the
+    /// rest of the read burst under 2 ([`Link::send_acks`]).
+    fn ack(&mut self, id: String) {
+        if self.session.version() >= 2 {
+            self.to_ack.push(id);
+        } else {
+            self.send(&Body::Ack { of: id });
         }
+    }
+
+    /// Sends the acks of the read burst, as few frames as the limits allow.
+    fn send_acks(&mut self) {
+        let ids = std::mem::take(&mut self.to_ack);
+        for chunk in ids.chunks(MAX_BATCH) {
+            let token = match chunk {
+                [id] => self.session.seal_any(&Outgoing::Ack { of: id }, 0),
+                _ => self
+                    .session
+                    .seal_any(&Outgoing::Acks { ids: chunk }, chunk.len() * 25),
+            };
+            self.queue(token);
+        }
+        // Keep the buffer for the next burst.
+        self.to_ack = ids;
+        self.to_ack.clear();
     }
 
     /// Says `bye` (if given), lets the writer flush for a moment, and closes.
@@ -414,6 +503,7 @@ async fn drive_inner<T>(
                         return Ok(Outcome::Ended(ended));
                     }
                 }
+                link.send_acks();
                 if link.backlog() > BACKLOG_MAX {
                     return Ok(Outcome::Ended(Ended::Lost(STOPPED_READING.into())));
                 }
@@ -532,26 +622,43 @@ async fn on_line(
     };
     match body {
         Body::Msg { id, text, sent_at } => {
-            link.send(&Body::Ack { of: id.clone() });
+            link.ack(id.clone());
             if outbox.first_sight(&id) {
                 let from = link.peer.name.clone();
+                let token = if link.tokens { line } else { String::new() };
                 events
                     .emit(Event::Received {
                         id,
                         from,
                         text,
                         sent_at,
-                        token: line,
+                        token,
                     })
                     .await?;
             }
         }
-        Body::Ack { of } => {
-            if let Some(at) = outbox.ack(&of) {
-                if at < *unsent {
-                    *unsent -= 1;
+        Body::Msgs { msgs } => {
+            for Message { id, text, sent_at } in msgs {
+                link.ack(id.clone());
+                if outbox.first_sight(&id) {
+                    let from = link.peer.name.clone();
+                    let token = link.for_event(&line);
+                    events
+                        .emit(Event::Received {
+                            id,
+                            from,
+                            text,
+                            sent_at,
+                            token,
+                        })
+                        .await?;
                 }
-                events.emit(Event::Acked { id: of }).await?;
+            }
+        }
+        Body::Ack { of } => acked(of, outbox, unsent, events).await?,
+        Body::Acks { ids } => {
+            for id in ids {
+                acked(id, outbox, unsent, events).await?;
             }
         }
         Body::Typing { active } => events.emit(Event::Typing { active }).await?,
@@ -566,6 +673,23 @@ async fn on_line(
         Body::Pong | Body::Ready => {}
     }
     Ok(None)
+}
+
+/// Our message `id` was acknowledged: it leaves the outbox (if it was
+/// there: a re-sent copy is acknowledged twice).
+async fn acked(
+    id: String,
+    outbox: &mut Outbox,
+    unsent: &mut usize,
+    events: &Emitter,
+) -> Result<(), Gone> {
+    if let Some(at) = outbox.ack(&id) {
+        if at < *unsent {
+            *unsent -= 1;
+        }
+        events.emit(Event::Acked { id }).await?;
+    }
+    Ok(())
 }
 
 /// Waits for `work` while the peer is away: messages typed meanwhile go to

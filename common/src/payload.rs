@@ -7,8 +7,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::text;
 
-/// Protocol version spoken by this code.
+/// The first protocol version, which every version of this code speaks: a
+/// hello says `"proto":1` so that a protocol-1 server, which refuses any
+/// other `proto`, still answers it (see PROTOCOL.md, "Versions").
 pub const PROTO: u32 = 1;
+/// The highest protocol version this code speaks. Version 2 adds `msgs`
+/// (several messages in one token) and `acks` (several acks in one).
+pub const PROTO_MAX: u32 = 2;
+/// Most messages in a `msgs` frame, and most ids in an `acks` frame.
+pub const MAX_BATCH: usize = 256;
+/// Most text, in bytes of UTF-8 summed over its messages, in a `msgs`
+/// frame: a batch is for many small messages, and each message it carries
+/// comes with a copy of its token when the app shows ciphertext.
+pub const MAX_BATCH_TEXT_BYTES: usize = 32 * 1024;
 /// Largest chat message text, in bytes of UTF-8.
 pub const MAX_TEXT_BYTES: usize = 256 * 1024;
 /// Longest peer name, in characters, after control characters are removed.
@@ -65,15 +76,30 @@ pub fn clean_name(name: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename = "hello")]
 pub struct Hello {
+    /// The lowest version the client speaks.
     pub proto: u32,
     pub nonce: String,
     pub name: String,
+    /// The highest version the client speaks; absent means `proto` (a
+    /// protocol-1 client, which ignores it, never sends it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_proto: Option<u32>,
+}
+
+impl Hello {
+    /// The highest version both the client and a server speaking `PROTO`
+    /// to `max` speak, if any.
+    pub fn common_version(&self, max: u32) -> Option<u32> {
+        let version = self.max_proto.unwrap_or(self.proto).min(max);
+        (version >= self.proto.max(PROTO)).then_some(version)
+    }
 }
 
 /// The server's answer to a hello it could decrypt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename = "welcome")]
 pub struct Welcome {
+    /// The version of the session: the highest both speak.
     pub proto: u32,
     pub nonce: String,
     pub echo: String,
@@ -101,9 +127,17 @@ pub enum Body {
         text: String,
         sent_at: u64,
     },
+    /// Version 2: several messages, in order.
+    Msgs {
+        msgs: Vec<Message>,
+    },
     /// The peer received and decrypted the message `of`.
     Ack {
         of: String,
+    },
+    /// Version 2: the peer received and decrypted these messages.
+    Acks {
+        ids: Vec<String>,
     },
     /// The peer started or stopped typing.
     Typing {
@@ -117,14 +151,50 @@ pub enum Body {
     },
 }
 
+/// One chat message inside a `msgs` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: String,
+    pub text: String,
+    pub sent_at: u64,
+}
+
+/// Frames as they are sent, borrowing what they carry (from the outbox, or
+/// the ids to acknowledge), so sending copies no text.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub(crate) enum Outgoing<'a> {
+    Msg {
+        id: &'a str,
+        text: &'a str,
+        sent_at: u64,
+    },
+    Msgs {
+        msgs: Vec<MessageRef<'a>>,
+    },
+    Ack {
+        of: &'a str,
+    },
+    Acks {
+        ids: &'a [String],
+    },
+}
+
+#[derive(Serialize)]
+pub(crate) struct MessageRef<'a> {
+    pub id: &'a str,
+    pub text: &'a str,
+    pub sent_at: u64,
+}
+
 /// A session frame as it is sent.
 #[derive(Serialize)]
-pub(crate) struct FrameOut<'a> {
+pub(crate) struct FrameOut<'a, B> {
     pub sid: &'a str,
     pub dir: Dir,
     pub seq: u64,
     #[serde(flatten)]
-    pub body: &'a Body,
+    pub body: &'a B,
 }
 
 /// A session frame as it is received: every field any kind may carry, so
@@ -141,15 +211,42 @@ pub(crate) struct FrameIn {
     of: Option<String>,
     active: Option<bool>,
     reason: Option<String>,
+    msgs: Option<Vec<Message>>,
+    ids: Option<Vec<String>>,
 }
 
 impl FrameIn {
-    /// The typed body (`None` for a kind this version does not know), or
-    /// what is wrong with it: a field its kind needs is missing, an id is
-    /// not in the protocol's form, or a message is over the text limit.
-    pub fn into_body(self) -> Result<Option<Body>, FrameError> {
+    /// The typed body (`None` for a kind the session's `version` does not
+    /// know), or what is wrong with it: a field its kind needs is missing,
+    /// an id is not in the protocol's form, a message is over the text
+    /// limit, a batch is empty or over its limits.
+    pub fn into_body(self, version: u32) -> Result<Option<Body>, FrameError> {
         Ok(Some(match self.kind.as_str() {
             "ready" => Body::Ready,
+            "msgs" if version >= 2 => {
+                let msgs = self.msgs.ok_or(FrameError::Missing("msgs"))?;
+                if msgs.is_empty() || msgs.len() > MAX_BATCH {
+                    return Err(FrameError::BatchSize(msgs.len()));
+                }
+                let text: usize = msgs.iter().map(|m| m.text.len()).sum();
+                if text > MAX_BATCH_TEXT_BYTES {
+                    return Err(FrameError::BatchTooLong(text));
+                }
+                for m in &msgs {
+                    parse_id(&m.id).ok_or(FrameError::BadId("id"))?;
+                }
+                Body::Msgs { msgs }
+            }
+            "acks" if version >= 2 => {
+                let ids = self.ids.ok_or(FrameError::Missing("ids"))?;
+                if ids.is_empty() || ids.len() > MAX_BATCH {
+                    return Err(FrameError::BatchSize(ids.len()));
+                }
+                for id in &ids {
+                    parse_id(id).ok_or(FrameError::BadId("ids"))?;
+                }
+                Body::Acks { ids }
+            }
             "msg" => {
                 let text = self.text.ok_or(FrameError::Missing("text"))?;
                 if text.len() > MAX_TEXT_BYTES {
@@ -186,6 +283,10 @@ pub enum FrameError {
     BadId(&'static str),
     #[error("a message of {0} bytes, over the {MAX_TEXT_BYTES}-byte limit")]
     TooLong(usize),
+    #[error("a batch of {0} entries (it must have 1 to {MAX_BATCH})")]
+    BatchSize(usize),
+    #[error("a batch of {0} bytes of text, over the {MAX_BATCH_TEXT_BYTES}-byte limit")]
+    BatchTooLong(usize),
 }
 
 fn checked_id(id: Option<String>, field: &'static str) -> Result<String, FrameError> {
@@ -253,15 +354,23 @@ mod tests {
 
     #[test]
     fn hello_has_the_documented_shape() {
-        let hello = Hello {
+        let mut hello = Hello {
             proto: 1,
             nonce: "n".into(),
             name: "alice".into(),
+            max_proto: None,
         };
         let json = serde_json::to_string(&hello).unwrap();
         assert_eq!(
             json,
             r#"{"kind":"hello","proto":1,"nonce":"n","name":"alice"}"#
+        );
+        assert_eq!(serde_json::from_str::<Hello>(&json).unwrap(), hello);
+        hello.max_proto = Some(2);
+        let json = serde_json::to_string(&hello).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"hello","proto":1,"nonce":"n","name":"alice","max_proto":2}"#
         );
         assert_eq!(serde_json::from_str::<Hello>(&json).unwrap(), hello);
     }
@@ -285,7 +394,7 @@ mod tests {
             r#"{"sid":"a.b","dir":"c2s","seq":3,"kind":"msg","id":"a1B2c3D4e5F6g7H8i9J0kA","text":"hi","sent_at":5}"#
         );
         let back: FrameIn = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.into_body().unwrap(), Some(body));
+        assert_eq!(back.into_body(1).unwrap(), Some(body));
     }
 
     #[test]
@@ -293,13 +402,13 @@ mod tests {
         let unknown: FrameIn =
             serde_json::from_str(r#"{"sid":"a","dir":"s2c","seq":0,"kind":"react","emoji":"x"}"#)
                 .unwrap();
-        assert_eq!(unknown.into_body().unwrap(), None);
+        assert_eq!(unknown.into_body(2).unwrap(), None);
         let no_text: FrameIn = serde_json::from_str(
             r#"{"sid":"a","dir":"s2c","seq":0,"kind":"msg","id":"x","sent_at":1}"#,
         )
         .unwrap();
         assert_eq!(
-            no_text.into_body().unwrap_err(),
+            no_text.into_body(1).unwrap_err(),
             FrameError::Missing("text")
         );
     }
@@ -316,7 +425,7 @@ mod tests {
     fn ids_must_be_exactly_sixteen_bytes() {
         let id = random_id();
         assert!(parse_id(&id).is_some());
-        assert!(msg_frame(&id, "hi").into_body().is_ok());
+        assert!(msg_frame(&id, "hi").into_body(1).is_ok());
         // Too long (a peer's way to make us keep big ids), too short, padded,
         // outside the alphabet, or 22 characters with stray trailing bits.
         let long = "A".repeat(300_000);
@@ -329,7 +438,7 @@ mod tests {
         ] {
             assert_eq!(parse_id(bad), None, "{bad:.30}");
             assert_eq!(
-                msg_frame(bad, "hi").into_body().unwrap_err(),
+                msg_frame(bad, "hi").into_body(1).unwrap_err(),
                 FrameError::BadId("id")
             );
         }
@@ -337,18 +446,142 @@ mod tests {
             r#"{"sid":"a","dir":"s2c","seq":0,"kind":"ack","of":"not-an-id"}"#,
         )
         .unwrap();
-        assert_eq!(ack.into_body().unwrap_err(), FrameError::BadId("of"));
+        assert_eq!(ack.into_body(1).unwrap_err(), FrameError::BadId("of"));
     }
 
     #[test]
     fn a_message_over_the_text_limit_is_refused_on_receipt() {
         let id = random_id();
         let max = "x".repeat(MAX_TEXT_BYTES);
-        assert!(msg_frame(&id, &max).into_body().is_ok());
+        assert!(msg_frame(&id, &max).into_body(1).is_ok());
         let over = "x".repeat(MAX_TEXT_BYTES + 1);
         assert_eq!(
-            msg_frame(&id, &over).into_body().unwrap_err(),
+            msg_frame(&id, &over).into_body(1).unwrap_err(),
             FrameError::TooLong(MAX_TEXT_BYTES + 1)
+        );
+    }
+
+    #[test]
+    fn the_common_version_is_the_highest_both_speak() {
+        let hello = |proto, max_proto| Hello {
+            proto,
+            nonce: String::new(),
+            name: String::new(),
+            max_proto,
+        };
+        assert_eq!(hello(1, None).common_version(2), Some(1));
+        assert_eq!(hello(1, Some(2)).common_version(2), Some(2));
+        assert_eq!(hello(1, Some(2)).common_version(1), Some(1));
+        assert_eq!(hello(1, Some(7)).common_version(2), Some(2));
+        assert_eq!(hello(3, Some(7)).common_version(2), None);
+        assert_eq!(hello(1, Some(0)).common_version(2), None);
+    }
+
+    fn frame(json: serde_json::Value) -> FrameIn {
+        let mut frame = serde_json::json!({"sid": "a", "dir": "s2c", "seq": 0});
+        frame
+            .as_object_mut()
+            .unwrap()
+            .extend(json.as_object().unwrap().clone());
+        serde_json::from_value(frame).unwrap()
+    }
+
+    #[test]
+    fn batches_are_version_2_and_bounded() {
+        let id = random_id();
+        let one = serde_json::json!({"id": id, "text": "hi", "sent_at": 1});
+        let msgs = |n: usize| serde_json::json!({"kind": "msgs", "msgs": vec![one.clone(); n]});
+        let acks = |n: usize| serde_json::json!({"kind": "acks", "ids": vec![id.clone(); n]});
+        // In a protocol-1 session they are kinds it does not know.
+        assert_eq!(frame(msgs(2)).into_body(1).unwrap(), None);
+        assert_eq!(frame(acks(2)).into_body(1).unwrap(), None);
+        let message = Message {
+            id: id.clone(),
+            text: "hi".into(),
+            sent_at: 1,
+        };
+        assert_eq!(
+            frame(msgs(MAX_BATCH)).into_body(2).unwrap(),
+            Some(Body::Msgs {
+                msgs: vec![message; MAX_BATCH]
+            })
+        );
+        assert_eq!(
+            frame(acks(MAX_BATCH)).into_body(2).unwrap(),
+            Some(Body::Acks {
+                ids: vec![id.clone(); MAX_BATCH]
+            })
+        );
+        for n in [0, MAX_BATCH + 1] {
+            assert_eq!(
+                frame(msgs(n)).into_body(2).unwrap_err(),
+                FrameError::BatchSize(n)
+            );
+            assert_eq!(
+                frame(acks(n)).into_body(2).unwrap_err(),
+                FrameError::BatchSize(n)
+            );
+        }
+        let half = "x".repeat(MAX_BATCH_TEXT_BYTES / 2);
+        let big = serde_json::json!({"id": id, "text": half, "sent_at": 1});
+        let over = serde_json::json!({"kind": "msgs", "msgs": [big, big, one]});
+        assert_eq!(
+            frame(over).into_body(2).unwrap_err(),
+            FrameError::BatchTooLong(MAX_BATCH_TEXT_BYTES + 2)
+        );
+        let bad = serde_json::json!({"kind": "acks", "ids": [id, "x"]});
+        assert_eq!(
+            frame(bad).into_body(2).unwrap_err(),
+            FrameError::BadId("ids")
+        );
+        let bad = serde_json::json!({"kind": "msgs", "msgs": [one, {"id": "x", "text": "", "sent_at": 1}]});
+        assert_eq!(
+            frame(bad).into_body(2).unwrap_err(),
+            FrameError::BadId("id")
+        );
+    }
+
+    #[test]
+    fn batches_have_the_documented_shape() {
+        let id = "a1B2c3D4e5F6g7H8i9J0kA";
+        let out = Outgoing::Msgs {
+            msgs: vec![
+                MessageRef {
+                    id,
+                    text: "hi",
+                    sent_at: 5,
+                },
+                MessageRef {
+                    id,
+                    text: "yo",
+                    sent_at: 6,
+                },
+            ],
+        };
+        let json = serde_json::to_string(&FrameOut {
+            sid: "a.b",
+            dir: Dir::C2s,
+            seq: 3,
+            body: &out,
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            r#"{"sid":"a.b","dir":"c2s","seq":3,"kind":"msgs","msgs":[{"id":"a1B2c3D4e5F6g7H8i9J0kA","text":"hi","sent_at":5},{"id":"a1B2c3D4e5F6g7H8i9J0kA","text":"yo","sent_at":6}]}"#
+        );
+        let acks = Body::Acks {
+            ids: vec![id.into(), id.into()],
+        };
+        let json = serde_json::to_string(&FrameOut {
+            sid: "a.b",
+            dir: Dir::S2c,
+            seq: 4,
+            body: &acks,
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            r#"{"sid":"a.b","dir":"s2c","seq":4,"kind":"acks","ids":["a1B2c3D4e5F6g7H8i9J0kA","a1B2c3D4e5F6g7H8i9J0kA"]}"#
         );
     }
 }

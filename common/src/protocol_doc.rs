@@ -10,7 +10,9 @@ use crate::config::Timing;
 use crate::handshake::ErrCode;
 use crate::link::{BACKLOG_MAX, SEND_AHEAD};
 use crate::outbox::REMEMBERED_IDS;
-use crate::payload::{MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_TEXT_BYTES};
+use crate::payload::{
+    MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_TEXT_BYTES, PROTO_MAX,
+};
 use crate::token::{MAX_SKEW_SECS, TTL_SECS};
 use crate::{DEFAULT_PORT, admission};
 
@@ -59,6 +61,8 @@ fn the_limits_table_is_what_the_code_enforces() {
         ("handshake line", bytes(HANDSHAKE_LINE_MAX)),
         ("session line", bytes(SESSION_LINE_MAX)),
         ("message text", bytes(MAX_TEXT_BYTES)),
+        ("batch", format!("{MAX_BATCH} entries")),
+        ("batch text", bytes(MAX_BATCH_TEXT_BYTES)),
         ("name", format!("{MAX_NAME_CHARS} characters")),
         ("reason", format!("{MAX_REASON_CHARS} characters")),
         ("token TTL", format!("{TTL_SECS} s")),
@@ -97,6 +101,19 @@ fn every_err_line_is_documented_word_for_word() {
         let line = format!("`{}`", code.line(&t));
         assert!(DOC.contains(&line), "PROTOCOL.md lacks {line}");
     }
+}
+
+#[test]
+fn the_versions_and_batch_limits_are_the_documented_ones() {
+    assert!(DOC.contains(&format!(
+        "# fernet-chat wire protocol, versions 1 and {PROTO_MAX} (as implemented)"
+    )));
+    assert!(DOC.contains(&format!(
+        "`msgs`: 1 to {MAX_BATCH} objects `{{\"id\",\"text\",\"sent_at\"}}` as in `msg`, \
+         at most {} bytes of text in all",
+        grouped(MAX_BATCH_TEXT_BYTES)
+    )));
+    assert!(DOC.contains(&format!("`ids`: 1 to {MAX_BATCH} msg ids")));
 }
 
 #[test]

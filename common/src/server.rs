@@ -279,6 +279,9 @@ async fn admit(
         Ok(hello) => hello,
         Err(code) => return refuse(code, reader, writer, chat).await,
     };
+    let Some(version) = hello.common_version(chat.max_proto) else {
+        return refuse(ErrCode::Version, reader, writer, chat).await;
+    };
     // It holds the key (or replays a hello of someone who does): strangers
     // churning connections no longer push it out.
     ticket.keyed();
@@ -290,6 +293,7 @@ async fn admit(
         &nonce,
         &hello.nonce,
         &clean_name(&chat.name),
+        version,
     );
     writer
         .send(welcome)
@@ -297,7 +301,8 @@ async fn admit(
         .map_err(|_| Rejection::ClosedEarly)?;
 
     let sid = format!("{}.{}", hello.nonce, nonce);
-    let mut session = Session::new(key, chat.clock.clone(), sid, Role::Server, offset);
+    let mut session =
+        Session::new(key, chat.clock.clone(), sid, Role::Server, offset).speaking(version);
     // No ERR line after the welcome: the client already counts itself
     // connected and would take it for a session frame. It sees the
     // connection close and tries again.
@@ -315,7 +320,7 @@ async fn admit(
         name: clean_name(&hello.name),
         addr,
     };
-    Ok(Link::new(reader, writer, session, peer))
+    Ok(Link::new(reader, writer, session, peer).with_tokens(chat.tokens))
 }
 
 /// Sends `ERR <code>` and closes gracefully: reading (and discarding) a little

@@ -8,6 +8,7 @@
 use common::Key;
 use common::clock::Clock;
 use common::handshake;
+use common::payload::PROTO_MAX;
 use common::session::{Role, Session};
 use common::token;
 use libfuzzer_sys::fuzz_target;
@@ -23,7 +24,9 @@ fuzz_target!(|data: &[u8]| {
     const NOW_MS: u64 = 1_800_000_000_000;
     let clock = Clock::from_fn(|| NOW_MS);
     let role = if mode & 1 == 0 { Role::Server } else { Role::Client };
-    let mut session = Session::new(key.clone(), clock.clone(), SID.into(), role, 0);
+    // Protocol 2, so batches are fuzzed too.
+    let mut session =
+        Session::new(key.clone(), clock.clone(), SID.into(), role, 0).speaking(PROTO_MAX);
     // Several frames per input, split at NUL, so seq handling is exercised.
     for part in rest.split(|&b| b == 0) {
         let line = if mode & 2 == 0 {
@@ -36,7 +39,8 @@ fuzz_target!(|data: &[u8]| {
             token::seal(&key, &at, part)
         };
         let _ = handshake::open_hello(&key, &clock, &line);
-        let _ = handshake::open_welcome(&key, &clock, &line, "AAAAAAAAAAAAAAAAAAAAAA");
+        let nonce = "AAAAAAAAAAAAAAAAAAAAAA";
+        let _ = handshake::open_welcome(&key, &clock, &line, nonce, PROTO_MAX);
         if session.open(&line).is_err() {
             return;
         }

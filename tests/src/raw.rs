@@ -1,11 +1,12 @@
 //! Peers that speak the protocol by hand with `common`'s pure functions, so a
 //! test can put any line on the wire: tampered, replayed, reflected,
-//! reordered, from another session, oversized.
+//! reordered, from another session, oversized. They speak protocol 1 (as a
+//! protocol-1 program would) unless told a higher version.
 
 use common::Key;
 use common::clock::Clock;
 use common::handshake;
-use common::payload::{Body, random_id};
+use common::payload::{Body, PROTO, random_id};
 use common::session::{Role, Session};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -22,9 +23,16 @@ pub struct RawPeer {
 }
 
 impl RawPeer {
-    /// Connects to a server engine and completes the handshake as a client.
+    /// Connects to a server engine and completes the handshake as a
+    /// protocol-1 client.
     pub async fn connect(key: &Key, port: u16, name: &str) -> RawPeer {
-        let mut peer = RawPeer::welcomed(key, port, name).await;
+        RawPeer::connect_speaking(key, port, name, PROTO).await
+    }
+
+    /// Connects to a server engine and completes the handshake as a client
+    /// that speaks versions up to `max`.
+    pub async fn connect_speaking(key: &Key, port: u16, name: &str, max: u32) -> RawPeer {
+        let mut peer = RawPeer::welcomed_speaking(key, port, name, max).await;
         peer.send(&Body::Ready).await;
         peer
     }
@@ -32,6 +40,10 @@ impl RawPeer {
     /// Connects to a server engine, says hello and checks the welcome, but
     /// does not send `ready`: the handshake's last step is the caller's.
     pub async fn welcomed(key: &Key, port: u16, name: &str) -> RawPeer {
+        RawPeer::welcomed_speaking(key, port, name, PROTO).await
+    }
+
+    async fn welcomed_speaking(key: &Key, port: u16, name: &str, max: u32) -> RawPeer {
         let clock = Clock::system();
         let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let (read, write) = stream.into_split();
@@ -41,18 +53,30 @@ impl RawPeer {
             write,
         };
         let nonce = random_id();
-        peer.send_line(&handshake::seal_hello(key, &clock, &nonce, name))
+        peer.send_line(&handshake::seal_hello_up_to(key, &clock, &nonce, name, max))
             .await;
         let line = peer.read_line().await.expect("no welcome");
-        let (welcome, offset) = handshake::open_welcome(key, &clock, &line, &nonce).unwrap();
+        let (welcome, offset) = handshake::open_welcome(key, &clock, &line, &nonce, max).unwrap();
         let sid = format!("{nonce}.{}", welcome.nonce);
-        peer.session = Session::new(key.clone(), clock, sid, Role::Client, offset);
+        peer.session =
+            Session::new(key.clone(), clock, sid, Role::Client, offset).speaking(welcome.proto);
         peer
     }
 
     /// Accepts one client engine on `listener` and completes the handshake
-    /// as a server.
+    /// as a protocol-1 server.
     pub async fn accept(key: &Key, listener: &TcpListener, name: &str) -> RawPeer {
+        RawPeer::accept_speaking(key, listener, name, PROTO).await
+    }
+
+    /// Accepts one client engine on `listener` and completes the handshake
+    /// as a server that speaks versions up to `max`.
+    pub async fn accept_speaking(
+        key: &Key,
+        listener: &TcpListener,
+        name: &str,
+        max: u32,
+    ) -> RawPeer {
         let clock = Clock::system();
         let (stream, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
         let (read, write) = stream.into_split();
@@ -63,6 +87,7 @@ impl RawPeer {
         };
         let hello = peer.read_line().await.expect("no hello");
         let (hello, offset) = handshake::open_hello(key, &clock, &hello).unwrap();
+        let version = hello.common_version(max).expect("no common version");
         let nonce = random_id();
         peer.send_line(&handshake::seal_welcome(
             key,
@@ -70,10 +95,12 @@ impl RawPeer {
             &nonce,
             &hello.nonce,
             name,
+            version,
         ))
         .await;
         let sid = format!("{}.{nonce}", hello.nonce);
-        peer.session = Session::new(key.clone(), clock, sid, Role::Server, offset);
+        peer.session =
+            Session::new(key.clone(), clock, sid, Role::Server, offset).speaking(version);
         let ready = peer.read_line().await.expect("no ready");
         assert_eq!(peer.session.open(&ready), Ok(Some(Body::Ready)));
         peer

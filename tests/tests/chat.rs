@@ -175,14 +175,15 @@ async fn each_refusal_gets_its_err_line_word_for_word_and_the_server_keeps_servi
         err_line_for(port, format!("{hello}\n").as_bytes()).await,
         "ERR key-mismatch this server uses a different key\n"
     );
-    let v2 = format!(
-        r#"{{"kind":"hello","proto":2,"nonce":"{}","name":"future"}}"#,
+    // A client that speaks only versions from 3 on.
+    let v3 = format!(
+        r#"{{"kind":"hello","proto":3,"nonce":"{}","name":"future"}}"#,
         random_id()
     );
-    let v2 = token::seal(&key, &clock, v2.as_bytes());
+    let v3 = token::seal(&key, &clock, v3.as_bytes());
     assert_eq!(
-        err_line_for(port, format!("{v2}\n").as_bytes()).await,
-        "ERR version this server speaks fernet-chat protocol 1\n"
+        err_line_for(port, format!("{v3}\n").as_bytes()).await,
+        "ERR version this server speaks fernet-chat protocols 1 to 2\n"
     );
     for garbage in [&b"GET / HTTP/1.1\r\n"[..], b"\xff\xfe\x00garbage\n"] {
         assert_eq!(

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use common::clock::Clock;
 use common::handshake;
-use common::payload::{Body, random_id};
+use common::payload::{Body, PROTO, random_id};
 use common::session::{Role, Session};
 use common::{ClientConfig, Config, Event, Key, token};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -467,7 +467,8 @@ impl Peer {
         let mut read = BufReader::new(read);
         let clock = Clock::system();
         let nonce = random_id();
-        let hello = handshake::seal_hello(key, &clock, &nonce, name);
+        // The harness speaks protocol 1: its frames are written by hand.
+        let hello = handshake::seal_hello_up_to(key, &clock, &nonce, name, PROTO);
         write
             .write_all(format!("{hello}\n").as_bytes())
             .await
@@ -475,7 +476,7 @@ impl Peer {
         let line = read_line(&mut read, Duration::from_secs(5))
             .await?
             .ok_or("closed before the welcome")?;
-        let (welcome, _) = handshake::open_welcome(key, &clock, &line, &nonce)
+        let (welcome, _) = handshake::open_welcome(key, &clock, &line, &nonce, PROTO)
             .map_err(|e| format!("bad welcome ({e:?}): {}", preview(&line)))?;
         let elapsed = t0.elapsed();
         let mut wire = Wire {
@@ -515,7 +516,7 @@ impl Peer {
         let (hello, offset) =
             handshake::open_hello(key, &clock, &line).map_err(|e| format!("bad hello ({e:?})"))?;
         let nonce = random_id();
-        let welcome = handshake::seal_welcome(key, &clock, &nonce, &hello.nonce, name);
+        let welcome = handshake::seal_welcome(key, &clock, &nonce, &hello.nonce, name, PROTO);
         write
             .write_all(format!("{welcome}\n").as_bytes())
             .await

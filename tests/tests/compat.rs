@@ -1,0 +1,252 @@
+//! Protocol versions: a new program and a protocol-1 program still chat
+//! (each way round), two new ones agree on protocol 2 and batch, and an
+//! engine capped at protocol 1 (`Config::max_proto`) speaks only protocol 1.
+
+use common::payload::{Body, MAX_BATCH, Message, random_id};
+use common::{Config, Event, Key};
+use tests::engines::{acked, client, client_with, connected, next, received, server, server_with};
+use tests::raw::{RawPeer, msg};
+use tokio::net::TcpListener;
+
+/// Reads the peer's next frame; it must be one this session knows.
+async fn frame(peer: &mut RawPeer) -> Body {
+    let line = peer.read_line().await.expect("connection closed");
+    match peer.session.open(&line) {
+        Ok(Some(body)) => body,
+        other => panic!("not a frame of the session's version: {other:?}"),
+    }
+}
+
+/// The id and text of a `msg` frame.
+fn single(body: Body) -> (String, String) {
+    match body {
+        Body::Msg { id, text, .. } => (id, text),
+        other => panic!("not a single message: {other:?}"),
+    }
+}
+
+fn message(text: &str) -> Message {
+    Message {
+        id: random_id(),
+        text: text.into(),
+        sent_at: 1,
+    }
+}
+
+#[tokio::test]
+async fn a_new_client_speaks_protocol_1_to_a_protocol_1_server() {
+    let key = Key::generate().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (client, mut events) = client(&key, port);
+    // Typed before the connection: they go out together once it is up,
+    // which protocol 2 would put in one frame.
+    let ids: Vec<String> = (0..5)
+        .map(|i| client.send(format!("m{i}")).unwrap())
+        .collect();
+    let mut old = RawPeer::accept(&key, &listener, "old-bob").await;
+    assert_eq!(old.session.version(), 1);
+    assert_eq!(connected(&mut events).await, "old-bob");
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(single(frame(&mut old).await), (id.clone(), format!("m{i}")));
+        old.send(&Body::Ack { of: id.clone() }).await;
+    }
+    for id in &ids {
+        assert_eq!(&acked(&mut events).await, id);
+    }
+    // The other way, each message is acknowledged by an `ack` of its own.
+    let sent = [msg("one"), msg("two"), msg("three")];
+    for m in &sent {
+        old.send(m).await;
+    }
+    for m in &sent {
+        let Body::Msg { id, text, .. } = m else {
+            unreachable!()
+        };
+        assert_eq!(frame(&mut old).await, Body::Ack { of: id.clone() });
+        assert_eq!(
+            received(&mut events).await,
+            ("old-bob".into(), text.clone())
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_protocol_1_client_gets_protocol_1_from_the_new_server() {
+    let key = Key::generate().unwrap();
+    let (server, mut events, port) = server(&key).await;
+    let ids: Vec<String> = (0..5)
+        .map(|i| server.send(format!("m{i}")).unwrap())
+        .collect();
+    let mut old = RawPeer::connect(&key, port, "old-alice").await;
+    assert_eq!(old.session.version(), 1);
+    assert_eq!(connected(&mut events).await, "old-alice");
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(single(frame(&mut old).await), (id.clone(), format!("m{i}")));
+        old.send(&Body::Ack { of: id.clone() }).await;
+    }
+    for id in &ids {
+        assert_eq!(&acked(&mut events).await, id);
+    }
+    let sent = [msg("one"), msg("two"), msg("three")];
+    for m in &sent {
+        old.send(m).await;
+    }
+    for m in &sent {
+        let Body::Msg { id, text, .. } = m else {
+            unreachable!()
+        };
+        assert_eq!(frame(&mut old).await, Body::Ack { of: id.clone() });
+        assert_eq!(
+            received(&mut events).await,
+            ("old-alice".into(), text.clone())
+        );
+    }
+}
+
+#[tokio::test]
+async fn protocol_2_batches_what_waits_and_acknowledges_a_batch_at_once() {
+    let key = Key::generate().unwrap();
+    let (server, mut events, port) = server(&key).await;
+    let ids: Vec<String> = (0..5)
+        .map(|i| server.send(format!("m{i}")).unwrap())
+        .collect();
+    let mut peer = RawPeer::connect_speaking(&key, port, "alice", 2).await;
+    assert_eq!(peer.session.version(), 2);
+    connected(&mut events).await;
+    // The five waiting messages go out in one frame, in order.
+    let Body::Msgs { msgs } = frame(&mut peer).await else {
+        panic!("not a batch");
+    };
+    let got: Vec<(String, String)> = msgs.into_iter().map(|m| (m.id, m.text)).collect();
+    let want: Vec<(String, String)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), format!("m{i}")))
+        .collect();
+    assert_eq!(got, want);
+    peer.send(&Body::Acks { ids: ids.clone() }).await;
+    for id in &ids {
+        assert_eq!(&acked(&mut events).await, id);
+    }
+
+    // A batch the other way is shown message by message and acknowledged
+    // in one frame.
+    let batch = vec![message("a"), message("b"), message("c")];
+    peer.send(&Body::Msgs {
+        msgs: batch.clone(),
+    })
+    .await;
+    let all: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(frame(&mut peer).await, Body::Acks { ids: all });
+    for m in &batch {
+        assert_eq!(
+            received(&mut events).await,
+            ("alice".into(), m.text.clone())
+        );
+    }
+    // Sent again with one more (its acks were lost, say): only the new one
+    // is shown, all are acknowledged.
+    let mut again = batch[1..].to_vec();
+    again.push(message("d"));
+    peer.send(&Body::Msgs {
+        msgs: again.clone(),
+    })
+    .await;
+    let all: Vec<String> = again.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(frame(&mut peer).await, Body::Acks { ids: all });
+    assert_eq!(received(&mut events).await, ("alice".into(), "d".into()));
+}
+
+#[tokio::test]
+async fn a_batch_over_its_limit_ends_the_session_with_an_alert() {
+    let key = Key::generate().unwrap();
+    let (_server, mut events, port) = server(&key).await;
+    let mut peer = RawPeer::connect_speaking(&key, port, "mallory", 2).await;
+    connected(&mut events).await;
+    peer.send(&Body::Msgs {
+        msgs: vec![message("x"); MAX_BATCH + 1],
+    })
+    .await;
+    let ended = tests::engines::disconnected(&mut events).await;
+    assert_eq!(
+        ended.to_string(),
+        format!(
+            "the session was closed for security: a frame decrypted but is not valid: \
+             a batch of {} entries (it must have 1 to {MAX_BATCH})",
+            MAX_BATCH + 1
+        )
+    );
+}
+
+#[tokio::test]
+async fn engines_capped_at_protocol_1_offer_and_accept_only_protocol_1() {
+    let key = Key::generate().unwrap();
+    let mut capped = Config::new(key.clone(), "bob");
+    capped.max_proto = 1;
+    let (_server, mut events, port) = server_with(capped, 0).await;
+    let peer = RawPeer::connect_speaking(&key, port, "alice", 2).await;
+    assert_eq!(peer.session.version(), 1);
+    connected(&mut events).await;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut capped = Config::new(key.clone(), "alice");
+    capped.max_proto = 1;
+    let (_client, _events) = client_with(capped, listener.local_addr().unwrap());
+    let peer = RawPeer::accept_speaking(&key, &listener, "bob", 2).await;
+    assert_eq!(peer.session.version(), 1);
+}
+
+/// Two engines, either capped at protocol 1 or not: 300 messages each way,
+/// typed at once, all shown once and in order, all acknowledged in order.
+async fn chat_with_caps(server_max: u32, client_max: u32) {
+    let key = Key::generate().unwrap();
+    let mut chat = Config::new(key.clone(), "bob");
+    chat.max_proto = server_max;
+    let (server, mut server_events, port) = server_with(chat, 0).await;
+    let mut chat = Config::new(key.clone(), "alice");
+    chat.max_proto = client_max;
+    let (client, mut client_events) = client_with(chat, ([127, 0, 0, 1], port).into());
+    connected(&mut client_events).await;
+    let texts: Vec<String> = (0..300).map(|i| format!("message {i}")).collect();
+    let to_server: Vec<String> = texts
+        .iter()
+        .map(|t| client.send(t.clone()).unwrap())
+        .collect();
+    let to_client: Vec<String> = texts
+        .iter()
+        .map(|t| server.send(t.clone()).unwrap())
+        .collect();
+    // Each side's events are read at once, as two programs would.
+    let (at_server, at_client) = tokio::join!(
+        side(&mut server_events, to_client.len()),
+        side(&mut client_events, to_server.len())
+    );
+    assert_eq!(at_server, (texts.clone(), to_client));
+    assert_eq!(at_client, (texts, to_server));
+}
+
+/// The texts shown and the ids acknowledged, in order, until `n` of each.
+async fn side(
+    events: &mut tokio::sync::mpsc::Receiver<Event>,
+    n: usize,
+) -> (Vec<String>, Vec<String>) {
+    let mut shown = Vec::new();
+    let mut acks = Vec::new();
+    while shown.len() < n || acks.len() < n {
+        next(events, |e| match e {
+            Event::Received { text, .. } => Some(shown.push(text)),
+            Event::Acked { id } => Some(acks.push(id)),
+            Event::Disconnected(e) => panic!("disconnected: {e}"),
+            _ => None,
+        })
+        .await;
+    }
+    (shown, acks)
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engines_chat_under_every_version_pairing() {
+    for (server_max, client_max) in [(1, 2), (2, 1), (1, 1), (2, 2)] {
+        chat_with_caps(server_max, client_max).await;
+    }
+}
