@@ -1,21 +1,28 @@
-//! The client window: asks where to connect and with which key, then chats,
-//! reconnecting by itself after a lost connection.
+//! The client window: asks for the key, finds the servers that use it (or
+//! takes a typed address), then chats, reconnecting by itself after a lost
+//! connection. It remembers the last server and the user's name between
+//! runs, and the key only when asked to.
 //!
 //! # Layout
-//! - [`screen::connect`]: address, key and name fields.
+//! - [`screen::connect`]: the key, the servers found with it, an address
+//!   and a name; [`screen::connect::search`] the search's states.
+//! - [`remember`]: what is loaded at start and saved once connected.
 //! - The chat itself is `common::ui::chat`, shared with the server window.
 
+pub mod remember;
 pub mod screen;
 
 use std::time::{Duration, Instant};
 
+use common::settings::Store;
 use common::ui::chat::{self, Chat};
 use common::ui::engine::{self, ClientParams, Update};
+use common::ui::entry::Tone;
 use common::ui::{Clipboard, SystemClipboard, desktop, focus};
 use common::{ClientConfig, Clock, Config, Ended, Event, Handle};
 use iced::widget::operation;
 use iced::{Element, Subscription, Task};
-use screen::connect::{self, Connect};
+use screen::connect::{self, Connect, search};
 
 #[derive(Debug, Clone)]
 pub enum Message {
@@ -52,6 +59,10 @@ pub struct App {
     leaving: Option<String>,
     clipboard: Box<dyn Clipboard>,
     clock: Clock,
+    /// Where settings are remembered (`None`: nothing is).
+    store: Option<Store>,
+    /// Where searches look.
+    scope: search::Scope,
 }
 
 impl App {
@@ -67,19 +78,61 @@ impl App {
             leaving: None,
             clipboard,
             clock: Clock::system(),
+            store: None,
+            scope: search::Scope::default(),
         }
     }
 
-    /// The real program: the system clipboard, focus in the address field.
-    pub fn boot(name: String) -> (App, Task<Message>) {
-        let connect = Connect {
-            name,
-            ..Connect::default()
+    /// Searches look there instead of the LAN on the default port (tests:
+    /// loopback only).
+    pub fn search_in(&mut self, scope: search::Scope) {
+        self.scope = scope;
+    }
+
+    /// The search the window runs now, if any: on the connect form, while
+    /// no connection is being made.
+    pub fn search_params(&self) -> Option<search::Params> {
+        let run = self.connect.search.running()?;
+        (self.session.is_none() && !self.chatting).then(|| search::Params {
+            run: run.clone(),
+            scope: self.scope.clone(),
+        })
+    }
+
+    /// The real program: the system clipboard, focus in the key field.
+    /// Searches look in `scope` (`None`: searching is turned off).
+    pub fn boot(
+        name: Option<String>,
+        store: Option<Store>,
+        scope: Option<search::Scope>,
+    ) -> (App, Task<Message>) {
+        let (mut app, task) = App::open(name, store, Box::new(SystemClipboard));
+        match scope {
+            Some(scope) => app.search_in(scope),
+            None => {
+                app.connect.search.stop();
+                app.connect.search = connect::Search::Off;
+            }
+        }
+        (app, task)
+    }
+
+    /// A window that remembers its settings in `store`: the form is filled
+    /// from them (a `name` given on the command line comes first), and a
+    /// remembered key starts a search at once.
+    pub fn open(
+        name: Option<String>,
+        store: Option<Store>,
+        clipboard: Box<dyn Clipboard>,
+    ) -> (App, Task<Message>) {
+        let (connect, key) = remember::load(store.as_ref(), name);
+        let mut app = App::new(connect, clipboard);
+        app.store = store;
+        let search = match key {
+            Some(key) => app.update(Message::Connect(connect::Message::Key(key.to_string()))),
+            None => Task::none(),
         };
-        (
-            App::new(connect, Box::new(SystemClipboard)),
-            operation::focus(connect::ADDRESS),
-        )
+        (app, Task::batch([operation::focus(connect::KEY), search]))
     }
 
     pub fn connect_screen(&self) -> &Connect {
@@ -109,30 +162,15 @@ impl App {
     pub fn update(&mut self, message: Message) -> Task<Message> {
         let now = self.clock.now_ms();
         match message {
-            Message::Connect(message) => match self.connect.update(message) {
-                Some(connect::Event::Connect { server, key, name }) => {
-                    self.generation += 1;
-                    self.session = Some(ClientParams {
-                        config: ClientConfig {
-                            chat: Config::new(key, name),
-                            server,
-                        },
-                        generation: self.generation,
-                    });
-                    self.connect.connecting = true;
-                    self.connect.error = None;
-                    Task::none()
-                }
-                Some(connect::Event::Cancel) => {
-                    self.stop();
-                    Task::none()
-                }
-                Some(connect::Event::Paste) => self.clipboard.read().map(Message::Pasted),
-                None => Task::none(),
-            },
+            Message::Connect(message) => {
+                let event = self.connect.update(message);
+                self.on_form(event)
+            }
             Message::Pasted(Some(text)) => {
-                self.connect.key = text.trim().to_owned();
-                Task::none()
+                let event = self
+                    .connect
+                    .update(connect::Message::Key(text.trim().to_owned()));
+                self.on_form(event)
             }
             Message::Pasted(None) => {
                 self.connect.error = Some("Could not paste: the clipboard holds no text".into());
@@ -192,6 +230,62 @@ impl App {
         }
     }
 
+    /// What the connect form asked for.
+    fn on_form(&mut self, event: Option<connect::Event>) -> Task<Message> {
+        match event {
+            Some(connect::Event::Connect { server, key, name }) => {
+                self.generation += 1;
+                self.session = Some(ClientParams {
+                    config: ClientConfig {
+                        chat: Config::new(key, name),
+                        server,
+                    },
+                    generation: self.generation,
+                });
+                self.connect.connecting = true;
+                self.connect.error = None;
+                Task::none()
+            }
+            Some(connect::Event::Cancel) => {
+                self.stop();
+                Task::none()
+            }
+            Some(connect::Event::Paste) => self.clipboard.read().map(Message::Pasted),
+            Some(connect::Event::Searching(generation)) => {
+                let quiet = search::Message::Quiet(generation);
+                Task::perform(tokio::time::sleep(search::QUIET_AFTER), move |()| {
+                    Message::Connect(connect::Message::Search(quiet))
+                })
+            }
+            Some(connect::Event::RememberKey(on)) => {
+                // Turned on, the key is saved once it has worked (connected).
+                if !on && let Some(store) = &self.store {
+                    self.connect.settings_problem =
+                        store.forget_key().err().map(|e| capitalize(&e.to_string()));
+                }
+                Task::none()
+            }
+            None => Task::none(),
+        }
+    }
+
+    /// Connected: remember this server, the name, and the key if asked.
+    /// A failure to save is said once in the chat.
+    fn remember(&mut self, peer: &str, now: u64) -> Task<Message> {
+        let (Some(store), Some(session)) = (&self.store, &self.session) else {
+            return Task::none();
+        };
+        let result = remember::save(store, &mut self.connect, peer, &session.config);
+        let problem = result.err().map(|e| capitalize(&e.to_string()));
+        if problem.is_none() || problem == self.connect.settings_problem {
+            self.connect.settings_problem = problem;
+            return Task::none();
+        }
+        self.connect.settings_problem = problem.clone();
+        let line = problem.unwrap_or_default();
+        self.chat.system(line, Tone::Notice, now).map(Message::Chat)
+    }
+
     fn stop(&mut self) {
         self.session = None;
         self.handle = None;
@@ -232,7 +326,7 @@ impl App {
                 self.retry = Some((Instant::now() + *delay, error.to_string()));
                 self.banner(self.countdown());
             }
-            Event::Connected { .. } => {
+            Event::Connected { peer, .. } => {
                 // The chat replaces the form: the message box takes the focus.
                 let focus = if self.chatting {
                     Task::none()
@@ -243,7 +337,9 @@ impl App {
                 self.connect.connecting = false;
                 self.retry = None;
                 self.banner(None);
-                return Task::batch([self.chat.on_engine(&event, now).map(Message::Chat), focus]);
+                let shown = self.chat.on_engine(&event, now).map(Message::Chat);
+                let saved = self.remember(&peer.name, now);
+                return Task::batch([shown, focus, saved]);
             }
             Event::Failed(error) if !self.chatting => {
                 self.stop();
@@ -290,13 +386,19 @@ impl App {
             Some(_) => iced::time::every(Duration::from_secs(1)).map(|_| Message::Tick),
             None => Subscription::none(),
         };
+        let search = match self.search_params() {
+            Some(params) => search::subscription(params)
+                .map(|message| Message::Connect(connect::Message::Search(message))),
+            None => Subscription::none(),
+        };
         let tab = focus::tab_presses().map(Message::Focus);
         let close = iced::window::close_requests().map(|_| Message::CloseRequested);
-        Subscription::batch([engine, tick, tab, close])
+        Subscription::batch([engine, search, tick, tab, close])
     }
 }
 
-fn capitalize(text: &str) -> String {
+/// `text` with its first letter in upper case (errors start a line).
+pub(crate) fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     chars
         .next()

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use client_gui::App;
+use client_gui::screen::connect::search::{Reach, Scope};
+use common::settings::Store;
 use common::ui::desktop;
 
 mod headless;
@@ -53,8 +55,8 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let name = args.name.unwrap_or_else(common::config::default_name);
     if args.headless {
+        let name = args.name.unwrap_or_else(common::config::default_name);
         return headless::run(headless::Options {
             connect: args.connect,
             key_file: args.key_file,
@@ -68,16 +70,24 @@ fn main() -> ExitCode {
         eprintln!("error: {why}");
         return ExitCode::from(2);
     }
-    let result = iced::application(move || App::boot(name.clone()), App::update, App::view)
-        .subscription(App::subscription)
-        .title(App::title)
-        .window(iced::window::Settings {
-            size: iced::Size::new(640.0, 600.0),
-            min_size: Some(iced::Size::new(440.0, 420.0)),
-            // Closing says goodbye to the peer first (App::update exits).
-            exit_on_close_request: false,
-            ..iced::window::Settings::default()
-        })
-        .run();
+    let scope = (!args.no_discovery).then_some(Scope {
+        port: args.port,
+        reach: Reach::Lan,
+    });
+    let result = iced::application(
+        move || App::boot(args.name.clone(), Store::locate(), scope.clone()),
+        App::update,
+        App::view,
+    )
+    .subscription(App::subscription)
+    .title(App::title)
+    .window(iced::window::Settings {
+        size: iced::Size::new(640.0, 600.0),
+        min_size: Some(iced::Size::new(440.0, 420.0)),
+        // Closing says goodbye to the peer first (App::update exits).
+        exit_on_close_request: false,
+        ..iced::window::Settings::default()
+    })
+    .run();
     desktop::exit(result)
 }

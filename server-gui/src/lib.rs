@@ -1,20 +1,26 @@
-//! The server window: shows the key and addresses, waits, then chats.
+//! The server window: shows the key and addresses, waits, then chats. It
+//! remembers its name and port between runs (never the key).
 //!
 //! # Layout
-//! - [`screen::waiting`]: key, addresses, connections turned away (tallied).
+//! - [`screen::waiting`]: key, addresses, name, who looked for this server,
+//!   connections turned away (tallied).
+//! - [`remember`]: the settings loaded at start and saved on change.
 //! - The chat itself is `common::ui::chat`, shared with the client window.
 
+pub mod remember;
 pub mod screen;
 
 use std::time::Duration;
 
+use common::settings::Store;
 use common::ui::chat::{self, Chat};
 use common::ui::engine::{self, ServerParams, Update};
 use common::ui::entry::Tone;
 use common::ui::{Clipboard, SystemClipboard, desktop, focus};
-use common::{Clock, Event, Handle, Key, ServerConfig};
+use common::{Clock, Event, Handle, Key, Rejection, ServerConfig};
 use iced::widget::{column, operation, rule, space};
 use iced::{Element, Subscription, Task};
+use remember::Remembered;
 use screen::waiting::{self, Copied, Waiting};
 
 /// Above the message box while nobody is connected (the engine keeps what
@@ -50,6 +56,10 @@ pub struct App {
     clock: Clock,
     /// The chat has said this session that connections are turned away.
     told_of_rejections: bool,
+    /// Where the name and port are remembered (`None`: nowhere).
+    store: Option<Store>,
+    /// The engine was asked to stop, to start again with this name.
+    renaming: Option<String>,
 }
 
 impl App {
@@ -59,6 +69,8 @@ impl App {
             key: config.chat.key.to_string(),
             port_input: config.port.to_string(),
             can_change_key: true,
+            name: config.chat.name.clone(),
+            name_input: config.chat.name.clone(),
             ..Waiting::default()
         };
         let mut chat = Chat::default();
@@ -76,14 +88,25 @@ impl App {
             clipboard,
             copies: 0,
             told_of_rejections: false,
+            store: None,
+            renaming: None,
         }
+    }
+
+    /// Saves name and port changes in `remembered`'s store, and says what
+    /// went wrong reading it. (`config`'s name and port are already the
+    /// ones to use: the command line's, else the remembered ones.)
+    pub fn remembering(mut self, remembered: Remembered) -> App {
+        self.store = remembered.store;
+        self.waiting.note = remembered.problem;
+        self
     }
 
     /// The real program: the system clipboard, focus in the message box (so
     /// the user can type as soon as someone connects).
-    pub fn boot(config: ServerConfig) -> (App, Task<Message>) {
+    pub fn boot(config: ServerConfig, remembered: Remembered) -> (App, Task<Message>) {
         (
-            App::new(config, Box::new(SystemClipboard)),
+            App::new(config, Box::new(SystemClipboard)).remembering(remembered),
             operation::focus(chat::INPUT),
         )
     }
@@ -138,6 +161,11 @@ impl App {
                     self.params.generation += 1;
                     self.waiting.bind_error = None;
                     self.waiting.addrs = None;
+                    self.save();
+                    Task::none()
+                }
+                Some(waiting::Event::Rename(name)) => {
+                    self.rename(name);
                     Task::none()
                 }
                 None => Task::none(),
@@ -166,6 +194,53 @@ impl App {
             Message::Focus(to) => to.task(),
             Message::CloseRequested => desktop::close(&mut self.chat, Message::Exit),
             Message::Exit => iced::exit(),
+        }
+    }
+
+    /// Announces `name` from the next connection on. The engine takes its
+    /// name when it starts, so it stops and starts again on the same port
+    /// (the addresses and the key stay); only while waiting, and not while
+    /// messages typed meanwhile wait in its outbox, which a restart would
+    /// lose. The new engine starts once the old one has said `Closed`, so
+    /// the port is free again.
+    fn rename(&mut self, name: String) {
+        if self.connected || self.renaming.is_some() {
+            return;
+        }
+        if self.chat.undelivered() > 0 {
+            self.waiting.note = Some(
+                "Messages are waiting for the next person: change the name once they are \
+                 delivered."
+                    .into(),
+            );
+            return;
+        }
+        self.waiting.name = name.clone();
+        self.waiting.note = None;
+        match &self.handle {
+            Some(handle) => {
+                handle.quit();
+                self.renaming = Some(name);
+            }
+            None => self.restart_as(name),
+        }
+    }
+
+    /// Starts a new engine that announces `name`.
+    fn restart_as(&mut self, name: String) {
+        self.params.config.chat.name = name;
+        self.params.generation += 1;
+        // "Starting…" until the new engine listens (a moment).
+        self.waiting.addrs = None;
+        self.handle = None;
+        self.chat.set_handle(None);
+        self.save();
+    }
+
+    fn save(&mut self) {
+        let config = &self.params.config;
+        if let Some(problem) = remember::save(self.store.as_ref(), &config.chat.name, config.port) {
+            self.waiting.note = Some(problem);
         }
     }
 
@@ -210,10 +285,33 @@ impl App {
                         self.waiting.can_change_key = true;
                         self.chat.set_banner(Some(NOBODY.into()));
                     }
-                    Event::KeyChanged(key) => self.waiting.key = key.to_string(),
-                    Event::Closed => return iced::exit(),
+                    Event::KeyChanged(key) => {
+                        self.waiting.key = key.to_string();
+                        // A restart (a new name) keeps the new key.
+                        self.params.config.chat.key = key.clone();
+                    }
+                    Event::Probed { from } => {
+                        return match self.waiting.probes.answered(from.ip(), now) {
+                            Some(line) if self.connected => {
+                                self.chat.system(line, Tone::Info, now).map(Message::Chat)
+                            }
+                            _ => Task::none(),
+                        };
+                    }
+                    Event::Closed => match self.renaming.take() {
+                        Some(name) => {
+                            self.restart_as(name);
+                            return Task::none();
+                        }
+                        None => return iced::exit(),
+                    },
                     Event::Rejected { addr, reason } => {
                         self.waiting.turned_away.add(addr.ip(), reason.clone(), now);
+                        // Probes that do not decrypt are only counted: a
+                        // stranger's datagrams are no news for the chat.
+                        if matches!(reason, Rejection::BadProbe | Rejection::StaleProbe { .. }) {
+                            return Task::none();
+                        }
                         return self.rejected_in_chat(format!("{} {reason}", addr.ip()));
                     }
                     _ => {}

@@ -5,9 +5,11 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
+use common::settings::Store;
 use common::ui::desktop;
 use common::{Config, ServerConfig};
 use server_gui::App;
+use server_gui::remember::Remembered;
 
 mod headless;
 
@@ -25,13 +27,15 @@ struct Args {
     /// was typed, then says bye (Ctrl+C leaves at once).
     #[arg(long)]
     headless: bool,
-    /// TCP port to listen on.
-    #[arg(long, default_value_t = common::DEFAULT_PORT)]
-    port: u16,
+    /// TCP port to listen on [default: 7878; the window: the port it used
+    /// last time].
+    #[arg(long)]
+    port: Option<u16>,
     /// Listen on this address only (default: every IPv4 and IPv6 interface).
     #[arg(long, value_name = "ADDR")]
     bind: Option<IpAddr>,
-    /// Your name as the other person sees it (default: your user name).
+    /// Your name as the other person sees it (default: your user name; the
+    /// window: the name it used last time).
     #[arg(long)]
     name: Option<String>,
     /// Do not answer discovery probes: clients must type an address.
@@ -41,7 +45,6 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let name = args.name.unwrap_or_else(common::config::default_name);
     let key = match headless::key() {
         Ok(key) => key,
         Err(e) => {
@@ -50,30 +53,38 @@ fn main() -> ExitCode {
         }
     };
     if args.headless {
-        return headless::run(key, args.port, args.bind, name, !args.no_discovery);
+        let name = args.name.unwrap_or_else(common::config::default_name);
+        let port = args.port.unwrap_or(common::DEFAULT_PORT);
+        return headless::run(key, port, args.bind, name, !args.no_discovery);
     }
     if let Some(why) = desktop::missing_display() {
         eprintln!("error: {why}");
         return ExitCode::from(2);
     }
+    // The command line first, then what the window used last time.
+    let remembered = Remembered::load(Store::locate());
     let mut config = ServerConfig {
-        chat: Config::new(key, name),
-        port: args.port,
+        chat: Config::new(key, remembered.name(args.name)),
+        port: remembered.port(args.port),
         bind: args.bind,
     };
     if args.no_discovery {
         config.chat.discovery = None;
     }
-    let result = iced::application(move || App::boot(config.clone()), App::update, App::view)
-        .subscription(App::subscription)
-        .title(App::title)
-        .window(iced::window::Settings {
-            size: iced::Size::new(720.0, 640.0),
-            min_size: Some(iced::Size::new(480.0, 420.0)),
-            // Closing says goodbye to the peer first (App::update exits).
-            exit_on_close_request: false,
-            ..iced::window::Settings::default()
-        })
-        .run();
+    let result = iced::application(
+        move || App::boot(config.clone(), remembered.clone()),
+        App::update,
+        App::view,
+    )
+    .subscription(App::subscription)
+    .title(App::title)
+    .window(iced::window::Settings {
+        size: iced::Size::new(720.0, 640.0),
+        min_size: Some(iced::Size::new(480.0, 420.0)),
+        // Closing says goodbye to the peer first (App::update exits).
+        exit_on_close_request: false,
+        ..iced::window::Settings::default()
+    })
+    .run();
     desktop::exit(result)
 }

@@ -201,22 +201,22 @@ impl<P: Program> Window<P> {
 }
 
 #[test]
-fn client_focus_starts_in_the_address_and_tab_moves_through_the_fields() {
+fn client_focus_starts_in_the_key_and_tab_moves_through_the_fields() {
     let mut window = Window::open(client());
     let key = Key::generate().unwrap().to_string();
 
     let (head, tail) = key.split_at(20);
 
-    window.typewrite("127.0.0.1");
-    window.tab(Modifiers::empty());
     window.typewrite(head);
     window.tab(Modifiers::empty());
+    window.typewrite("127.0.0.1");
+    window.tab(Modifiers::empty());
     window.typewrite("Bob");
-    // Back one field to finish the key, then back to the address.
-    window.tab(Modifiers::SHIFT);
-    window.typewrite(tail);
+    // Back one field to finish the address, then back to the key.
     window.tab(Modifiers::SHIFT);
     window.typewrite(":7878");
+    window.tab(Modifiers::SHIFT);
+    window.typewrite(tail);
 
     let form = window.state.connect_screen();
     assert_eq!(form.address, "127.0.0.1:7878");
@@ -248,11 +248,14 @@ fn client_focus_moves_to_the_message_box_when_the_chat_opens() {
 fn server() -> impl Program<Message = server::Message, State = server::App> {
     iced::application(
         || {
-            server::App::boot(ServerConfig {
-                chat: Config::new(Key::generate().unwrap(), "alice"),
-                port: 0,
-                bind: Some("127.0.0.1".parse().unwrap()),
-            })
+            server::App::boot(
+                ServerConfig {
+                    chat: Config::new(Key::generate().unwrap(), "alice"),
+                    port: 0,
+                    bind: Some("127.0.0.1".parse().unwrap()),
+                },
+                Default::default(),
+            )
         },
         server::App::update,
         server::App::view,
@@ -296,7 +299,8 @@ fn bob() -> Peer {
 
 fn client() -> impl Program<Message = client::Message, State = client::App> {
     iced::application(
-        || client::App::boot(String::new()),
+        // No search: nothing but the keys pressed changes the window.
+        || client::App::boot(Some(String::new()), None, None),
         client::App::update,
         client::App::view,
     )

@@ -5,6 +5,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use futures::SinkExt;
 use futures::stream::Stream;
@@ -32,8 +33,8 @@ pub enum Update {
 }
 
 /// A server subscription's identity: a new `generation` restarts it (after
-/// picking another port). The key is not part of it: changing the key goes
-/// through [`Handle::set_key`] without restarting.
+/// picking another port, or a new name). The key is not part of it:
+/// changing the key goes through [`Handle::set_key`] without restarting.
 #[derive(Debug, Clone)]
 pub struct ServerParams {
     pub config: ServerConfig,
@@ -65,11 +66,18 @@ impl Hash for ClientParams {
     }
 }
 
+/// A restarted server engine (a new generation) waits this long at most
+/// for the engine it replaces to free the port.
+pub const REBIND_FOR: Duration = Duration::from_secs(2);
+/// How often it tries meanwhile.
+const REBIND_EVERY: Duration = Duration::from_millis(20);
+
 /// The server engine as a stream, for `Subscription::run_with`.
 pub fn server(params: &ServerParams) -> impl Stream<Item = Update> + use<> {
     let config = params.config.clone();
+    let restarted = params.generation > 0;
     iced::stream::channel(64, async move |mut output| {
-        let server = match Server::bind(config).await {
+        let server = match bind(config, restarted).await {
             Ok(server) => server,
             Err(e) => {
                 let _ = output.send(Update::BindFailed(e)).await;
@@ -90,6 +98,20 @@ pub fn server(params: &ServerParams) -> impl Stream<Item = Update> + use<> {
             forward(events, output).await;
         }
     })
+}
+
+/// Binds; a restarted engine tries again while the port is still held by
+/// the engine it replaces (stopping, on another task).
+async fn bind(config: ServerConfig, restarted: bool) -> Result<Server, BindError> {
+    let deadline = Instant::now() + REBIND_FOR;
+    loop {
+        match Server::bind(config.clone()).await {
+            Err(BindError::InUse { .. }) if restarted && Instant::now() < deadline => {
+                tokio::time::sleep(REBIND_EVERY).await;
+            }
+            result => return result,
+        }
+    }
 }
 
 /// The client engine as a stream, for `Subscription::run_with`.

@@ -1,6 +1,8 @@
 //! Waiting for the other person: the key to give them, the addresses they
-//! can reach us at, and what happened to connection attempts so far.
+//! can reach us at, the name they will see, who looked for this server, and
+//! what happened to connection attempts so far.
 
+mod probes;
 mod tally;
 
 use std::net::SocketAddr;
@@ -9,10 +11,13 @@ use common::BindError;
 use iced::widget::{Column, button, column, container, row, scrollable, text, text_input};
 use iced::{Element, Fill, Font};
 
+pub use probes::Probes;
 pub use tally::{ROWS, Row, Tally};
 
 /// The key's Copy button (its label changes to "Copied" for a while).
 pub const COPY_KEY: &str = "copy-key";
+/// The name field.
+pub const NAME: &str = "server-name";
 
 /// Text size of a tallied row, the gap between rows, and the tally's height:
 /// [`ROWS`] one-line rows.
@@ -27,6 +32,9 @@ pub enum Message {
     NewKey,
     PortInput(String),
     Retry,
+    NameInput(String),
+    /// Enter in the name field, or its Use button.
+    UseName,
 }
 
 /// What the window must act on.
@@ -36,6 +44,8 @@ pub enum Event {
     NewKey,
     /// Listen on this port instead.
     Listen(u16),
+    /// Announce this name from now on.
+    Rename(String),
 }
 
 /// Which copy button last copied, to show "Copied" next to it.
@@ -57,6 +67,15 @@ pub struct Waiting {
     pub can_change_key: bool,
     /// Connections turned away, counted per source and kind.
     pub turned_away: Tally,
+    /// The name typed in the name field.
+    pub name_input: String,
+    /// The name the server announces now.
+    pub name: String,
+    /// Why the name cannot change now, or settings that could not be read
+    /// or saved (one line).
+    pub note: Option<String>,
+    /// Who looked for this server (discovery probes answered).
+    pub probes: Probes,
 }
 
 impl Waiting {
@@ -70,7 +89,18 @@ impl Waiting {
                 None
             }
             Message::Retry => self.port().ok().map(Event::Listen),
+            Message::NameInput(name) => {
+                self.name_input = name;
+                None
+            }
+            Message::UseName => self.renamed().map(Event::Rename),
         }
+    }
+
+    /// The name typed, if it is a change.
+    fn renamed(&self) -> Option<String> {
+        let name = self.name_input.trim();
+        (!name.is_empty() && name != self.name).then(|| name.to_owned())
     }
 
     /// The port typed after a bind error, or why it is not one.
@@ -106,6 +136,20 @@ impl Waiting {
         .spacing(8)
         .align_y(iced::Center);
 
+        let name_row = row![
+            text("Your name"),
+            text_input("the name the other person sees", &self.name_input)
+                .id(NAME)
+                .on_input(Message::NameInput)
+                .on_submit(Message::UseName)
+                .width(Fill),
+            button("Use")
+                .style(button::secondary)
+                .on_press_maybe(self.renamed().map(|_| Message::UseName)),
+        ]
+        .spacing(8)
+        .align_y(iced::Center);
+
         let mut col =
             column![text("Give the other person this key").size(16), key_row,].spacing(10);
 
@@ -114,6 +158,13 @@ impl Waiting {
             (None, None) => text("Starting…").into(),
             (None, Some(addrs)) => self.addresses(addrs),
         });
+        col = col.push(name_row);
+        if let Some(note) = &self.note {
+            col = col.push(text(note.as_str()).size(13).style(text::warning));
+        }
+        for line in self.probes.lines() {
+            col = col.push(text(line).size(ROW_TEXT).style(text::secondary));
+        }
         if !self.turned_away.is_empty() {
             col = col.push(self.turned_away());
         }
