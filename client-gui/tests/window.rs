@@ -15,7 +15,7 @@ use client_gui::screen::connect::Connect;
 use client_gui::{App, Message};
 use common::payload::MAX_TEXT_BYTES;
 use common::ui::engine::{self, Update};
-use common::ui::entry::{Delivery, Entry};
+use common::ui::entry::{Delivery, Entry, PART_BYTES};
 use common::ui::{MemoryClipboard, chat};
 use common::{Config, Event, Handle, Key, KeyError, Server, ServerConfig};
 use iced::futures::{FutureExt, Stream, StreamExt};
@@ -596,11 +596,30 @@ async fn a_message_of_the_largest_size_is_shown_cut_until_show_all_and_copied_wh
     });
     assert_eq!(desk.clipboard.contents().as_deref(), Some("first"));
 
+    // All of it is read a part at a time: never all 256 KiB laid out.
     desk.act(|ui| {
         ui.click("Show all (256 KB)").unwrap();
     });
-    assert!(laid_out(&desk.app) - before >= MAX_TEXT_BYTES);
+    let parts = MAX_TEXT_BYTES.div_ceil(PART_BYTES);
+    assert!(desk.shows(&format!("Part 1 of {parts}")));
+    // A part, and the message's header and buttons.
+    let part = PART_BYTES - 4..PART_BYTES + 200;
+    let shown = laid_out(&desk.app) - before;
+    assert!(part.contains(&shown), "{shown}");
     assert!(!desk.shows("Show all"));
+    // "Next part" is under the part, below the simulator's window: the
+    // message it sends, sent directly.
+    assert!(desk.shows("Next part"));
+    let index = desk
+        .app
+        .chat()
+        .entries()
+        .iter()
+        .rposition(|e| matches!(e, Entry::Message(m) if m.text == long));
+    let turn = chat::Message::Turn(index.unwrap(), 1);
+    update(&mut desk.app, Message::Chat(turn));
+    assert!(desk.shows(&format!("Part 2 of {parts}")));
+    assert!(part.contains(&(laid_out(&desk.app) - before)));
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use iced::widget::{
 };
 use iced::{Element, Fill, Font, Task};
 
-use super::entry::{ChatMessage, Delivery, Entry, LONG_BYTES, Tone, clock_time};
+use super::entry::{ChatMessage, Delivery, Entry, LONG_BYTES, More, Tone, clock_time};
 use super::style;
 use crate::event::{Ended, Event as EngineEvent, Handle, Peer, SendError};
 use crate::payload::MAX_TEXT_BYTES;
@@ -59,6 +59,9 @@ pub enum Message {
     Copy(usize),
     /// Lay out all of long message `index`, not only its first lines.
     ShowAll(usize),
+    /// Show the part before (-1) or after (1) the one shown of a message
+    /// read in parts.
+    Turn(usize, isize),
     /// The pointer entered message `index`: its text becomes selectable.
     Hover(usize),
     /// Selecting in the selectable message (edits are ignored).
@@ -356,22 +359,8 @@ impl Chat {
                 };
                 return (Task::none(), Some(Event::Copy(text)));
             }
-            Message::ShowAll(index) => {
-                if let Some(entry @ Entry::Message(_)) = self.entries.get_mut(index) {
-                    // The text made safe to show may now be all of it: the
-                    // history's bound counts it.
-                    self.history_bytes -= entry.bytes();
-                    if let Entry::Message(m) = entry {
-                        m.show_all();
-                    }
-                    self.history_bytes += entry.bytes();
-                    // The selectable copy under the pointer held the cut
-                    // text; all of it is not made selectable (see Hover).
-                    if self.selectable.as_ref().is_some_and(|(i, _)| *i == index) {
-                        self.selectable = None;
-                    }
-                }
-            }
+            Message::ShowAll(index) => self.reshape(index, ChatMessage::show_all),
+            Message::Turn(index, step) => self.reshape(index, |m| m.turn(step)),
             Message::Disconnect => return (Task::none(), Some(Event::Disconnect)),
             Message::Hover(index) => {
                 // Not a long message shown whole: a second layout of all of
@@ -604,12 +593,9 @@ impl Chat {
                         _ => mark.style(text::secondary),
                     });
                 }
-                meta = meta.push(space::horizontal()).push(
-                    button(text("Copy").size(12))
-                        .style(button::text)
-                        .padding([0, 4])
-                        .on_press(Message::Copy(index)),
-                );
+                meta = meta
+                    .push(space::horizontal())
+                    .push(small_button("Copy", Some(Message::Copy(index))));
                 let message_text: Element<'a, Message> = match &self.selectable {
                     Some((i, content)) if *i == index => TextEditor::new(content)
                         .on_action(Message::Select)
@@ -619,13 +605,29 @@ impl Chat {
                     _ => text(m.shown()).into(),
                 };
                 let mut body = column![meta, message_text].spacing(2);
-                if let Some(label) = m.show_all_label() {
-                    body = body.push(
-                        button(text(label).size(12))
-                            .style(button::text)
-                            .padding([0, 4])
-                            .on_press(Message::ShowAll(index)),
-                    );
+                match m.more() {
+                    None => {}
+                    Some(More::ShowAll(label)) => {
+                        body = body.push(small_button(label, Some(Message::ShowAll(index))));
+                    }
+                    Some(More::Parts {
+                        label,
+                        previous,
+                        next,
+                    }) => {
+                        body = body.push(
+                            row![
+                                small_button(
+                                    "Previous part",
+                                    previous.then_some(Message::Turn(index, -1))
+                                ),
+                                text(label).size(12).style(text::secondary),
+                                small_button("Next part", next.then_some(Message::Turn(index, 1))),
+                            ]
+                            .spacing(8)
+                            .align_y(iced::Center),
+                        );
+                    }
                 }
                 if self.show_ciphertext
                     && let Some(token) = &m.token
@@ -646,6 +648,23 @@ impl Chat {
                 }))
                 .on_enter(Message::Hover(index))
                 .into()
+            }
+        }
+    }
+
+    /// Changes how much of message `index` is shown.
+    fn reshape(&mut self, index: usize, change: impl FnOnce(&mut ChatMessage)) {
+        if let Some(entry @ Entry::Message(_)) = self.entries.get_mut(index) {
+            // What it keeps may change: the history's bound counts it.
+            self.history_bytes -= entry.bytes();
+            if let Entry::Message(m) = entry {
+                change(m);
+            }
+            self.history_bytes += entry.bytes();
+            // The selectable copy under the pointer held the text shown
+            // before; a long one is not made selectable (see Hover).
+            if self.selectable.as_ref().is_some_and(|(i, _)| *i == index) {
+                self.selectable = None;
             }
         }
     }
@@ -696,6 +715,18 @@ impl Chat {
 }
 
 /// A token as shown under its message: long ones are cut.
+/// A button that reads as a link under a message; disabled without `press`.
+fn small_button<'a>(
+    label: impl text::IntoFragment<'a>,
+    press: Option<Message>,
+) -> Element<'a, Message> {
+    button(text(label).size(12))
+        .style(button::text)
+        .padding([0, 4])
+        .on_press_maybe(press)
+        .into()
+}
+
 fn shorten(token: &str) -> String {
     match token.char_indices().nth(TOKEN_SHOWN) {
         Some((cut, _)) => format!("{}… ({} characters)", &token[..cut], token.len()),

@@ -42,8 +42,8 @@ pub enum Tone {
 }
 
 /// A message longer than this many bytes is laid out only in part until the
-/// user asks for all of it: iced shapes every character of a text it lays
-/// out, and one 700 KB message cost about 300 MB and a second of CPU.
+/// user asks for more: iced shapes every character of a text it lays out,
+/// and one 700 KB message cost about 300 MB and a second of CPU.
 pub const LONG_BYTES: usize = 4 * 1024;
 /// A message with more lines than this is cut too, however short.
 pub const LONG_LINES: usize = 40;
@@ -51,6 +51,35 @@ pub const LONG_LINES: usize = 40;
 const PREVIEW_LINES: usize = 12;
 /// ...and at most this many bytes of them.
 const PREVIEW_BYTES: usize = 1024;
+/// The most of a message laid out at once (of its text made safe to show):
+/// a longer one is read a part at a time. All of a maximal message laid out
+/// at once took about 100 MB; a part takes a sixteenth of that.
+pub const PART_BYTES: usize = 16 * 1024;
+
+/// How much of a message the history lays out.
+#[derive(Debug, Clone, PartialEq)]
+enum Shown {
+    /// All of it: short enough, or asked for and no longer than a part.
+    Whole,
+    /// Its first lines and "…", until the user asks for more.
+    Preview(String),
+    /// Part `index` (from 0) of a text longer than [`PART_BYTES`].
+    Part(usize),
+}
+
+/// What the user can ask of a long message, under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum More {
+    /// Shown in part: "Show all (N KB)" lays out the rest (in parts if long).
+    ShowAll(String),
+    /// Read in parts: which part this is, and whether there is one before
+    /// and after it.
+    Parts {
+        label: String,
+        previous: bool,
+        next: bool,
+    },
+}
 
 /// A chat message, ours or the peer's.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,12 +95,10 @@ pub struct ChatMessage {
     pub token: Option<String>,
     /// Only meaningful for our own messages.
     pub delivery: Delivery,
-    /// What the history lays out instead of `text`, when that differs:
-    /// `text` made safe to show ([`crate::text::for_window`]), cut to its
-    /// first lines while `cut`. Worked out once here, not in every frame.
-    shown: Option<String>,
-    /// Only the first lines are shown; the rest waits for "Show all".
-    cut: bool,
+    /// `text` made safe to show ([`crate::text::for_window`]) when that
+    /// differs from it. Worked out once here, not in every frame.
+    safe: Option<String>,
+    shown: Shown,
 }
 
 impl ChatMessage {
@@ -79,42 +106,91 @@ impl ChatMessage {
         // Counting lines is bounded: only a short text gets that far.
         let cut = text.len() > LONG_BYTES || text.lines().count() > LONG_LINES;
         let shown = if cut {
-            Some(for_window(preview(&text)).into_owned() + "…")
+            Shown::Preview(for_window(preview(&text)).into_owned() + "…")
         } else {
-            owned_if_changed(&text)
+            Shown::Whole
         };
         ChatMessage {
             id,
             from,
             mine,
+            safe: owned_if_changed(&text),
             text,
             at,
             token: None,
             delivery: Delivery::Waiting,
             shown,
-            cut,
         }
+    }
+
+    /// The text made safe to show, all of it.
+    fn safe(&self) -> &str {
+        self.safe.as_deref().unwrap_or(&self.text)
     }
 
     /// The text the history lays out.
     pub fn shown(&self) -> &str {
-        self.shown.as_deref().unwrap_or(&self.text)
-    }
-
-    /// What the button under a cut message says (`None`: nothing is cut).
-    pub fn show_all_label(&self) -> Option<String> {
-        self.cut.then(|| match self.text.len() {
-            len if len >= 1024 => format!("Show all ({} KB)", (len + 512) / 1024),
-            _ => format!("Show all ({} lines)", self.text.lines().count()),
-        })
-    }
-
-    /// The user asked for all of it: lay out the whole text.
-    pub fn show_all(&mut self) {
-        if self.cut {
-            self.shown = owned_if_changed(&self.text);
-            self.cut = false;
+        match &self.shown {
+            Shown::Whole => self.safe(),
+            Shown::Preview(preview) => preview,
+            Shown::Part(index) => part(self.safe(), *index),
         }
+    }
+
+    /// What the buttons under the message offer (`None`: all of it shows).
+    pub fn more(&self) -> Option<More> {
+        match self.shown {
+            Shown::Whole => None,
+            Shown::Preview(_) => Some(More::ShowAll(match self.text.len() {
+                len if len >= 1024 => format!("Show all ({} KB)", (len + 512) / 1024),
+                _ => format!("Show all ({} lines)", self.text.lines().count()),
+            })),
+            Shown::Part(index) => {
+                let parts = self.safe().len().div_ceil(PART_BYTES);
+                Some(More::Parts {
+                    label: format!("Part {} of {parts}", index + 1),
+                    previous: index > 0,
+                    next: index + 1 < parts,
+                })
+            }
+        }
+    }
+
+    /// The user asked for all of it: all of it if it fits in a part, else
+    /// its first part.
+    pub fn show_all(&mut self) {
+        if let Shown::Preview(_) = self.shown {
+            self.shown = if self.safe().len() <= PART_BYTES {
+                Shown::Whole
+            } else {
+                Shown::Part(0)
+            };
+        }
+    }
+
+    /// The part `step` away from the one shown (-1: the one before), if
+    /// there is one.
+    pub fn turn(&mut self, step: isize) {
+        if let Shown::Part(index) = self.shown {
+            let parts = self.safe().len().div_ceil(PART_BYTES);
+            if let Some(to) = index.checked_add_signed(step).filter(|&to| to < parts) {
+                self.shown = Shown::Part(to);
+            }
+        }
+    }
+
+    /// About how many bytes of text it keeps.
+    fn bytes(&self) -> usize {
+        let preview = match &self.shown {
+            Shown::Preview(preview) => preview.len(),
+            Shown::Whole | Shown::Part(_) => 0,
+        };
+        self.id.len()
+            + self.from.len()
+            + self.text.len()
+            + self.token.as_ref().map_or(0, String::len)
+            + self.safe.as_ref().map_or(0, String::len)
+            + preview
     }
 }
 
@@ -128,15 +204,27 @@ fn owned_if_changed(text: &str) -> Option<String> {
 
 /// The first [`PREVIEW_LINES`] lines of `text`, cut at [`PREVIEW_BYTES`].
 fn preview(text: &str) -> &str {
-    let mut end = text.len().min(PREVIEW_BYTES);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let head = &text[..end];
+    let head = &text[..floor_boundary(text, PREVIEW_BYTES)];
     match head.match_indices('\n').nth(PREVIEW_LINES - 1) {
         Some((newline, _)) => &head[..newline],
         None => head,
     }
+}
+
+/// Part `index` of `text`: [`PART_BYTES`] from `index` times that, each end
+/// moved back to a character boundary (so parts follow on exactly).
+fn part(text: &str, index: usize) -> &str {
+    let at = |n: usize| floor_boundary(text, n.saturating_mul(PART_BYTES));
+    &text[at(index)..at(index + 1)]
+}
+
+/// The largest character boundary of `text` at or before `n`.
+fn floor_boundary(text: &str, n: usize) -> usize {
+    let mut end = n.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
 }
 
 /// One line of the history.
@@ -151,13 +239,7 @@ impl Entry {
     /// bound counts).
     pub fn bytes(&self) -> usize {
         match self {
-            Entry::Message(m) => {
-                m.id.len()
-                    + m.from.len()
-                    + m.text.len()
-                    + m.token.as_ref().map_or(0, String::len)
-                    + m.shown.as_ref().map_or(0, String::len)
-            }
+            Entry::Message(m) => m.bytes(),
             Entry::System { text, .. } => text.len(),
         }
     }
@@ -189,10 +271,56 @@ mod tests {
             m.shown().len()
         );
         assert!(long.starts_with(m.shown().trim_end_matches('…')));
-        assert_eq!(m.show_all_label().as_deref(), Some("Show all (293 KB)"));
+        assert_eq!(m.more(), Some(More::ShowAll("Show all (293 KB)".into())));
         m.show_all();
-        assert_eq!((m.shown(), m.show_all_label()), (long.as_str(), None));
+        // Read a part at a time; the parts follow on exactly.
+        let parts = long.len().div_ceil(PART_BYTES);
+        let mut read = String::new();
+        for n in 0..parts {
+            assert!(m.shown().len() <= PART_BYTES);
+            let more = More::Parts {
+                label: format!("Part {} of {parts}", n + 1),
+                previous: n > 0,
+                next: n + 1 < parts,
+            };
+            assert_eq!(m.more(), Some(more));
+            read += m.shown();
+            m.turn(1);
+        }
+        assert_eq!(read, long);
+        assert_eq!(m.shown(), part(&long, parts - 1), "nothing after the last");
+        m.turn(-1);
+        assert_eq!(m.shown(), part(&long, parts - 2));
         assert_eq!(m.text, long, "Copy still gets all of it");
+    }
+
+    #[test]
+    fn a_long_message_that_fits_in_a_part_is_shown_whole() {
+        let long = "word ".repeat(PART_BYTES / 5);
+        let mut m = message(&long);
+        assert!(matches!(m.more(), Some(More::ShowAll(_))));
+        m.show_all();
+        assert_eq!((m.shown(), m.more()), (long.as_str(), None));
+    }
+
+    #[test]
+    fn parts_are_cut_from_the_text_made_safe_and_never_split_a_character() {
+        // Each control character is shown as 6 to 8 bytes: the parts are
+        // counted in what is laid out, not in what was sent.
+        let long = "\u{1}é".repeat(LONG_BYTES);
+        let mut m = message(&long);
+        m.show_all();
+        let safe = for_window(&long);
+        let mut read = String::new();
+        while let Some(More::Parts { next, .. }) = m.more() {
+            assert!(m.shown().len() <= PART_BYTES);
+            read += m.shown();
+            if !next {
+                break;
+            }
+            m.turn(1);
+        }
+        assert_eq!(read, safe);
     }
 
     #[test]
@@ -200,14 +328,14 @@ mod tests {
         let lines: String = (0..100).map(|i| format!("{i}\n")).collect();
         let m = message(&lines);
         assert_eq!(m.shown(), "0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11…");
-        assert_eq!(m.show_all_label().as_deref(), Some("Show all (100 lines)"));
+        assert_eq!(m.more(), Some(More::ShowAll("Show all (100 lines)".into())));
     }
 
     #[test]
     fn a_short_message_is_shown_whole_without_a_copy() {
         let m = message("hello\nthere");
-        assert_eq!((m.shown(), m.show_all_label()), ("hello\nthere", None));
-        assert_eq!(m.shown, None, "plain text is not stored twice");
+        assert_eq!((m.shown(), m.more()), ("hello\nthere", None));
+        assert_eq!(m.safe, None, "plain text is not stored twice");
         // A cut never splits a character.
         let m = message(&format!("a{}", "é".repeat(LONG_BYTES)));
         let shown = m.shown().trim_end_matches('…');
