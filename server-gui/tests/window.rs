@@ -146,6 +146,11 @@ async fn lists_addresses_and_tallies_rejected_connections() {
     assert!(ui.find(twice.as_str()).is_ok(), "counted, not listed");
     assert!(ui.find(once.as_str()).is_err());
     assert!(system_lines(&app).is_empty(), "nothing in the chat");
+    assert_eq!(
+        app.waiting().probes.lines().count(),
+        3,
+        "the latest 3 lookers"
+    );
 }
 
 /// A stranger opening thousands of connections a second: the window keeps
@@ -167,6 +172,12 @@ fn a_flood_of_rejections_is_tallied_in_a_few_rows() {
             rejected("127.0.0.1", Rejection::KeyMismatch)
         };
         event(&mut app, rejection);
+        // Key holders looking for the server from many addresses.
+        if i % 100 == 0 {
+            let ip = format!("10.0.{}.{}", i / 25_600, (i / 100) % 256);
+            let from = SocketAddr::new(ip.parse().unwrap(), 40000);
+            event(&mut app, Event::Probed { from });
+        }
     }
     let rows: Vec<_> = app.waiting().turned_away.rows().cloned().collect();
     assert!(rows.len() <= ROWS, "{} rows kept", rows.len());
