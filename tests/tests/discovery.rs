@@ -7,7 +7,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use common::discovery::limits::{ANSWER_BURST, ANSWERS_PER_SEC, PROBE_PLAINTEXT, SOURCE_BURST};
+use common::discovery::limits::{
+    ADDRS_MAX, ANSWER_BURST, ANSWERS_PER_SEC, PROBE_PLAINTEXT, SOURCE_BURST,
+};
 use common::discovery::{Reach, SearchConfig, search_with};
 use common::payload::{clean_name, random_id};
 use common::{
@@ -99,17 +101,72 @@ async fn search_finds_a_server_on_loopback_once_with_its_name_cleaned() {
     assert!(again.is_err(), "{again:?}");
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_search_with_another_key_finds_nothing() {
-    let (_server, _events, port) = server_on(&Key::generate().unwrap(), "bob", LOCAL, 0).await;
+/// The nonce of a probe's plaintext.
+fn nonce_of(plaintext: &str) -> String {
+    let at = plaintext.find(r#""nonce":""#).unwrap() + 9;
+    plaintext[at..at + 22].to_owned()
+}
+
+#[tokio::test]
+async fn a_search_takes_only_answers_to_its_probes_under_its_key_and_cleans_them() {
+    let key = Key::generate().unwrap();
+    // A hand-made server that answers the first probe four times: under
+    // another key, to another nonce, in another version, and once as it
+    // should, with a hostile name and too many addresses.
+    let fake = socket(LOCAL).await;
+    let port = fake.local_addr().unwrap().port();
+    let answers = {
+        let key = key.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0; 2048];
+            let (n, from) = fake.recv_from(&mut buf).await.unwrap();
+            let text = std::str::from_utf8(&buf[..n]).unwrap();
+            let (plaintext, _) = token::open_any_time(&key, text).unwrap();
+            let nonce = nonce_of(&String::from_utf8(plaintext).unwrap());
+            let mut addrs: Vec<String> = (1..=12).map(|i| format!(r#""10.0.0.{i}""#)).collect();
+            addrs.insert(0, r#""evil""#.to_owned());
+            let answer = |proto: u32, echo: &str, name: &str| {
+                format!(
+                    r#"{{"kind":"here","proto":{proto},"echo":"{echo}","name":"{name}","port":7878,"addrs":[{}]}}"#,
+                    addrs.join(",")
+                )
+            };
+            let clock = Clock::system();
+            let other = Key::generate().unwrap();
+            for (key, plaintext) in [
+                (&other, answer(1, &nonce, "wrong key")),
+                (&key, answer(1, &random_id(), "unknown nonce")),
+                (&key, answer(2, &nonce, "version 2")),
+                (&key, answer(1, &nonce, r"mallory\u202egnp.exe\u001b[2J")),
+            ] {
+                let datagram = token::seal(key, &clock, plaintext.as_bytes());
+                fake.send_to(datagram.as_bytes(), from).await.unwrap();
+            }
+            fake
+        })
+    };
     let mut search = search_with(SearchConfig {
-        key: Key::generate().unwrap(),
+        key,
         port,
         reach: Reach::To(vec![IpAddr::from(LOCAL)]),
         clock: Clock::system(),
     });
-    let found = timeout(Duration::from_secs(60), search.next()).await;
-    assert!(found.is_err(), "{found:?}");
+    let found = timeout(WAIT, search.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.name, clean_name("mallory\u{202e}gnp.exe\u{1b}[2J"));
+    assert_eq!(found.name, "mallorygnp.exe[2J");
+    let addr = SocketAddr::from((LOCAL, 7878));
+    assert_eq!(found.addr, addr);
+    let mut expected = vec![addr];
+    expected.extend((1..ADDRS_MAX as u8).map(|i| SocketAddr::from(([10, 0, 0, i], 7878))));
+    assert_eq!(
+        found.addrs, expected,
+        "the source, then the first {ADDRS_MAX} announced, 'evil' skipped"
+    );
+    answers.await.unwrap();
 }
 
 #[tokio::test]
