@@ -7,6 +7,11 @@ use std::time::Duration;
 
 use crate::codec::{HANDSHAKE_LINE_MAX, SESSION_LINE_MAX};
 use crate::config::Timing;
+use crate::discovery::limits::{
+    ADDRS_MAX, ANSWER_BURST, ANSWER_PLAINTEXT_MAX, ANSWERS_PER_SEC, DATAGRAM_MAX, FOUND_MAX,
+    GROUP_V4, GROUP_V6, NONCES_MAX, PENDING_MAX, PROBE_EVERY, PROBE_PLAINTEXT, PROBE_ROUNDS,
+    REJOIN_EVERY, ROAM_WAIT, SOURCE_ANSWERS_PER_SEC, SOURCE_BURST, SOURCES_MAX,
+};
 use crate::handshake::ErrCode;
 use crate::link::{BACKLOG_MAX, SEND_AHEAD};
 use crate::outbox::REMEMBERED_IDS;
@@ -80,6 +85,19 @@ fn the_limits_table_is_what_the_code_enforces() {
         ("remembered ids", grouped(REMEMBERED_IDS)),
         ("send ahead", bytes(SEND_AHEAD)),
         ("unread backlog", bytes(BACKLOG_MAX)),
+        ("discovery datagram", bytes(DATAGRAM_MAX)),
+        ("probe plaintext", bytes(PROBE_PLAINTEXT)),
+        ("answer addresses", ADDRS_MAX.to_string()),
+        (
+            "answers in all",
+            format!("{ANSWERS_PER_SEC}/s after {ANSWER_BURST}"),
+        ),
+        (
+            "answers per source",
+            format!("{SOURCE_ANSWERS_PER_SEC}/s after {SOURCE_BURST}"),
+        ),
+        ("answered nonces", grouped(NONCES_MAX)),
+        ("rate-tracked sources", SOURCES_MAX.to_string()),
     ];
     let table = limits_table();
     for (name, value) in &expected {
@@ -128,4 +146,51 @@ fn the_default_port_and_admission_caps_are_the_documented_ones() {
         "The hello must arrive within {} of accept.",
         secs(Timing::default().hello)
     )));
+}
+
+#[test]
+fn discovery_is_documented_with_the_codes_numbers() {
+    let section = DOC
+        .split("## Discovery (UDP)")
+        .nth(1)
+        .expect("PROTOCOL.md has a discovery section");
+    // Line breaks and indents fall anywhere.
+    let section = section.split_whitespace().collect::<Vec<_>>().join(" ");
+    let secs = |d: Duration| d.as_secs_f32().to_string();
+    let rounds: Vec<String> = PROBE_ROUNDS.iter().map(|d| secs(*d)).collect();
+    for text in [
+        format!("`proto` ({})", crate::discovery::VERSION),
+        format!("`{GROUP_V4}`"),
+        format!("`{GROUP_V6}`"),
+        format!("exactly {PROBE_PLAINTEXT} bytes"),
+        format!("addresses, {ANSWER_PLAINTEXT_MAX} bytes"),
+        format!("at most {} bytes", grouped(DATAGRAM_MAX)),
+        format!("older than the token TTL ({TTL_SECS} s)"),
+        format!("more than the future skew ({MAX_SKEW_SECS} s)"),
+        format!("At most {} nonces", grouped(NONCES_MAX)),
+        format!("at most {SOURCE_ANSWERS_PER_SEC} answers per second per source address"),
+        format!("after a burst of {SOURCE_BURST}, and {ANSWERS_PER_SEC} per second in all"),
+        format!("after a burst of {ANSWER_BURST}"),
+        format!("{SOURCES_MAX} sources are tracked"),
+        format!(
+            "probes at {}, {}, {} and {} s after starting, then every {} s",
+            rounds[0],
+            rounds[1],
+            rounds[2],
+            rounds[3],
+            secs(PROBE_EVERY)
+        ),
+        format!("the nonces of its last {PENDING_MAX} probes"),
+        format!("at most {FOUND_MAX} servers"),
+        format!("(it looks every {} s)", secs(REJOIN_EVERY)),
+        format!("(waiting up to {} s for an answer)", secs(ROAM_WAIT)),
+    ] {
+        assert!(
+            section.contains(&text),
+            "the discovery section lacks {text:?}"
+        );
+    }
+    for prefix in crate::discovery::VIRTUAL_PREFIXES {
+        assert!(section.contains(&format!("`{prefix}`")), "{prefix}");
+    }
 }

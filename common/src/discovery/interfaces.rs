@@ -9,7 +9,7 @@ use super::limits::ADDRS_MAX;
 
 /// Name prefixes of virtual interfaces: container bridges and their veth
 /// ends, VM bridges and host-only networks, VPN and overlay tunnels.
-const VIRTUAL: [&str; 21] = [
+pub const VIRTUAL_PREFIXES: [&str; 21] = [
     "docker",
     "veth",
     "virbr",
@@ -35,7 +35,9 @@ const VIRTUAL: [&str; 21] = [
 
 /// Whether discovery leaves the interface named `name` alone by default.
 pub fn is_virtual(name: &str) -> bool {
-    VIRTUAL.iter().any(|prefix| name.starts_with(prefix))
+    VIRTUAL_PREFIXES
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
 }
 
 /// An IPv4 address of a usable interface.

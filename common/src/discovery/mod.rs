@@ -26,8 +26,9 @@ pub(crate) mod responder;
 pub(crate) mod roam;
 mod search;
 mod udp;
-pub(crate) mod wire;
+mod wire;
 
-pub use interfaces::is_virtual;
+pub use interfaces::{VIRTUAL_PREFIXES, is_virtual};
 pub use responder::ResponderError;
 pub use search::{Found, Reach, SearchConfig, SearchError, search, search_with};
+pub use wire::VERSION;

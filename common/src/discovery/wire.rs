@@ -10,8 +10,12 @@ use serde::{Deserialize, Serialize};
 use super::limits::{ADDRS_MAX, DATAGRAM_MAX, PROBE_PLAINTEXT};
 use crate::clock::Clock;
 use crate::key::Key;
-use crate::payload::{PROTO, parse_id};
+use crate::payload::parse_id;
 use crate::token::{self, MAX_SKEW_SECS, TTL_SECS};
+
+/// The version of discovery's datagrams, carried in their `proto` field
+/// (its own: the TCP protocol's versions are negotiated in the handshake).
+pub const VERSION: u32 = 1;
 
 /// What a datagram's plaintext is; its `kind` field says which.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,7 +91,7 @@ pub(crate) fn token_len(len: usize) -> usize {
 pub(crate) fn seal_probe(key: &Key, clock: &Clock, nonce: &str) -> String {
     let json = |pad: String| {
         let probe = Probe {
-            proto: PROTO,
+            proto: VERSION,
             nonce: nonce.to_owned(),
             pad,
         };
@@ -111,7 +115,7 @@ pub(crate) fn open_probe(key: &Key, now_secs: u64, datagram: &[u8]) -> Result<Op
     let Ok(Datagram::Probe(probe)) = serde_json::from_slice(&plaintext) else {
         return Err(ProbeError::NotAProbe);
     };
-    if probe.proto != PROTO {
+    if probe.proto != VERSION {
         return Err(ProbeError::Version(probe.proto));
     }
     let id = parse_id(&probe.nonce).ok_or(ProbeError::NotAProbe)?;
@@ -138,7 +142,7 @@ pub(crate) fn answer_plaintext(
     limit: usize,
 ) -> Option<Vec<u8>> {
     let mut answer = Answer {
-        proto: PROTO,
+        proto: VERSION,
         echo: echo.to_owned(),
         name: name.to_owned(),
         port,
@@ -169,7 +173,7 @@ pub(crate) fn open_answer(key: &Key, datagram: &[u8]) -> Result<Answer, AnswerEr
     let Ok(Datagram::Here(answer)) = serde_json::from_slice(&plaintext) else {
         return Err(AnswerError::NotAnAnswer);
     };
-    if answer.proto != PROTO {
+    if answer.proto != VERSION {
         return Err(AnswerError::Version(answer.proto));
     }
     Ok(answer)
@@ -221,7 +225,7 @@ mod tests {
         assert!(probe.len() <= DATAGRAM_MAX);
         let name = "𝕏".repeat(MAX_NAME_CHARS);
         let answer = Answer {
-            proto: PROTO,
+            proto: VERSION,
             echo: random_id(),
             name: name.clone(),
             port: 65535,
