@@ -430,6 +430,22 @@ async fn typing_and_enter_send_a_message_that_bob_receives() {
 }
 
 #[tokio::test]
+async fn enter_sends_only_from_the_message_box() {
+    let mut desk = chatting().await;
+    desk.act(|ui| {
+        ui.click(selector::id(chat::INPUT)).unwrap();
+        let _ = ui.typewrite("not yet");
+    });
+    // A new simulator has no widget focused, as after a click elsewhere in
+    // the window (a message's Copy, the ciphertext switch).
+    desk.act(|ui| {
+        let _ = ui.tap_key(Named::Enter);
+    });
+    assert_eq!(desk.messages(), [], "Enter outside the box sent the draft");
+    assert_eq!(desk.app.chat().draft(), "not yet");
+}
+
+#[tokio::test]
 async fn shift_enter_starts_a_new_line_and_enter_sends_both() {
     let mut desk = chatting().await;
     desk.act(|ui| {

@@ -313,9 +313,11 @@ impl Chat {
             EngineEvent::Failed(error) => {
                 self.system(format!("Could not connect: {error}"), Tone::Alert, now)
             }
-            EngineEvent::Moved { name, to } => {
-                self.system(format!("{name} moved to {to}; connecting there"), Tone::Info, now)
-            }
+            EngineEvent::Moved { name, to } => self.system(
+                format!("{name} moved to {to}; connecting there"),
+                Tone::Info,
+                now,
+            ),
             // Turned-away connections are the server window's to tally.
             EngineEvent::Connecting { .. }
             | EngineEvent::Retrying { .. }
@@ -697,7 +699,12 @@ impl Chat {
             .min_height(40)
             .max_height(160)
             .key_binding(|press| match press.key {
-                keyboard::Key::Named(key::Named::Enter) if !press.modifiers.shift() => {
+                // Only in the box: the binding sees every key press in the
+                // window, focused or not.
+                keyboard::Key::Named(key::Named::Enter)
+                    if !press.modifiers.shift()
+                        && matches!(press.status, text_editor::Status::Focused { .. }) =>
+                {
                     Some(Binding::Custom(Message::Submit))
                 }
                 _ => Binding::from_key_press(press),
