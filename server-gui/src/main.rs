@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         }
     };
     if args.headless {
-        let name = args.name.unwrap_or_else(common::config::default_name);
+        let name = args.name.unwrap_or_else(server_gui::remember::default_name);
         let port = args.port.unwrap_or(common::DEFAULT_PORT);
         return headless::run(key, port, args.bind, name, !args.no_discovery);
     }

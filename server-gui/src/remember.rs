@@ -30,17 +30,27 @@ impl Remembered {
 
 impl Remembered {
     /// The name to announce: the one `given` on the command line, else the
-    /// one used last time, else the user's login name.
+    /// one used last time, else the user's login name, else the computer's
+    /// name (a server called "anonymous" is hard to pick from a list).
     pub fn name(&self, given: Option<String>) -> String {
         given
             .or_else(|| self.settings.name.clone())
-            .unwrap_or_else(common::config::default_name)
+            .unwrap_or_else(default_name)
     }
 
     /// The port to listen on: `given`, else last time's, else the default.
     pub fn port(&self, given: Option<u16>) -> u16 {
         given.or(self.settings.port).unwrap_or(common::DEFAULT_PORT)
     }
+}
+
+/// The user's login name, or this computer's name.
+pub fn default_name() -> String {
+    let login = common::config::default_name();
+    if !login.trim().is_empty() {
+        return login;
+    }
+    gethostname::gethostname().to_string_lossy().into_owned()
 }
 
 /// Saves the name and port; the error in one line, if any.
