@@ -257,10 +257,16 @@ impl App {
     fn on_engine(&mut self, update: Update) -> Task<Message> {
         let now = self.clock.now_ms();
         match update {
-            Update::Listening { handle, addrs, .. } => {
+            Update::Listening {
+                handle,
+                addrs,
+                discovery,
+                ..
+            } => {
                 self.chat.set_handle(Some(handle.clone()));
                 self.handle = Some(handle);
                 self.waiting.addrs = Some(addrs);
+                self.waiting.unsearchable = discovery.map(|why| remember::capitalize(&why));
                 self.waiting.can_change_key = true;
                 self.chat.set_banner(Some(NOBODY.into()));
                 Task::none()

@@ -64,7 +64,8 @@ pub fn save(store: Option<&Store>, name: &str, port: u16) -> Option<String> {
     Some(capitalize(&error.to_string()))
 }
 
-fn capitalize(text: &str) -> String {
+/// `text` with its first letter in upper case (an error that starts a line).
+pub fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     chars
         .next()

@@ -146,6 +146,7 @@ async fn the_name_waits_while_messages_wait_for_the_next_person() {
         handle,
         port,
         addrs,
+        discovery: None,
     }));
     // Something typed while nobody is connected waits in the engine.
     act(&mut app, |ui| {
@@ -289,4 +290,27 @@ fn who_looked_for_the_server_is_one_line_per_address_and_bad_probes_are_counted(
             clock_time(NOW_MS)
         )]
     );
+}
+
+#[tokio::test]
+async fn a_server_that_cannot_answer_searches_says_so() {
+    // Another program holds the UDP port (without sharing it).
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let mut config = config(Key::generate().unwrap(), "bob");
+    config.chat.discovery = Some(common::discovery::Reach::Lan);
+    config.port = port;
+    let mut app = App::new(config, Box::new(MemoryClipboard::default()));
+    let mut updates: Updates = Box::pin(engine::server(app.params()));
+    run(&mut app, &mut updates, "it listens", |a| {
+        a.waiting().addrs.is_some()
+    })
+    .await;
+    let why = app.waiting().unsearchable.clone().expect("it says why");
+    assert!(
+        why.starts_with(&format!("Discovery is off: could not open UDP port {port}"))
+            && why.ends_with("clients must type an address"),
+        "{why}"
+    );
+    assert!(simulator(app.view()).find(why.as_str()).is_ok());
 }

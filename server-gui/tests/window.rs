@@ -76,6 +76,7 @@ async fn listening(app: &mut App, key: Key) -> (u16, mpsc::Receiver<Event>) {
         handle,
         port,
         addrs,
+        discovery: None,
     }));
     (port, events)
 }

@@ -20,10 +20,13 @@ use crate::server::Server;
 #[derive(Debug, Clone)]
 pub enum Update {
     /// Server: listening on `port`; give the other person one of `addrs`.
+    /// `discovery` says why it cannot answer searches, if it cannot (it
+    /// still serves TCP).
     Listening {
         handle: Handle,
         port: u16,
         addrs: Vec<SocketAddr>,
+        discovery: Option<String>,
     },
     /// Server: could not listen.
     BindFailed(BindError),
@@ -85,12 +88,14 @@ pub fn server(params: &ServerParams) -> impl Stream<Item = Update> + use<> {
             }
         };
         let (port, addrs) = (server.port(), server.addrs());
+        let discovery = server.discovery_error().map(ToString::to_string);
         let (handle, events) = server.start();
         if output
             .send(Update::Listening {
                 handle,
                 port,
                 addrs,
+                discovery,
             })
             .await
             .is_ok()

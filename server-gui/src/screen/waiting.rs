@@ -76,6 +76,9 @@ pub struct Waiting {
     pub note: Option<String>,
     /// Who looked for this server (discovery probes answered).
     pub probes: Probes,
+    /// Why this server cannot be found by a search, if it cannot (one
+    /// line, for the window).
+    pub unsearchable: Option<String>,
 }
 
 impl Waiting {
@@ -161,6 +164,9 @@ impl Waiting {
         col = col.push(name_row);
         if let Some(note) = &self.note {
             col = col.push(text(note.as_str()).size(13).style(text::warning));
+        }
+        if let Some(why) = &self.unsearchable {
+            col = col.push(text(why.as_str()).size(ROW_TEXT).style(text::warning));
         }
         for line in self.probes.lines() {
             col = col.push(text(line).size(ROW_TEXT).style(text::secondary));
