@@ -7,7 +7,8 @@
 //!
 //! End of input means "say goodbye once what was typed is delivered": the
 //! server keeps waiting for someone and the client keeps reconnecting until
-//! then. Ctrl+C leaves at once and says how many typed lines were not
+//! then. Ctrl+C leaves at once (saying bye if connected; a second Ctrl+C
+//! does not wait even for that) and says how many typed lines were not
 //! delivered. The exit status is non-zero whenever a typed line was not
 //! delivered, and when the client could not connect.
 //!
@@ -23,6 +24,7 @@ use std::mem::{self, Discriminant};
 use std::net::IpAddr;
 use std::process::ExitCode;
 
+use futures::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::{self, error::TryRecvError};
 
@@ -66,8 +68,8 @@ pub fn run(start: impl Future<Output = Option<(Handle, mpsc::Receiver<Event>)>>)
         }
     };
     let code = runtime.block_on(async {
-        let interrupt = match ctrl_c() {
-            Ok(interrupt) => interrupt,
+        let interrupts = match ctrl_c() {
+            Ok(interrupts) => interrupts,
             Err(e) => {
                 eprintln!("error: cannot watch for Ctrl+C: {e}");
                 return ExitCode::FAILURE;
@@ -77,7 +79,7 @@ pub fn run(start: impl Future<Output = Option<(Handle, mpsc::Receiver<Event>)>>)
             return ExitCode::FAILURE;
         };
         let (stdin, stdout, stderr) = (tokio::io::stdin(), tokio::io::stdout(), std::io::stderr());
-        relay(handle, events, stdin, interrupt, stdout, stderr)
+        relay(handle, events, stdin, interrupts, stdout, stderr)
             .await
             .code()
     });
@@ -87,15 +89,16 @@ pub fn run(start: impl Future<Output = Option<(Handle, mpsc::Receiver<Event>)>>)
 }
 
 /// Registers for Ctrl+C now (not when first polled, as
-/// `tokio::signal::ctrl_c` does) and resolves on the first one.
-fn ctrl_c() -> std::io::Result<impl Future<Output = ()>> {
+/// `tokio::signal::ctrl_c` does): one item per press.
+fn ctrl_c() -> std::io::Result<impl Stream<Item = ()> + Unpin> {
     #[cfg(unix)]
-    let mut signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     #[cfg(windows)]
-    let mut signal = tokio::signal::windows::ctrl_c()?;
-    Ok(async move {
-        signal.recv().await;
-    })
+    let signal = tokio::signal::windows::ctrl_c()?;
+    Ok(Box::pin(futures::stream::unfold(
+        signal,
+        |mut signal| async move { signal.recv().await.map(|()| ((), signal)) },
+    )))
 }
 
 /// How a terminal chat ended.
@@ -117,12 +120,15 @@ impl Exit {
     }
 }
 
-/// Relays between the terminal and an engine until the engine stops.
+/// Relays between the terminal and an engine until the engine stops. The
+/// first Ctrl+C (an item of `interrupts`) asks the engine to quit; a second
+/// one leaves without waiting for it (saying goodbye could hang on a
+/// network that stopped answering).
 async fn relay(
     handle: Handle,
     mut events: mpsc::Receiver<Event>,
     mut input: impl AsyncRead + Unpin,
-    interrupt: impl Future<Output = ()>,
+    mut interrupts: impl Stream<Item = ()> + Unpin,
     out: impl AsyncWrite + Unpin,
     err: impl Write,
 ) -> Exit {
@@ -139,12 +145,14 @@ async fn relay(
     };
     let mut lines = Lines::default();
     let mut reading = true;
-    tokio::pin!(interrupt);
     loop {
         let room = relay.in_flight < IN_FLIGHT_MAX;
         tokio::select! {
             biased;
-            () = &mut interrupt, if !relay.interrupted => {
+            Some(()) = interrupts.next() => {
+                if relay.interrupted {
+                    return relay.finish(false).await;
+                }
                 relay.interrupted = true;
                 relay.handle.quit();
             }
@@ -617,7 +625,7 @@ mod tests {
     /// The relay fed `input`, until the engine stops, beside `drive`.
     async fn relay_with(
         input: impl AsyncRead + Unpin,
-        interrupt: impl Future<Output = ()>,
+        interrupts: impl futures::Stream<Item = ()> + Unpin,
         drive: impl AsyncFnOnce(Engine),
     ) -> (Exit, Vec<String>) {
         let (handle, events, engine) = engine();
@@ -626,7 +634,7 @@ mod tests {
             handle,
             events,
             input,
-            interrupt,
+            interrupts,
             transcript.stream("out"),
             transcript.stream("err"),
         );
@@ -687,7 +695,7 @@ mod tests {
     async fn what_the_network_says_is_printed_safely_and_in_order() {
         let (exit, lines) = relay_with(
             tokio::io::empty(),
-            std::future::pending(),
+            futures::stream::pending(),
             async |mut engine: Engine| {
                 assert_eq!(engine.next().await, Asked::Close);
                 engine
@@ -767,8 +775,10 @@ mod tests {
             data: b"one\r\n\ntwo \xff\nthree\n\nfour",
             step: 3,
         };
-        let (exit, lines) =
-            relay_with(input, std::future::pending(), async |mut engine: Engine| {
+        let (exit, lines) = relay_with(
+            input,
+            futures::stream::pending(),
+            async |mut engine: Engine| {
                 let mut sent = Vec::new();
                 loop {
                     match engine.next().await {
@@ -784,8 +794,9 @@ mod tests {
                     engine.emit(Event::Acked { id }).await;
                 }
                 engine.emit(Event::Closed).await;
-            })
-            .await;
+            },
+        )
+        .await;
         assert_eq!(
             exit,
             Exit {
@@ -806,7 +817,7 @@ mod tests {
     async fn lines_not_acknowledged_when_the_engine_stops_fail_the_exit() {
         let (exit, lines) = relay_with(
             &b"a\nb\nc\n"[..],
-            std::future::pending(),
+            futures::stream::pending(),
             async |mut engine: Engine| {
                 assert!(matches!(engine.next().await, Asked::Send { .. }));
                 let Asked::Send { id, .. } = engine.next().await else {
@@ -849,8 +860,10 @@ mod tests {
         // A client whose server said bye: no `Closed`, the stream just ends,
         // and stdin is still open.
         let input = (&b"a\n"[..]).chain(Never);
-        let (exit, lines) =
-            relay_with(input, std::future::pending(), async |mut engine: Engine| {
+        let (exit, lines) = relay_with(
+            input,
+            futures::stream::pending(),
+            async |mut engine: Engine| {
                 assert!(matches!(engine.next().await, Asked::Send { .. }));
                 engine
                     .emit(Event::Disconnected(Ended::PeerLeft {
@@ -859,8 +872,9 @@ mod tests {
                     }))
                     .await;
                 drop(engine);
-            })
-            .await;
+            },
+        )
+        .await;
         assert_eq!(
             lines,
             [
@@ -914,8 +928,10 @@ mod tests {
             data,
             step: READ_CHUNK,
         };
-        let (exit, lines) =
-            relay_with(input, std::future::pending(), async |mut engine: Engine| {
+        let (exit, lines) = relay_with(
+            input,
+            futures::stream::pending(),
+            async |mut engine: Engine| {
                 let Asked::Send { text, .. } = engine.next().await else {
                     panic!()
                 };
@@ -926,8 +942,9 @@ mod tests {
                 assert_eq!(text, "after");
                 assert_eq!(engine.next().await, Asked::Close);
                 engine.emit(Event::Closed).await;
-            })
-            .await;
+            },
+        )
+        .await;
         assert_eq!(
             lines[0],
             "err| not sent: a line is over the limit of 262144 bytes"
@@ -943,7 +960,7 @@ mod tests {
             .flat_map(|i| format!("{i:0999}\n").into_bytes())
             .collect();
         let input: &'static [u8] = data.leak();
-        let (exit, _) = relay_with(input, std::future::pending(), async |mut engine: Engine| {
+        let (exit, _) = relay_with(input, futures::stream::pending(), async |mut engine: Engine| {
             let mut unacked = Vec::new();
             let mut texts = Vec::new();
             let mut pauses = 0;
@@ -993,19 +1010,16 @@ mod tests {
 
     #[tokio::test]
     async fn ctrl_c_quits_at_once_and_counts_what_was_not_delivered() {
-        let (pressed, interrupt) = tokio::sync::oneshot::channel::<()>();
-        let interrupt = async move {
-            let _ = interrupt.await;
-        };
+        let (press, interrupts) = futures::channel::mpsc::unbounded::<()>();
         // stdin stays open: only Ctrl+C can end this.
         let input = (&b"kept\nlost\n"[..]).chain(Never);
-        let (exit, lines) = relay_with(input, interrupt, async |mut engine: Engine| {
+        let (exit, lines) = relay_with(input, interrupts, async |mut engine: Engine| {
             let Asked::Send { id, .. } = engine.next().await else {
                 panic!()
             };
             engine.emit(Event::Acked { id }).await;
             assert!(matches!(engine.next().await, Asked::Send { .. }));
-            pressed.send(()).unwrap();
+            press.unbounded_send(()).unwrap();
             assert_eq!(engine.next().await, Asked::Quit);
             engine.emit(Event::Closed).await;
         })
@@ -1020,6 +1034,29 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_second_ctrl_c_leaves_without_waiting_for_the_engine() {
+        let (press, interrupts) = futures::channel::mpsc::unbounded::<()>();
+        let input = (&b"lost\n"[..]).chain(Never);
+        // Time is paused: if the relay waited for the engine, this would
+        // time out as soon as everything else had stopped.
+        let (keep, _kept) = std::sync::mpsc::channel();
+        let relayed = relay_with(input, interrupts, async |mut engine: Engine| {
+            assert!(matches!(engine.next().await, Asked::Send { .. }));
+            press.unbounded_send(()).unwrap();
+            assert_eq!(engine.next().await, Asked::Quit);
+            // Saying goodbye hangs (a network that stopped answering): the
+            // engine never says Closed, and stays.
+            press.unbounded_send(()).unwrap();
+            keep.send(engine).unwrap();
+        });
+        let (exit, lines) = tokio::time::timeout(std::time::Duration::from_secs(60), relayed)
+            .await
+            .expect("the second Ctrl+C did not end the relay");
+        assert_eq!(lines, ["err| interrupted: 1 typed line not delivered"]);
+        assert_eq!(exit.undelivered, 1);
+    }
+
     #[tokio::test]
     async fn turned_away_connections_are_counted_not_listed() {
         let rejected = |ip: &str, reason| Event::Rejected {
@@ -1028,7 +1065,7 @@ mod tests {
         };
         let (exit, lines) = relay_with(
             tokio::io::empty(),
-            std::future::pending(),
+            futures::stream::pending(),
             async |mut engine: Engine| {
                 assert_eq!(engine.next().await, Asked::Close);
                 for _ in 0..1000 {
