@@ -12,6 +12,7 @@
 pub mod remember;
 pub mod screen;
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::settings::Store;
@@ -63,6 +64,9 @@ pub struct App {
     store: Option<Store>,
     /// Where searches look.
     scope: search::Scope,
+    /// The server moved here during this session (the engine followed it):
+    /// the address to remember.
+    moved_to: Option<SocketAddr>,
 }
 
 impl App {
@@ -80,6 +84,7 @@ impl App {
             clock: Clock::system(),
             store: None,
             scope: search::Scope::default(),
+            moved_to: None,
         }
     }
 
@@ -244,6 +249,7 @@ impl App {
                 });
                 self.connect.connecting = true;
                 self.connect.error = None;
+                self.moved_to = None;
                 Task::none()
             }
             Some(connect::Event::Cancel) => {
@@ -275,7 +281,11 @@ impl App {
         let (Some(store), Some(session)) = (&self.store, &self.session) else {
             return Task::none();
         };
-        let result = remember::save(store, &mut self.connect, peer, &session.config);
+        let address = match self.moved_to {
+            Some(to) => to.to_string(),
+            None => session.config.server.to_string(),
+        };
+        let result = remember::save(store, &mut self.connect, peer, address, &session.config);
         let problem = result.err().map(|e| capitalize(&e.to_string()));
         if problem.is_none() || problem == self.connect.settings_problem {
             self.connect.settings_problem = problem;
@@ -352,6 +362,7 @@ impl App {
                     "Could not reconnect: {error}. Press Disconnect to go back."
                 )));
             }
+            Event::Moved { to, .. } => self.moved_to = Some(*to),
             Event::Disconnected(Ended::PeerLeft { name, .. }) => {
                 self.stop();
                 self.banner(Some(format!(

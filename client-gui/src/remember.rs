@@ -31,16 +31,18 @@ pub fn load(store: Option<&Store>, name: Option<String>) -> (Connect, Option<Key
 }
 
 /// Saves what a connection that worked used: the server (named `peer`, as
-/// it introduced itself), the name, and the key if the form says so.
+/// it introduced itself, at `address`), the name, and the key if the form
+/// says so.
 pub fn save(
     store: &Store,
     form: &mut Connect,
     peer: &str,
+    address: String,
     config: &ClientConfig,
 ) -> Result<(), SettingsError> {
     let server = RememberedServer {
         name: peer.to_owned(),
-        address: config.server.to_string(),
+        address,
     };
     let settings = ClientSettings {
         name: Some(form.name.clone()).filter(|n| !n.trim().is_empty()),

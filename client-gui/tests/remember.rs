@@ -209,3 +209,25 @@ async fn settings_that_cannot_be_saved_are_said_once_in_the_chat() {
         .count();
     assert_eq!(count, 1);
 }
+
+#[tokio::test]
+async fn a_server_that_moved_is_remembered_at_its_new_address() {
+    let (_dir, store) = temp();
+    let mut app = open(&store, None);
+    connect(&mut app, &Key::generate().unwrap(), "127.0.0.1:7878");
+    // The connection drops; the engine finds the server elsewhere and
+    // connects there.
+    let moved = Event::Moved {
+        name: "bob".into(),
+        to: "127.0.0.2:7878".parse().unwrap(),
+    };
+    let _ = app.update(Message::Engine(Update::Event(moved)));
+    let peer = Peer {
+        name: "bob".into(),
+        addr: "127.0.0.2:7878".parse().unwrap(),
+    };
+    let again = Event::Connected { peer, resent: 0 };
+    let _ = app.update(Message::Engine(Update::Event(again)));
+    let saved: ClientSettings = store.load().unwrap();
+    assert_eq!(saved.server.unwrap().address, "127.0.0.2:7878");
+}
