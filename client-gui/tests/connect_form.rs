@@ -157,10 +157,11 @@ fn with_several_found_each_has_its_connect_and_enter_takes_the_typed_address() {
     let mut form2 = Connect::default();
     let _ = form2.update(connect::Message::Key(Key::generate().unwrap().to_string()));
     answer(&mut form2, found("alice", "192.168.1.20:7878", 5));
-    answer(&mut form2, found("bob", "192.168.1.21:7878", 9));
+    answer(&mut form2, found("bob", "[fe80::1%3]:7878", 9));
     let message = connect::Message::Search(search::Message::Connect(1));
     let event = form2.update(message).unwrap();
-    assert_eq!(connects_to(&[event]), ["192.168.1.21:7878"]);
+    // A link-local address keeps its interface.
+    assert_eq!(connects_to(&[event]), ["[fe80::1%3]:7878"]);
 }
 
 #[test]

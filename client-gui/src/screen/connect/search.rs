@@ -6,6 +6,7 @@
 //! (a new key) or stopped is ever listed.
 
 use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::discovery::{self, SearchConfig};
@@ -290,10 +291,15 @@ pub fn describe(found: &Found) -> String {
     format!("{} — {}", found.name, found.addr)
 }
 
-/// Where to connect to reach a found server.
+/// Where to connect to reach a found server. An IPv6 link-local address
+/// keeps its interface (`fe80::1%2`): without it, it cannot be reached.
 pub fn server_addr(found: &Found) -> ServerAddr {
+    let host = match found.addr {
+        SocketAddr::V6(v6) if v6.scope_id() != 0 => format!("{}%{}", v6.ip(), v6.scope_id()),
+        addr => addr.ip().to_string(),
+    };
     ServerAddr {
-        host: found.addr.ip().to_string(),
+        host,
         port: found.addr.port(),
     }
 }
