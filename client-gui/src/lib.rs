@@ -105,7 +105,8 @@ impl App {
     }
 
     /// The real program: the system clipboard, focus in the key field.
-    /// Searches look in `scope` (`None`: searching is turned off).
+    /// Searches look in `scope` (`None`: searching is turned off, and the
+    /// focus starts in the address field instead, which must be typed).
     pub fn boot(
         name: Option<String>,
         store: Option<Store>,
@@ -117,6 +118,7 @@ impl App {
             None => {
                 app.connect.search.stop();
                 app.connect.search = connect::Search::Off;
+                return (app, Task::batch([task, operation::focus(connect::ADDRESS)]));
             }
         }
         (app, task)
