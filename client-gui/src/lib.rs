@@ -177,7 +177,9 @@ impl App {
                 let event = self
                     .connect
                     .update(connect::Message::Key(text.trim().to_owned()));
-                self.on_form(event)
+                // Back in the key field (the click on Paste took the focus),
+                // so that Enter connects to the server found.
+                Task::batch([self.on_form(event), operation::focus(connect::KEY)])
             }
             Message::Pasted(None) => {
                 self.connect.error = Some("Could not paste: the clipboard holds no text".into());

@@ -228,6 +228,19 @@ fn client_focus_starts_in_the_address_when_searching_is_off_and_tab_moves_throug
 }
 
 #[test]
+fn client_focus_returns_to_the_key_after_paste_so_enter_connects() {
+    let mut window = Window::open(client());
+    window.typewrite("127.0.0.1");
+    let key = Key::generate().unwrap().to_string();
+    // What the clipboard answers to a click on Paste.
+    window.send(client::Message::Pasted(Some(key.clone())));
+    window.typewrite("!");
+    let form = window.state.connect_screen();
+    assert_eq!(form.key, format!("{key}!"));
+    assert_eq!(form.address, "127.0.0.1");
+}
+
+#[test]
 fn client_focus_moves_to_the_message_box_when_the_chat_opens() {
     let mut window = Window::open(client());
     let connected = Event::Connected {
