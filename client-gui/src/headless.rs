@@ -103,6 +103,8 @@ pub fn run(options: Options) -> ExitCode {
         }
     };
     let mut chat = Config::new(key.clone(), options.name);
+    // Terminal mode never shows ciphertext.
+    chat.tokens = false;
     if !options.discovery {
         chat.discovery = None;
     }

@@ -30,6 +30,14 @@ fn runtime() -> Runtime {
         .unwrap()
 }
 
+/// An engine's settings as terminal mode has them: no tokens in events (a
+/// window that may show ciphertext gets a copy of each message's token).
+fn config(key: Key, name: &str) -> Config {
+    let mut config = Config::new(key, name);
+    config.tokens = false;
+    config
+}
+
 fn pair() -> (Runtime, Chat) {
     let key = Key::generate().unwrap();
     let (ready_tx, ready) = std::sync::mpsc::channel();
@@ -37,7 +45,7 @@ fn pair() -> (Runtime, Chat) {
     std::thread::spawn(move || {
         runtime().block_on(async move {
             let server = Server::bind(ServerConfig {
-                chat: Config::new(server_key, "bob"),
+                chat: config(server_key, "bob"),
                 port: 0,
                 bind: Some("127.0.0.1".parse().unwrap()),
             })
@@ -53,7 +61,7 @@ fn pair() -> (Runtime, Chat) {
     let rt = runtime();
     let (client, events) = rt.block_on(async {
         let (client, mut events) = common::client::connect(ClientConfig {
-            chat: Config::new(key, "alice"),
+            chat: config(key, "alice"),
             server: format!("127.0.0.1:{port}").parse().unwrap(),
         });
         while !matches!(events.recv().await, Some(Event::Connected { .. })) {}

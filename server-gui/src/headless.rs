@@ -18,6 +18,8 @@ pub fn key() -> Result<Key, String> {
 /// `discovery`: answer discovery probes (`--no-discovery` unset).
 pub fn run(key: Key, port: u16, bind: Option<IpAddr>, name: String, discovery: bool) -> ExitCode {
     let mut chat = Config::new(key.clone(), name);
+    // Terminal mode never shows ciphertext.
+    chat.tokens = false;
     if !discovery {
         chat.discovery = None;
     }
