@@ -440,3 +440,41 @@ async fn a_reconnecting_client_follows_a_server_that_moved() {
     client.send("after").unwrap();
     assert_eq!(received(&mut server_events).await.1, "after");
 }
+
+/// One of the workspace's programs (built by `cargo test` at the root).
+fn program(name: &str) -> std::process::Command {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test` at the workspace root",
+        path.display()
+    );
+    std::process::Command::new(path)
+}
+
+#[test]
+fn a_terminal_client_without_an_address_or_discovery_says_what_to_do() {
+    let key = Key::generate().unwrap();
+    let out = program("client-gui")
+        .args(["--headless", "--no-discovery"])
+        .env("FERNET_CHAT_KEY", key.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: with --no-discovery, give the server's address with --connect HOST[:PORT]\n"
+    );
+    let out = program("client-gui")
+        .args(["--headless", "--discover-timeout", "soon"])
+        .env("FERNET_CHAT_KEY", key.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"soon\" is not a number of seconds (e.g. 5 or 0.5)"),
+        "{err}"
+    );
+}
