@@ -1058,6 +1058,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn probes_answered_are_counted_per_source_apart_from_rejections() {
+        let probed = |ip: &str| Event::Probed {
+            from: format!("{ip}:50000").parse().unwrap(),
+        };
+        let (_, lines) = relay_with(
+            tokio::io::empty(),
+            futures::stream::pending(),
+            async |mut engine: Engine| {
+                assert_eq!(engine.next().await, Asked::Close);
+                for _ in 0..12 {
+                    engine.emit(probed("10.0.0.7")).await;
+                }
+                engine
+                    .emit(Event::Rejected {
+                        addr: "10.0.0.7:50000".parse().unwrap(),
+                        reason: crate::Rejection::BadProbe,
+                    })
+                    .await;
+                engine.emit(probed("10.0.0.8")).await;
+                engine.emit(Event::Closed).await;
+            },
+        )
+        .await;
+        assert_eq!(
+            lines,
+            [
+                "err| 10.0.0.7 looked for this server",
+                "err| 10.0.0.7 looked for this server: 10 times",
+                "err| 10.0.0.7 sent a UDP datagram that is not a discovery probe with this key",
+                "err| 10.0.0.8 looked for this server",
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn turned_away_connections_are_counted_not_listed() {
         let rejected = |ip: &str, reason| Event::Rejected {
             addr: format!("{ip}:50000").parse().unwrap(),
