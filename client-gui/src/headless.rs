@@ -149,10 +149,7 @@ async fn discover(key: Key, port: u16, wait: Duration) -> Option<ServerAddr> {
         ),
         [one] => {
             eprintln!("found {} in {} ms", describe(one), one.after.as_millis());
-            return Some(ServerAddr {
-                host: one.addr.ip().to_string(),
-                port: one.addr.port(),
-            });
+            return Some(one.server());
         }
         several => {
             eprintln!("found {} servers with this key:", several.len());

@@ -62,13 +62,7 @@ where
         },
         Some(found) = &mut elsewhere, if here.is_some() => found,
     };
-    config.server = ServerAddr {
-        host: match moved.addr {
-            SocketAddr::V6(v6) if v6.scope_id() != 0 => format!("{}%{}", v6.ip(), v6.scope_id()),
-            addr => addr.ip().to_string(),
-        },
-        port: moved.addr.port(),
-    };
+    config.server = moved.server();
     // If nobody reads events any more, the attempt still goes on: the
     // caller finds out at its next emit.
     let _ = events

@@ -18,6 +18,7 @@ use super::limits::{
 };
 use super::udp::{recv_any, udp};
 use super::wire;
+use crate::addr::ServerAddr;
 use crate::clock::Clock;
 use crate::key::Key;
 use crate::payload::{clean_name, parse_id, random_id};
@@ -34,6 +35,21 @@ pub struct Found {
     pub addrs: Vec<SocketAddr>,
     /// From the start of the search to its first answer.
     pub after: Duration,
+}
+
+impl Found {
+    /// Where to connect, as the client engine takes it: `addr`, with the
+    /// interface of an IPv6 link-local address kept (`fe80::1%2`).
+    pub fn server(&self) -> ServerAddr {
+        let host = match self.addr {
+            SocketAddr::V6(v6) if v6.scope_id() != 0 => format!("{}%{}", v6.ip(), v6.scope_id()),
+            addr => addr.ip().to_string(),
+        };
+        ServerAddr {
+            host,
+            port: self.addr.port(),
+        }
+    }
 }
 
 /// Why searching is impossible here.
@@ -317,4 +333,29 @@ fn open_v6() -> io::Result<UdpSocket> {
     v6.set_multicast_loop_v6(true)?;
     v6.bind(&SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0).into())?;
     UdpSocket::from_std(v6.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(addr: &str) -> Found {
+        let addr: SocketAddr = addr.parse().unwrap();
+        Found {
+            name: "bob".into(),
+            addr,
+            addrs: vec![addr],
+            after: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_link_local_server_keeps_its_interface() {
+        let server = found("[fe80::1%3]:7878").server();
+        assert_eq!((server.host.as_str(), server.port), ("fe80::1%3", 7878));
+        let server = found("192.168.1.20:9000").server();
+        assert_eq!(server.to_string(), "192.168.1.20:9000");
+        let server = found("[2001:db8::1]:7878").server();
+        assert_eq!(server.to_string(), "[2001:db8::1]:7878");
+    }
 }
