@@ -68,7 +68,8 @@ impl Decoder for LineCodec {
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<String>, LineError> {
         // A line of `max` bytes may also carry a CR before its LF.
         let window = buf.len().min(self.max + 2);
-        match buf[self.scanned..window].iter().position(|&b| b == b'\n') {
+        // memchr: a byte-at-a-time search was a tenth of a receiver's time.
+        match memchr::memchr(b'\n', &buf[self.scanned..window]) {
             Some(at) => {
                 let end = self.scanned + at;
                 self.scanned = 0;

@@ -228,7 +228,11 @@ struct Relay<O, E> {
 impl<O: AsyncWrite + Unpin, E: Write> Relay<O, E> {
     async fn send(&mut self, line: &[u8]) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let text = String::from_utf8_lossy(line).into_owned();
+        // Checked first: the lossy conversion is slower on valid text.
+        let text = match std::str::from_utf8(line) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(line).into_owned(),
+        };
         let len = text.len();
         match self.handle.send(text) {
             Ok(id) => {
