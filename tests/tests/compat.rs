@@ -200,7 +200,7 @@ async fn engines_capped_at_protocol_1_offer_and_accept_only_protocol_1() {
 /// Two engines, either capped at protocol 1 or not: 300 messages each way,
 /// typed at once, all shown once and in order, all acknowledged in order.
 async fn chat_with_caps(server_max: u32, client_max: u32) {
-    let key = Key::generate().unwrap();
+    let key = Key::generate().expect("a key");
     let mut chat = Config::new(key.clone(), "bob");
     chat.max_proto = server_max;
     let (server, mut server_events, port) = server_with(chat, 0).await;
@@ -211,11 +211,11 @@ async fn chat_with_caps(server_max: u32, client_max: u32) {
     let texts: Vec<String> = (0..300).map(|i| format!("message {i}")).collect();
     let to_server: Vec<String> = texts
         .iter()
-        .map(|t| client.send(t.clone()).unwrap())
+        .map(|t| client.send(t.clone()).expect("queued"))
         .collect();
     let to_client: Vec<String> = texts
         .iter()
-        .map(|t| server.send(t.clone()).unwrap())
+        .map(|t| server.send(t.clone()).expect("queued"))
         .collect();
     // Each side's events are read at once, as two programs would.
     let (at_server, at_client) = tokio::join!(
@@ -234,13 +234,17 @@ async fn side(
     let mut shown = Vec::new();
     let mut acks = Vec::new();
     while shown.len() < n || acks.len() < n {
-        next(events, |e| match e {
-            Event::Received { text, .. } => Some(shown.push(text)),
-            Event::Acked { id } => Some(acks.push(id)),
+        let event = next(events, |e| match e {
+            Event::Received { .. } | Event::Acked { .. } => Some(e),
             Event::Disconnected(e) => panic!("disconnected: {e}"),
             _ => None,
         })
         .await;
+        match event {
+            Event::Received { text, .. } => shown.push(text),
+            Event::Acked { id } => acks.push(id),
+            _ => unreachable!(),
+        }
     }
     (shown, acks)
 }
