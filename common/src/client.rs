@@ -11,8 +11,8 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::codec::{HANDSHAKE_LINE_MAX, LineCodec};
 use crate::commands::Commands;
-use crate::discovery::roam;
 use crate::config::{ClientConfig, Config};
+use crate::discovery::roam;
 use crate::error::ConnectError;
 use crate::event::{Ended, Event, Handle, Peer};
 use crate::handshake::{self, ErrCode, WelcomeError};
