@@ -98,7 +98,7 @@ impl Connect {
             Message::Search(message) => {
                 let index = self.search.update(message)?;
                 let found = self.search.found().get(index)?;
-                return self.connect(search::server_addr(found));
+                return self.connect(found.server());
             }
             Message::Address(address) => self.address = address,
             Message::Name(name) => self.name = name,
@@ -109,7 +109,7 @@ impl Connect {
             Message::ConnectAddress => return self.connect(self.server().ok()?),
             Message::Submit => {
                 let server = match self.search.preselected() {
-                    Some(found) => search::server_addr(found),
+                    Some(found) => found.server(),
                     None => self.server().ok()?,
                 };
                 return self.connect(server);

@@ -6,11 +6,10 @@
 //! (a new key) or stopped is ever listed.
 
 use std::hash::{Hash, Hasher};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::discovery::{self, SearchConfig};
-use common::{Clock, DEFAULT_PORT, Key, ServerAddr};
+use common::{Clock, DEFAULT_PORT, Key};
 use iced::Subscription;
 use iced::futures::{Stream, StreamExt};
 use iced::widget::{Column, button, column, row, text};
@@ -289,17 +288,4 @@ fn stop<'a>() -> Element<'a, Message> {
 /// any peer's).
 pub fn describe(found: &Found) -> String {
     format!("{} — {}", found.name, found.addr)
-}
-
-/// Where to connect to reach a found server. An IPv6 link-local address
-/// keeps its interface (`fe80::1%2`): without it, it cannot be reached.
-pub fn server_addr(found: &Found) -> ServerAddr {
-    let host = match found.addr {
-        SocketAddr::V6(v6) if v6.scope_id() != 0 => format!("{}%{}", v6.ip(), v6.scope_id()),
-        addr => addr.ip().to_string(),
-    };
-    ServerAddr {
-        host,
-        port: found.addr.port(),
-    }
 }
