@@ -116,12 +116,25 @@ impl App {
         match scope {
             Some(scope) => app.search_in(scope),
             None => {
-                app.connect.search.stop();
-                app.connect.search = connect::Search::Off;
+                app.search_off();
                 return (app, Task::batch([task, operation::focus(connect::ADDRESS)]));
             }
         }
         (app, task)
+    }
+
+    /// Turns looking for servers off (`--no-discovery`): no search, and the
+    /// engine does not look for a server that moved either.
+    pub fn search_off(&mut self) {
+        self.connect.search.stop();
+        self.connect.search = connect::Search::Off;
+    }
+
+    /// Where the engine looks for the server when the connection is lost:
+    /// where the window searches, and nowhere with searching turned off.
+    fn roaming(&self) -> Option<search::Reach> {
+        let off = matches!(self.connect.search, connect::Search::Off);
+        (!off).then(|| self.scope.reach.clone())
     }
 
     /// A window that remembers its settings in `store`: the form is filled
@@ -244,11 +257,12 @@ impl App {
         match event {
             Some(connect::Event::Connect { server, key, name }) => {
                 self.generation += 1;
+                let chat = Config {
+                    discovery: self.roaming(),
+                    ..Config::new(key, name)
+                };
                 self.session = Some(ClientParams {
-                    config: ClientConfig {
-                        chat: Config::new(key, name),
-                        server,
-                    },
+                    config: ClientConfig { chat, server },
                     generation: self.generation,
                 });
                 self.connect.connecting = true;

@@ -109,6 +109,11 @@ async fn a_pasted_key_finds_the_server_and_enter_connects_to_it() {
         format!("127.0.0.1:{port}")
     );
     assert!(app.search_params().is_none(), "connecting stops the search");
+    // If the connection is lost, the engine looks where the window did.
+    assert_eq!(
+        session.config.chat.discovery,
+        Some(Reach::To(vec![loopback()]))
+    );
 
     let mut updates = Box::pin(engine::client(session));
     timeout(WAIT, async {
@@ -166,4 +171,21 @@ async fn with_nothing_found_the_window_says_so_after_a_few_seconds() {
     let _ = app.update(quiet);
     assert!(simulator(app.view()).find(hint).is_ok());
     assert!(app.search_params().is_some(), "the search goes on");
+}
+
+#[test]
+fn with_searching_turned_off_the_engine_does_not_look_for_a_server_that_moved() {
+    let key = Key::generate().unwrap();
+    let (mut app, _) = App::open(None, None, Box::new(MemoryClipboard::default()));
+    app.search_off();
+    act(&mut app, |ui| {
+        ui.click(selector::id(connect::KEY)).unwrap();
+        let _ = ui.typewrite(key.as_str());
+        ui.click(selector::id(connect::ADDRESS)).unwrap();
+        let _ = ui.typewrite("192.0.2.7");
+        let _ = ui.tap_key(Named::Enter);
+    });
+    let session = app.session().expect("Enter connects to the typed address");
+    assert_eq!(session.config.server.to_string(), "192.0.2.7:7878");
+    assert_eq!(session.config.chat.discovery, None);
 }
