@@ -7,6 +7,7 @@ use common::{Config, Event, Key};
 use tests::engines::{acked, client, client_with, connected, next, received, server, server_with};
 use tests::raw::{RawPeer, msg};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc::Receiver;
 
 /// Reads the peer's next frame; it must be one this session knows.
 async fn frame(peer: &mut RawPeer) -> Body {
@@ -33,6 +34,36 @@ fn message(text: &str) -> Message {
     }
 }
 
+/// A protocol-1 peer `old` (named `name`) and a new engine chat: the
+/// engine's queued messages `ids` ("m0", "m1", …) reach `old` one per frame
+/// and its acks reach the engine; the other way, each message is
+/// acknowledged by an `ack` of its own and shown once.
+async fn protocol_1_both_ways(
+    old: &mut RawPeer,
+    events: &mut Receiver<Event>,
+    ids: &[String],
+    name: &str,
+) {
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(single(frame(old).await), (id.clone(), format!("m{i}")));
+        old.send(&Body::Ack { of: id.clone() }).await;
+    }
+    for id in ids {
+        assert_eq!(&acked(events).await, id);
+    }
+    let sent = [msg("one"), msg("two"), msg("three")];
+    for m in &sent {
+        old.send(m).await;
+    }
+    for m in &sent {
+        let Body::Msg { id, text, .. } = m else {
+            unreachable!()
+        };
+        assert_eq!(frame(old).await, Body::Ack { of: id.clone() });
+        assert_eq!(received(events).await, (name.into(), text.clone()));
+    }
+}
+
 #[tokio::test]
 async fn a_new_client_speaks_protocol_1_to_a_protocol_1_server() {
     let key = Key::generate().unwrap();
@@ -47,28 +78,7 @@ async fn a_new_client_speaks_protocol_1_to_a_protocol_1_server() {
     let mut old = RawPeer::accept(&key, &listener, "old-bob").await;
     assert_eq!(old.session.version(), 1);
     assert_eq!(connected(&mut events).await, "old-bob");
-    for (i, id) in ids.iter().enumerate() {
-        assert_eq!(single(frame(&mut old).await), (id.clone(), format!("m{i}")));
-        old.send(&Body::Ack { of: id.clone() }).await;
-    }
-    for id in &ids {
-        assert_eq!(&acked(&mut events).await, id);
-    }
-    // The other way, each message is acknowledged by an `ack` of its own.
-    let sent = [msg("one"), msg("two"), msg("three")];
-    for m in &sent {
-        old.send(m).await;
-    }
-    for m in &sent {
-        let Body::Msg { id, text, .. } = m else {
-            unreachable!()
-        };
-        assert_eq!(frame(&mut old).await, Body::Ack { of: id.clone() });
-        assert_eq!(
-            received(&mut events).await,
-            ("old-bob".into(), text.clone())
-        );
-    }
+    protocol_1_both_ways(&mut old, &mut events, &ids, "old-bob").await;
 }
 
 #[tokio::test]
@@ -81,27 +91,7 @@ async fn a_protocol_1_client_gets_protocol_1_from_the_new_server() {
     let mut old = RawPeer::connect(&key, port, "old-alice").await;
     assert_eq!(old.session.version(), 1);
     assert_eq!(connected(&mut events).await, "old-alice");
-    for (i, id) in ids.iter().enumerate() {
-        assert_eq!(single(frame(&mut old).await), (id.clone(), format!("m{i}")));
-        old.send(&Body::Ack { of: id.clone() }).await;
-    }
-    for id in &ids {
-        assert_eq!(&acked(&mut events).await, id);
-    }
-    let sent = [msg("one"), msg("two"), msg("three")];
-    for m in &sent {
-        old.send(m).await;
-    }
-    for m in &sent {
-        let Body::Msg { id, text, .. } = m else {
-            unreachable!()
-        };
-        assert_eq!(frame(&mut old).await, Body::Ack { of: id.clone() });
-        assert_eq!(
-            received(&mut events).await,
-            ("old-alice".into(), text.clone())
-        );
-    }
+    protocol_1_both_ways(&mut old, &mut events, &ids, "old-alice").await;
 }
 
 #[tokio::test]
