@@ -622,37 +622,12 @@ async fn on_line(
     };
     match body {
         Body::Msg { id, text, sent_at } => {
-            link.ack(id.clone());
-            if outbox.first_sight(&id) {
-                let from = link.peer.name.clone();
-                let token = if link.tokens { line } else { String::new() };
-                events
-                    .emit(Event::Received {
-                        id,
-                        from,
-                        text,
-                        sent_at,
-                        token,
-                    })
-                    .await?;
-            }
+            let message = Message { id, text, sent_at };
+            received(message, &line, link, outbox, events).await?;
         }
         Body::Msgs { msgs } => {
-            for Message { id, text, sent_at } in msgs {
-                link.ack(id.clone());
-                if outbox.first_sight(&id) {
-                    let from = link.peer.name.clone();
-                    let token = link.for_event(&line);
-                    events
-                        .emit(Event::Received {
-                            id,
-                            from,
-                            text,
-                            sent_at,
-                            token,
-                        })
-                        .await?;
-                }
+            for message in msgs {
+                received(message, &line, link, outbox, events).await?;
             }
         }
         Body::Ack { of } => acked(of, outbox, unsent, events).await?,
@@ -673,6 +648,32 @@ async fn on_line(
         Body::Pong | Body::Ready => {}
     }
     Ok(None)
+}
+
+/// A message from the peer, in the frame `line`: acknowledged every time,
+/// shown the first time its id is seen.
+async fn received(
+    Message { id, text, sent_at }: Message,
+    line: &str,
+    link: &mut Link,
+    outbox: &mut Outbox,
+    events: &Emitter,
+) -> Result<(), Gone> {
+    link.ack(id.clone());
+    if outbox.first_sight(&id) {
+        let from = link.peer.name.clone();
+        let token = link.for_event(line);
+        events
+            .emit(Event::Received {
+                id,
+                from,
+                text,
+                sent_at,
+                token,
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// Our message `id` was acknowledged: it leaves the outbox (if it was
