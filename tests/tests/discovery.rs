@@ -10,12 +10,13 @@ use std::time::Duration;
 use common::discovery::limits::{
     ADDRS_MAX, ANSWER_BURST, ANSWERS_PER_SEC, PROBE_PLAINTEXT, SOURCE_BURST,
 };
-use common::discovery::{Reach, SearchConfig, search_with};
+use common::discovery::{Found, Reach, SearchConfig, SearchError, search_with};
 use common::payload::{clean_name, random_id};
 use common::{
     ClientConfig, Clock, Config, Event, Handle, Key, Rejection, Server, ServerConfig, token,
 };
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use tests::engines::{WAIT, connected, next, quick_retry, received};
 use tests::raw::RawPeer;
 use tokio::net::UdpSocket;
@@ -79,17 +80,8 @@ fn echoes(plaintext: &str, nonce: &str) -> bool {
 async fn search_finds_a_server_on_loopback_once_with_its_name_cleaned() {
     let key = Key::generate().unwrap();
     let (_server, _events, port) = server_on(&key, "bob\u{202e}txt.exe", LOCAL, 0).await;
-    let mut search = search_with(SearchConfig {
-        key: key.clone(),
-        port,
-        reach: Reach::To(vec![IpAddr::from(LOCAL)]),
-        clock: Clock::system(),
-    });
-    let found = timeout(WAIT, search.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let mut search = search_here(key.clone(), port);
+    let found = first(&mut search).await;
     assert_eq!(found.name, clean_name("bob\u{202e}txt.exe"));
     assert_eq!(found.name, "bobtxt.exe");
     let addr = SocketAddr::from((LOCAL, port));
@@ -99,6 +91,24 @@ async fn search_finds_a_server_on_loopback_once_with_its_name_cleaned() {
     // server goes on answering, but it is not reported again.
     let again = timeout(Duration::from_secs(60), search.next()).await;
     assert!(again.is_err(), "{again:?}");
+}
+
+/// A search that probes [`LOCAL`] only.
+fn search_here(key: Key, port: u16) -> BoxStream<'static, Result<Found, SearchError>> {
+    search_with(SearchConfig {
+        key,
+        port,
+        reach: Reach::To(vec![IpAddr::from(LOCAL)]),
+        clock: Clock::system(),
+    })
+}
+
+/// The next server `search` finds.
+async fn first(search: &mut BoxStream<'static, Result<Found, SearchError>>) -> Found {
+    let next = timeout(WAIT, search.next())
+        .await
+        .expect("nothing found in time");
+    next.expect("the search ended").expect("the search failed")
 }
 
 /// The nonce of a probe's plaintext.
@@ -145,17 +155,7 @@ async fn a_search_takes_only_answers_to_its_probes_under_its_key_and_cleans_them
             fake
         })
     };
-    let mut search = search_with(SearchConfig {
-        key,
-        port,
-        reach: Reach::To(vec![IpAddr::from(LOCAL)]),
-        clock: Clock::system(),
-    });
-    let found = timeout(WAIT, search.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let found = first(&mut search_here(key, port)).await;
     assert_eq!(found.name, clean_name("mallory\u{202e}gnp.exe\u{1b}[2J"));
     assert_eq!(found.name, "mallorygnp.exe[2J");
     let addr = SocketAddr::from((LOCAL, 7878));
