@@ -18,6 +18,7 @@ use common::{
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use tests::engines::{WAIT, connected, next, quick_retry, received};
+use tests::programs::binary;
 use tests::raw::RawPeer;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::Receiver;
@@ -441,22 +442,10 @@ async fn a_reconnecting_client_follows_a_server_that_moved() {
     assert_eq!(received(&mut server_events).await.1, "after");
 }
 
-/// One of the workspace's programs (built by `cargo test` at the root).
-fn program(name: &str) -> std::process::Command {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test` at the workspace root",
-        path.display()
-    );
-    std::process::Command::new(path)
-}
-
 #[test]
 fn a_terminal_client_without_an_address_or_discovery_says_what_to_do() {
     let key = Key::generate().unwrap();
-    let out = program("client-gui")
+    let out = std::process::Command::new(binary("client-gui"))
         .args(["--headless", "--no-discovery"])
         .env("FERNET_CHAT_KEY", key.to_string())
         .output()
@@ -466,7 +455,7 @@ fn a_terminal_client_without_an_address_or_discovery_says_what_to_do() {
         String::from_utf8_lossy(&out.stderr),
         "error: with --no-discovery, give the server's address with --connect HOST[:PORT]\n"
     );
-    let out = program("client-gui")
+    let out = std::process::Command::new(binary("client-gui"))
         .args(["--headless", "--discover-timeout", "soon"])
         .env("FERNET_CHAT_KEY", key.to_string())
         .output()

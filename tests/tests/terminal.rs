@@ -3,23 +3,13 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(20);
+use tests::programs::binary;
 
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test` at the workspace root",
-        path.display()
-    );
-    path
-}
+const WAIT: Duration = Duration::from_secs(20);
 
 /// A running program whose stdout and stderr lines arrive on channels.
 struct Program {
