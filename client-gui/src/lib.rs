@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::settings::Store;
 use common::ui::chat::{self, Chat};
-use common::ui::engine::{self, ClientParams, Update};
+use common::ui::engine::{self, ClientParams, ClientUpdate};
 use common::ui::entry::Tone;
 use common::ui::{Clipboard, SystemClipboard, desktop, focus};
 use common::{ClientConfig, Clock, Config, Ended, Event, Handle};
@@ -31,7 +31,7 @@ pub enum Message {
     /// What Paste read from the clipboard (`None`: it holds no text).
     Pasted(Option<String>),
     Chat(chat::Message),
-    Engine(Update),
+    Engine(ClientUpdate),
     /// Once a second while a reconnect countdown is shown.
     Tick,
     /// Tab or Shift+Tab.
@@ -235,13 +235,12 @@ impl App {
                 }
                 task.map(Message::Chat)
             }
-            Message::Engine(Update::Started(handle)) => {
+            Message::Engine(ClientUpdate::Started(handle)) => {
                 self.chat.set_handle(Some(handle.clone()));
                 self.handle = Some(handle);
                 Task::none()
             }
-            Message::Engine(Update::Event(event)) => self.on_event(event, now),
-            Message::Engine(Update::Listening { .. } | Update::BindFailed(_)) => Task::none(),
+            Message::Engine(ClientUpdate::Event(event)) => self.on_event(event, now),
             Message::Tick => {
                 self.banner(self.countdown());
                 Task::none()

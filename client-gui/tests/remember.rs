@@ -11,7 +11,7 @@ use client_gui::screen::connect::{self, Search};
 use client_gui::{App, Message};
 use common::settings::{ClientSettings, KEY_FILE, RememberedServer, Store};
 use common::ui::MemoryClipboard;
-use common::ui::engine::Update;
+use common::ui::engine::ClientUpdate;
 use common::ui::entry::Entry;
 use common::{Event, Key, Peer};
 use iced_test::simulator;
@@ -54,7 +54,7 @@ fn connect(app: &mut App, key: &Key, address: &str) {
         addr: "127.0.0.1:7878".parse().unwrap(),
     };
     let connected = Event::Connected { peer, resent: 0 };
-    let _ = app.update(Message::Engine(Update::Event(connected)));
+    let _ = app.update(Message::Engine(ClientUpdate::Event(connected)));
     assert!(app.is_chatting());
 }
 
@@ -200,7 +200,7 @@ async fn settings_that_cannot_be_saved_are_said_once_in_the_chat() {
         addr: "127.0.0.1:7878".parse().unwrap(),
     };
     let again = Event::Connected { peer, resent: 0 };
-    let _ = app.update(Message::Engine(Update::Event(again)));
+    let _ = app.update(Message::Engine(ClientUpdate::Event(again)));
     let count = app
         .chat()
         .entries()
@@ -221,13 +221,13 @@ async fn a_server_that_moved_is_remembered_at_its_new_address() {
         name: "bob".into(),
         to: "127.0.0.2:7878".parse().unwrap(),
     };
-    let _ = app.update(Message::Engine(Update::Event(moved)));
+    let _ = app.update(Message::Engine(ClientUpdate::Event(moved)));
     let peer = Peer {
         name: "bob".into(),
         addr: "127.0.0.2:7878".parse().unwrap(),
     };
     let again = Event::Connected { peer, resent: 0 };
-    let _ = app.update(Message::Engine(Update::Event(again)));
+    let _ = app.update(Message::Engine(ClientUpdate::Event(again)));
     let saved: ClientSettings = store.load().unwrap();
     assert_eq!(saved.server.unwrap().address, "127.0.0.2:7878");
 }

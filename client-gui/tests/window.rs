@@ -14,7 +14,7 @@ use std::time::Duration;
 use client_gui::screen::connect::Connect;
 use client_gui::{App, Message};
 use common::payload::MAX_TEXT_BYTES;
-use common::ui::engine::{self, Update};
+use common::ui::engine::{self, ClientUpdate};
 use common::ui::entry::{Delivery, Entry, PART_BYTES};
 use common::ui::{MemoryClipboard, chat};
 use common::{Config, Event, Handle, Key, KeyError, Server, ServerConfig};
@@ -98,7 +98,7 @@ impl Cable {
     }
 }
 
-type Updates = Pin<Box<dyn Stream<Item = Update> + Send>>;
+type Updates = Pin<Box<dyn Stream<Item = ClientUpdate> + Send>>;
 
 /// Alice's client window and its engine, Bob's server engine, and what each
 /// engine has reported so far.
@@ -185,7 +185,7 @@ impl Desk {
                 };
                 tokio::select! {
                     Some(next) = alice => {
-                        if let Update::Event(event) = &next {
+                        if let ClientUpdate::Event(event) = &next {
                             self.alice_heard.push(event.clone());
                         }
                         update(&mut self.app, Message::Engine(next));

@@ -20,7 +20,7 @@ use std::hint::black_box;
 use common::payload::MAX_TEXT_BYTES;
 use common::ui::MemoryClipboard;
 use common::ui::chat;
-use common::ui::engine::Update;
+use common::ui::engine::ServerUpdate;
 use common::{Config, Event, Key, Peer, ServerConfig};
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use iced::{Font, Pixels, Size, Theme, mouse};
@@ -78,7 +78,7 @@ fn received(i: usize) -> Message {
 /// (kept for "Show ciphertext"): base64 of the encrypted JSON payload.
 fn received_text(i: usize, text: String) -> Message {
     let token = format!("gAAAAA{}", "x".repeat((text.len() + 200) * 4 / 3));
-    Message::Engine(Update::Event(Event::Received {
+    Message::Engine(ServerUpdate::Event(Event::Received {
         id: format!("m{i}"),
         from: "alice".into(),
         text,
@@ -112,7 +112,7 @@ fn window(n: usize) -> App {
         name: "alice".into(),
         addr: "192.168.1.7:50000".parse().unwrap(),
     };
-    let _ = app.update(Message::Engine(Update::Event(Event::Connected {
+    let _ = app.update(Message::Engine(ServerUpdate::Event(Event::Connected {
         peer,
         resent: 0,
     })));

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::settings::Store;
 use common::ui::chat::{self, Chat};
-use common::ui::engine::{self, ServerParams, Update};
+use common::ui::engine::{self, ServerParams, ServerUpdate};
 use common::ui::entry::Tone;
 use common::ui::{Clipboard, SystemClipboard, desktop, focus};
 use common::{Clock, Event, Handle, Key, Rejection, ServerConfig};
@@ -32,7 +32,7 @@ const COPIED_FOR: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub enum Message {
-    Engine(Update),
+    Engine(ServerUpdate),
     Waiting(waiting::Message),
     Chat(chat::Message),
     /// The "Copied" confirmation number `n` has been shown long enough.
@@ -254,10 +254,10 @@ impl App {
         Task::batch([self.clipboard.write(text).discard(), expire])
     }
 
-    fn on_engine(&mut self, update: Update) -> Task<Message> {
+    fn on_engine(&mut self, update: ServerUpdate) -> Task<Message> {
         let now = self.clock.now_ms();
         match update {
-            Update::Listening {
+            ServerUpdate::Listening {
                 handle,
                 addrs,
                 discovery,
@@ -271,12 +271,11 @@ impl App {
                 self.chat.set_banner(Some(NOBODY.into()));
                 Task::none()
             }
-            Update::BindFailed(error) => {
+            ServerUpdate::BindFailed(error) => {
                 self.waiting.bind_error = Some(error);
                 Task::none()
             }
-            Update::Started(_) => Task::none(),
-            Update::Event(event) => {
+            ServerUpdate::Event(event) => {
                 match &event {
                     Event::Connected { .. } => {
                         self.connected = true;

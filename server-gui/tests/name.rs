@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::settings::{ServerSettings, Store};
 use common::ui::MemoryClipboard;
-use common::ui::engine::{self, Update};
+use common::ui::engine::{self, ServerUpdate};
 use common::ui::entry::{Entry, clock_time};
 use common::{ClientConfig, Clock, Config, Event, Key, Peer, Rejection, ServerConfig};
 use iced::futures::{Stream, StreamExt};
@@ -58,7 +58,7 @@ fn temp() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-type Updates = std::pin::Pin<Box<dyn Stream<Item = Update> + Send>>;
+type Updates = std::pin::Pin<Box<dyn Stream<Item = ServerUpdate> + Send>>;
 
 /// Runs the window's engine subscription stream, feeding the window, until
 /// `done`.
@@ -142,7 +142,7 @@ async fn the_name_waits_while_messages_wait_for_the_next_person() {
         .unwrap();
     let (port, addrs) = (server.port(), server.addrs());
     let (handle, _events) = server.start();
-    let _ = app.update(Message::Engine(Update::Listening {
+    let _ = app.update(Message::Engine(ServerUpdate::Listening {
         handle,
         port,
         addrs,
@@ -216,7 +216,7 @@ fn a_damaged_settings_file_is_one_line_in_the_window() {
 }
 
 fn event(app: &mut App, event: Event) {
-    let _ = app.update(Message::Engine(Update::Event(event)));
+    let _ = app.update(Message::Engine(ServerUpdate::Event(event)));
 }
 
 fn probed(app: &mut App, ip: &str) {

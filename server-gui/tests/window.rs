@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use common::ui::MemoryClipboard;
 use common::ui::chat;
-use common::ui::engine::Update;
+use common::ui::engine::ServerUpdate;
 use common::ui::entry::Entry;
 use common::{Clock, Config, Ended, Event, Key, Peer, Rejection, ServerConfig};
 use iced::keyboard::key::Named;
@@ -72,7 +72,7 @@ async fn listening(app: &mut App, key: Key) -> (u16, mpsc::Receiver<Event>) {
     .unwrap();
     let (port, addrs) = (server.port(), server.addrs());
     let (handle, events) = server.start();
-    let _ = app.update(Message::Engine(Update::Listening {
+    let _ = app.update(Message::Engine(ServerUpdate::Listening {
         handle,
         port,
         addrs,
@@ -82,7 +82,7 @@ async fn listening(app: &mut App, key: Key) -> (u16, mpsc::Receiver<Event>) {
 }
 
 fn event(app: &mut App, event: Event) {
-    let _ = app.update(Message::Engine(Update::Event(event)));
+    let _ = app.update(Message::Engine(ServerUpdate::Event(event)));
 }
 
 fn rejected(ip: &str, reason: Rejection) -> Event {
@@ -249,7 +249,7 @@ fn a_port_in_use_is_explained_with_a_way_to_retry() {
     let (mut app, _, _) = app();
     let before = subscriptions(&app);
     let error = common::BindError::InUse { port: 7878 };
-    let _ = app.update(Message::Engine(Update::BindFailed(error.clone())));
+    let _ = app.update(Message::Engine(ServerUpdate::BindFailed(error.clone())));
     let mut ui = simulator(app.view());
     assert!(ui.find(format!("Cannot listen: {error}.").as_str()).is_ok());
     drop(ui);
@@ -348,12 +348,12 @@ fn disconnect_is_offered_only_during_a_session() {
         name: "alice".into(),
         addr: "10.0.0.2:4000".parse().unwrap(),
     };
-    let _ = app.update(Message::Engine(Update::Event(Event::Connected {
+    let _ = app.update(Message::Engine(ServerUpdate::Event(Event::Connected {
         peer,
         resent: 0,
     })));
     assert!(simulator(app.view()).find("Disconnect").is_ok());
-    let _ = app.update(Message::Engine(Update::Event(Event::Disconnected(
+    let _ = app.update(Message::Engine(ServerUpdate::Event(Event::Disconnected(
         Ended::Lost("gone".into()),
     ))));
     assert!(simulator(app.view()).find("Disconnect").is_err());
@@ -363,7 +363,7 @@ fn disconnect_is_offered_only_during_a_session() {
 fn a_long_history_lays_out_only_the_newest_entries_and_pages_back() {
     let (mut app, _, _) = app();
     for i in 0..10_000 {
-        let _ = app.update(Message::Engine(Update::Event(Event::Received {
+        let _ = app.update(Message::Engine(ServerUpdate::Event(Event::Received {
             id: format!("m{i}"),
             from: "alice".into(),
             text: format!("message {i}"),
@@ -393,7 +393,7 @@ fn the_message_under_the_pointer_can_be_selected_but_not_edited() {
     let (mut app, _, _) = app();
     let line = "pick any word here";
     for text in ["first message", line] {
-        let _ = app.update(Message::Engine(Update::Event(Event::Received {
+        let _ = app.update(Message::Engine(ServerUpdate::Event(Event::Received {
             id: text.into(),
             from: "alice".into(),
             text: text.into(),

@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 use client_gui as client;
-use common::ui::engine::Update;
+use common::ui::engine::{ClientUpdate, ServerUpdate};
 use common::{Config, Ended, Event, Key, Peer, ServerConfig};
 use iced::Size;
 use iced::futures::{FutureExt, StreamExt, stream};
@@ -250,7 +250,7 @@ fn client_focus_moves_to_the_message_box_when_the_chat_opens() {
         },
         resent: 0,
     };
-    window.send(client::Message::Engine(Update::Event(connected)));
+    window.send(client::Message::Engine(ClientUpdate::Event(connected)));
     window.typewrite("hello");
 
     let app = &window.state;
@@ -279,7 +279,7 @@ fn server() -> impl Program<Message = server::Message, State = server::App> {
 }
 
 fn event(event: Event) -> server::Message {
-    server::Message::Engine(Update::Event(event))
+    server::Message::Engine(ServerUpdate::Event(event))
 }
 
 #[test]

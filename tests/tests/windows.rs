@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use client_gui::screen::connect::Connect;
-use common::ui::engine::{self, Update};
+use common::ui::engine::{self, ClientUpdate, ServerUpdate};
 use common::ui::entry::{Delivery, Entry};
 use common::ui::{MemoryClipboard, chat};
 use common::{Config, Key, ServerConfig};
@@ -25,14 +25,15 @@ use server_gui::screen::waiting;
 use tests::engines::WAIT;
 use tokio::time::timeout;
 
-type Updates = Pin<Box<dyn Stream<Item = Update> + Send>>;
+/// An engine subscription's stream, as iced runs it.
+type Updates<U> = Pin<Box<dyn Stream<Item = U> + Send>>;
 
 /// Two windows and their running engine subscriptions.
 struct Desktop {
     server: server_gui::App,
     client: client_gui::App,
-    server_updates: Updates,
-    client_updates: Option<Updates>,
+    server_updates: Updates<ServerUpdate>,
+    client_updates: Option<Updates<ClientUpdate>>,
     clipboard: MemoryClipboard,
 }
 
@@ -157,7 +158,7 @@ async fn desktop() -> Desktop {
         },
         Box::new(clipboard.clone()),
     );
-    let server_updates: Updates = Box::pin(engine::server(server.params()));
+    let server_updates: Updates<ServerUpdate> = Box::pin(engine::server(server.params()));
     let mut desk = Desktop {
         server,
         client,

@@ -16,10 +16,10 @@ use crate::error::BindError;
 use crate::event::{Event, Handle};
 use crate::server::Server;
 
-/// What the engine subscription yields.
+/// What the server engine's subscription yields.
 #[derive(Debug, Clone)]
-pub enum Update {
-    /// Server: listening on `port`; give the other person one of `addrs`.
+pub enum ServerUpdate {
+    /// Listening on `port`; give the other person one of `addrs`.
     /// `discovery` says why it cannot answer searches, if it cannot (it
     /// still serves TCP).
     Listening {
@@ -28,9 +28,15 @@ pub enum Update {
         addrs: Vec<SocketAddr>,
         discovery: Option<String>,
     },
-    /// Server: could not listen.
+    /// Could not listen.
     BindFailed(BindError),
-    /// Client: the engine started; events follow.
+    Event(Event),
+}
+
+/// What the client engine's subscription yields.
+#[derive(Debug, Clone)]
+pub enum ClientUpdate {
+    /// The engine started; events follow.
     Started(Handle),
     Event(Event),
 }
@@ -76,14 +82,14 @@ pub const REBIND_FOR: Duration = Duration::from_secs(2);
 const REBIND_EVERY: Duration = Duration::from_millis(20);
 
 /// The server engine as a stream, for `Subscription::run_with`.
-pub fn server(params: &ServerParams) -> impl Stream<Item = Update> + use<> {
+pub fn server(params: &ServerParams) -> impl Stream<Item = ServerUpdate> + use<> {
     let config = params.config.clone();
     let restarted = params.generation > 0;
     iced::stream::channel(64, async move |mut output| {
         let server = match bind(config, restarted).await {
             Ok(server) => server,
             Err(e) => {
-                let _ = output.send(Update::BindFailed(e)).await;
+                let _ = output.send(ServerUpdate::BindFailed(e)).await;
                 return;
             }
         };
@@ -91,7 +97,7 @@ pub fn server(params: &ServerParams) -> impl Stream<Item = Update> + use<> {
         let discovery = server.discovery_error().map(ToString::to_string);
         let (handle, events) = server.start();
         if output
-            .send(Update::Listening {
+            .send(ServerUpdate::Listening {
                 handle,
                 port,
                 addrs,
@@ -100,7 +106,7 @@ pub fn server(params: &ServerParams) -> impl Stream<Item = Update> + use<> {
             .await
             .is_ok()
         {
-            forward(events, output).await;
+            forward(events, output, ServerUpdate::Event).await;
         }
     })
 }
@@ -120,22 +126,24 @@ async fn bind(config: ServerConfig, restarted: bool) -> Result<Server, BindError
 }
 
 /// The client engine as a stream, for `Subscription::run_with`.
-pub fn client(params: &ClientParams) -> impl Stream<Item = Update> + use<> {
+pub fn client(params: &ClientParams) -> impl Stream<Item = ClientUpdate> + use<> {
     let config = params.config.clone();
     iced::stream::channel(64, async move |mut output| {
         let (handle, events) = crate::client::connect(config);
-        if output.send(Update::Started(handle)).await.is_ok() {
-            forward(events, output).await;
+        if output.send(ClientUpdate::Started(handle)).await.is_ok() {
+            forward(events, output, ClientUpdate::Event).await;
         }
     })
 }
 
-async fn forward(
+/// Hands the engine's events on, each as `update`, until either side stops.
+async fn forward<U>(
     mut events: mpsc::Receiver<Event>,
-    mut output: futures::channel::mpsc::Sender<Update>,
+    mut output: futures::channel::mpsc::Sender<U>,
+    update: fn(Event) -> U,
 ) {
     while let Some(event) = events.recv().await {
-        if output.send(Update::Event(event)).await.is_err() {
+        if output.send(update(event)).await.is_err() {
             return;
         }
     }
