@@ -611,7 +611,20 @@ mod tests {
         async fn emit(&self, event: Event) {
             self.events.send(event).await.unwrap();
         }
+
+        /// The peer acknowledged each of `ids`.
+        async fn ack_all(&self, ids: impl IntoIterator<Item = String>) {
+            for id in ids {
+                self.emit(Event::Acked { id }).await;
+            }
+        }
     }
+
+    /// Everything typed was delivered, and the client connected.
+    const ALL_DELIVERED: Exit = Exit {
+        undelivered: 0,
+        failed: false,
+    };
 
     #[derive(Debug, PartialEq)]
     enum Asked {
@@ -794,20 +807,12 @@ mod tests {
                 let texts: Vec<&str> = sent.iter().map(|(_, text)| text.as_str()).collect();
                 assert_eq!(texts, ["one", "two \u{fffd}", "three", "four"]);
                 // Delivered after the end of input, as the engine does it.
-                for (id, _) in sent {
-                    engine.emit(Event::Acked { id }).await;
-                }
+                engine.ack_all(sent.into_iter().map(|(id, _)| id)).await;
                 engine.emit(Event::Closed).await;
             },
         )
         .await;
-        assert_eq!(
-            exit,
-            Exit {
-                undelivered: 0,
-                failed: false
-            }
-        );
+        assert_eq!(exit, ALL_DELIVERED);
         assert_eq!(exit.code(), ExitCode::SUCCESS);
         assert_eq!(
             lines,
@@ -987,9 +992,7 @@ mod tests {
                         assert!(in_flight < IN_FLIGHT_MAX + 2 * READ_CHUNK, "read on at {in_flight}");
                         assert!(texts.len() < total);
                         pauses += 1;
-                        for id in unacked.drain(..) {
-                            engine.emit(Event::Acked { id }).await;
-                        }
+                        engine.ack_all(unacked.drain(..)).await;
                     }
                 }
             }
@@ -997,19 +1000,11 @@ mod tests {
             assert_eq!(pauses, 2);
             let expected: Vec<String> = (0..total).map(|i| format!("{i:0999}")).collect();
             assert!(texts == expected, "every line once, in order");
-            for id in unacked {
-                engine.emit(Event::Acked { id }).await;
-            }
+            engine.ack_all(unacked).await;
             engine.emit(Event::Closed).await;
         })
         .await;
-        assert_eq!(
-            exit,
-            Exit {
-                undelivered: 0,
-                failed: false
-            }
-        );
+        assert_eq!(exit, ALL_DELIVERED);
     }
 
     #[tokio::test]
@@ -1135,13 +1130,7 @@ mod tests {
                 "err| 127.0.0.2 tried a different key",
             ]
         );
-        assert_eq!(
-            exit,
-            Exit {
-                undelivered: 0,
-                failed: false
-            }
-        );
+        assert_eq!(exit, ALL_DELIVERED);
     }
 
     #[test]
