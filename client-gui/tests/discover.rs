@@ -60,6 +60,7 @@ async fn a_pasted_key_finds_the_server_and_enter_connects_to_it() {
         chat,
         port: 0,
         bind: Some(loopback()),
+        max_members: common::DEFAULT_MAX_MEMBERS,
     })
     .await
     .unwrap();

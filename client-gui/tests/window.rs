@@ -47,6 +47,7 @@ impl Bob {
             chat: Config::new(key.clone(), "bob"),
             port: 0,
             bind: Some("127.0.0.1".parse().unwrap()),
+            max_members: common::DEFAULT_MAX_MEMBERS,
         })
         .await
         .unwrap();

@@ -54,6 +54,7 @@ fn server(key: Key) -> (u16, mpsc::UnboundedSender<std_mpsc::Sender<Duration>>) 
                 chat: Config::new(key, "bench"),
                 port: 0,
                 bind: Some(IpAddr::from(LOCAL)),
+                max_members: common::DEFAULT_MAX_MEMBERS,
             })
             .await
             .unwrap();

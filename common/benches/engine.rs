@@ -48,6 +48,7 @@ fn pair() -> (Runtime, Chat) {
                 chat: config(server_key, "bob"),
                 port: 0,
                 bind: Some("127.0.0.1".parse().unwrap()),
+                max_members: common::DEFAULT_MAX_MEMBERS,
             })
             .await
             .unwrap();

@@ -228,6 +228,8 @@ mod tests {
             id: crate::payload::random_id(),
             text: "\u{1}".repeat(MAX_TEXT_BYTES),
             sent_at: u64::MAX,
+            from: None,
+            name: None,
         };
         let token = session.seal(&body);
         assert!(

@@ -9,6 +9,14 @@ use crate::clock::Clock;
 use crate::discovery::Reach;
 use crate::key::Key;
 use crate::payload::PROTO_MAX;
+use crate::place::Identity;
+
+/// Members a room holds by default, the server included
+/// (`--max-members`).
+pub const DEFAULT_MAX_MEMBERS: usize = 32;
+/// The most `--max-members` may be: a roster lists at most
+/// [`crate::payload::MAX_ROSTER`] members.
+pub const MAX_MEMBERS_LIMIT: usize = crate::payload::MAX_ROSTER;
 
 /// The protocol's timeouts and the client's reconnect backoff.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +38,9 @@ pub struct Timing {
     pub backoff_max: Duration,
     /// On close, how long to wait for the outbox to be acknowledged.
     pub close_grace: Duration,
+    /// Rooms: how long the server keeps the place (name, and messages
+    /// for it) of a member whose connection was lost.
+    pub hold: Duration,
 }
 
 impl Default for Timing {
@@ -43,6 +54,7 @@ impl Default for Timing {
             backoff_first: Duration::from_millis(500),
             backoff_max: Duration::from_secs(10),
             close_grace: Duration::from_secs(5),
+            hold: Duration::from_secs(300),
         }
     }
 }
@@ -77,6 +89,10 @@ pub struct Config {
     /// reconnects, to follow a server that moved. `None` turns both off
     /// (`--no-discovery`).
     pub discovery: Option<Reach>,
+    /// Our member id and the chain that proves it (rooms, protocol 3): a
+    /// window keeps one for its whole life so that every reconnect takes
+    /// its place back.
+    pub identity: Identity,
 }
 
 impl Config {
@@ -89,6 +105,7 @@ impl Config {
             max_proto: PROTO_MAX,
             tokens: true,
             discovery: Some(Reach::Lan),
+            identity: Identity::new(),
         }
     }
 }
@@ -109,6 +126,10 @@ pub struct ServerConfig {
     pub port: u16,
     /// Listen on this address only; `None` is every interface, IPv4 and IPv6.
     pub bind: Option<IpAddr>,
+    /// Members the room holds at most, the server included (2 to
+    /// [`MAX_MEMBERS_LIMIT`]; [`DEFAULT_MAX_MEMBERS`] by default). The
+    /// next one is refused with `ERR room-full`.
+    pub max_members: usize,
 }
 
 /// The client's settings.

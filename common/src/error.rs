@@ -31,6 +31,13 @@ pub enum ConnectError {
     Version(String),
     #[error("the server refused the connection: {0}")]
     ServerSaid(String),
+    #[error(
+        "the room is full: someone has to leave first, or the server can allow more \
+         members (--max-members)"
+    )]
+    RoomFull,
+    #[error("the server removed you from this room")]
+    Removed,
     #[error("{addr} is not a fernet-chat server")]
     NotFernetChat { addr: SocketAddr },
     #[error("the server closed the connection during the handshake")]
@@ -84,6 +91,12 @@ pub enum Rejection {
     Crowded,
     #[error("sent something that is not fernet-chat")]
     Garbage,
+    #[error("could not join: the room is full")]
+    RoomFull,
+    #[error("was removed from the room and tried to come back")]
+    Removed,
+    #[error("claimed another member's place without its proof")]
+    Place,
     #[error("disconnected before finishing the handshake")]
     ClosedEarly,
     #[error("failed the handshake: {0}")]
@@ -105,6 +118,9 @@ impl Rejection {
             ErrCode::TooLarge => Rejection::TooLarge,
             ErrCode::Timeout => Rejection::Timeout,
             ErrCode::BadHello => Rejection::Garbage,
+            ErrCode::RoomFull => Rejection::RoomFull,
+            ErrCode::Removed => Rejection::Removed,
+            ErrCode::Place => Rejection::Place,
         }
     }
 }

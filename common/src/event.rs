@@ -19,6 +19,37 @@ pub struct Peer {
     pub addr: SocketAddr,
 }
 
+/// A member of a room (protocol 3; see PROTOCOL.md, "Rooms"). The server
+/// is a member too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The member id (22 characters), stable for the life of its window.
+    pub id: String,
+    /// Unique in the room, cleaned.
+    pub name: String,
+    /// Where it connects from; `None` for the server itself.
+    pub addr: Option<SocketAddr>,
+    /// When it joined (or came back), Unix ms.
+    pub since: u64,
+    /// Whether this member is the one reading the event.
+    pub you: bool,
+}
+
+/// Why a member is no longer in the room (the `why` of a `left` frame).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// It said `bye` (closed its window, or ended terminal mode).
+    Bye,
+    /// Its connection was lost; its place is kept for a while.
+    Lost,
+    /// The server removed it.
+    Removed,
+    /// It fell too far behind reading; its place is kept.
+    Slow,
+    /// A code this version does not know (cleaned, short).
+    Other(String),
+}
+
 /// Why a live session ended.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Ended {
@@ -63,10 +94,23 @@ pub enum Event {
     },
     /// One of our messages went out in `token`.
     Sent { id: String, token: String },
-    /// The peer confirmed it decrypted our message `id`.
+    /// The peer confirmed it decrypted our message `id` (a two-person
+    /// chat: protocol 1 or 2).
     Acked { id: String },
-    /// The peer started or stopped typing.
-    Typing { active: bool },
+    /// Rooms: the server took our message `id` and relays it to `to`
+    /// members; [`Event::Delivered`] follows for each that receives it.
+    Relayed { id: String, to: usize },
+    /// Rooms: member `by` (a name) received our message `id`.
+    Delivered { id: String, by: String },
+    /// Rooms: who is in the room now (the client, at the start of each
+    /// session; against a protocol-1 or 2 server, the server and us).
+    Roster(Vec<Member>),
+    /// Rooms: a member joined, or came back to its place.
+    Joined(Member),
+    /// Rooms: a member left the room, and why.
+    Left { member: Member, why: Why },
+    /// `from` (a name) started or stopped typing.
+    Typing { from: String, active: bool },
     /// The session ended; see [`Ended`]. An [`Ended::Alert`] is a security alert.
     Disconnected(Ended),
     /// Server: a connection that never became a session, or a discovery
@@ -128,6 +172,9 @@ pub(crate) enum Command {
     },
     Typing(bool),
     SetKey(Key),
+    /// Server: remove a member and refuse it until [`Command::Allow`].
+    Remove(String),
+    Allow(String),
     HangUp,
     Close,
     Quit,
@@ -174,10 +221,23 @@ impl Handle {
         let _ = self.tx.send(Command::Typing(active));
     }
 
-    /// Server: use `key` for new connections. Taken only while nobody is
-    /// connected; [`Event::KeyChanged`] confirms it.
+    /// Server: use `key` from now on. Everyone in the room is disconnected
+    /// (`bye` with reason `new-key`) and must paste the new key;
+    /// [`Event::KeyChanged`] confirms it. Removed members are allowed back
+    /// (they no longer have the key).
     pub fn set_key(&self, key: Key) {
         let _ = self.tx.send(Command::SetKey(key));
+    }
+
+    /// Server: disconnects member `id` (`bye` with reason `removed`) and
+    /// refuses its reconnects until [`Handle::allow`] or a new key.
+    pub fn remove(&self, id: &str) {
+        let _ = self.tx.send(Command::Remove(id.to_owned()));
+    }
+
+    /// Server: lets a removed member `id` join again.
+    pub fn allow(&self, id: &str) {
+        let _ = self.tx.send(Command::Allow(id.to_owned()));
     }
 
     /// Ends the current session with `bye` but keeps the engine running: the

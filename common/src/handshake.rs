@@ -20,6 +20,13 @@ pub enum ErrCode {
     TooLarge,
     Timeout,
     BadHello,
+    /// Protocol 3 rooms: as many members as `--max-members` allows.
+    RoomFull,
+    /// The server window removed this member (or, for protocol 1 and 2
+    /// clients, this name from this address).
+    Removed,
+    /// A hello claimed a member's place without a link of its chain.
+    Place,
 }
 
 impl ErrCode {
@@ -30,6 +37,9 @@ impl ErrCode {
             ErrCode::TooLarge => "too-large",
             ErrCode::Timeout => "timeout",
             ErrCode::BadHello => "bad-hello",
+            ErrCode::RoomFull => "room-full",
+            ErrCode::Removed => "removed",
+            ErrCode::Place => "place",
         }
     }
 
@@ -40,6 +50,9 @@ impl ErrCode {
             ErrCode::TooLarge,
             ErrCode::Timeout,
             ErrCode::BadHello,
+            ErrCode::RoomFull,
+            ErrCode::Removed,
+            ErrCode::Place,
         ]
         .into_iter()
         .find(|c| c.as_str() == code)
@@ -59,6 +72,9 @@ impl ErrCode {
                 timing.hello.as_secs_f32()
             ),
             ErrCode::BadHello => "that was not a fernet-chat hello".into(),
+            ErrCode::RoomFull => "this room is full".into(),
+            ErrCode::Removed => "the server removed you from this room".into(),
+            ErrCode::Place => "that member's place needs its own proof".into(),
         }
     }
 
@@ -119,6 +135,8 @@ pub fn seal_hello_up_to(key: &Key, clock: &Clock, nonce: &str, name: &str, max: 
         nonce: nonce.to_owned(),
         name: name.to_owned(),
         max_proto: (max > PROTO).then_some(max),
+        member: None,
+        proof: None,
     };
     token::seal(key, clock, &serde_json::to_vec(&hello).unwrap_or_default())
 }
@@ -280,12 +298,12 @@ mod tests {
             open_hello(&key, &clock, "GET / HTTP/1.1").unwrap_err(),
             ErrCode::BadHello
         );
-        let v3 = token::seal(
+        let v4 = token::seal(
             &key,
             &clock,
-            br#"{"kind":"hello","proto":3,"nonce":"n","name":"x"}"#,
+            br#"{"kind":"hello","proto":4,"nonce":"n","name":"x"}"#,
         );
-        assert_eq!(open_hello(&key, &clock, &v3).unwrap_err(), ErrCode::Version);
+        assert_eq!(open_hello(&key, &clock, &v4).unwrap_err(), ErrCode::Version);
         let not_json = token::seal(&key, &clock, b"hi");
         assert_eq!(
             open_hello(&key, &clock, &not_json).unwrap_err(),

@@ -11,6 +11,7 @@
 //! - [`token`]: Fernet tokens with the protocol's time rules.
 //! - [`payload`]: the JSON inside tokens.
 //! - [`handshake`]: hello / welcome / ready and `ERR` lines.
+//! - [`place`]: a member's place in a room and how a reconnect proves it.
 //! - [`session`]: sealing and checking session frames (sid, dir, seq, age).
 //! - [`server`], [`client`]: the tokio tasks that listen or connect;
 //!   [`admission`]: how many connections may be mid-handshake.
@@ -38,6 +39,7 @@ pub mod key;
 mod link;
 mod outbox;
 pub mod payload;
+pub mod place;
 #[cfg(test)]
 mod protocol_doc;
 pub mod server;
@@ -52,9 +54,9 @@ pub mod ui;
 
 pub use addr::{DEFAULT_PORT, ServerAddr};
 pub use clock::Clock;
-pub use config::{ClientConfig, Config, ServerConfig, Timing};
+pub use config::{ClientConfig, Config, DEFAULT_MAX_MEMBERS, ServerConfig, Timing};
 pub use error::{BindError, ConnectError, Rejection};
-pub use event::{Ended, Event, Handle, Peer, SendError};
+pub use event::{Ended, Event, Handle, Member, Peer, SendError, Why};
 pub use key::{Key, KeyError};
 pub use server::Server;
 pub use session::Alert;

@@ -282,19 +282,10 @@ impl Link {
             let size = batch.iter().map(|m| m.text.len() + 64).sum();
             let body = match batch.as_slice() {
                 [m] => Outgoing::Msg {
-                    id: &m.id,
-                    text: &m.text,
-                    sent_at: m.sent_at,
+                    msg: MessageRef::of(m),
                 },
                 _ => Outgoing::Msgs {
-                    msgs: batch
-                        .iter()
-                        .map(|m| MessageRef {
-                            id: &m.id,
-                            text: &m.text,
-                            sent_at: m.sent_at,
-                        })
-                        .collect(),
+                    msgs: batch.iter().map(|m| MessageRef::of(m)).collect(),
                 },
             };
             let token = self.session.seal_any(&body, size);
@@ -335,7 +326,7 @@ impl Link {
         if self.session.version() >= 2 {
             self.to_ack.push(id);
         } else {
-            self.send(&Body::Ack { of: id });
+            self.send(&Body::Ack { of: id, to: None });
         }
     }
 
@@ -344,10 +335,16 @@ impl Link {
         let ids = std::mem::take(&mut self.to_ack);
         for chunk in ids.chunks(MAX_BATCH) {
             let token = match chunk {
-                [id] => self.session.seal_any(&Outgoing::Ack { of: id }, 0),
-                _ => self
+                [id] => self
                     .session
-                    .seal_any(&Outgoing::Acks { ids: chunk }, chunk.len() * 25),
+                    .seal_any(&Outgoing::Ack { of: id, to: None }, 0),
+                _ => self.session.seal_any(
+                    &Outgoing::Acks {
+                        ids: chunk,
+                        to: None,
+                    },
+                    chunk.len() * 25,
+                ),
             };
             self.queue(token);
         }
@@ -580,13 +577,18 @@ enum Step {
 /// loop sends them.
 fn on_command(cmd: Command, link: &mut Link, outbox: &mut Outbox) -> Step {
     match cmd {
-        Command::Send { id, text, sent_at } => outbox.push(Pending { id, text, sent_at }),
+        Command::Send { id, text, sent_at } => outbox.push(Pending {
+            id,
+            text,
+            sent_at,
+            from: None,
+        }),
         Command::Typing(active) => {
-            link.send(&Body::Typing { active });
+            link.send(&Body::Typing { active, from: None });
         }
         // The key cannot change under a live session; closing is noted by
         // `Commands` and handled by the loop.
-        Command::SetKey(_) | Command::Close => {}
+        Command::SetKey(_) | Command::Remove(_) | Command::Allow(_) | Command::Close => {}
         Command::HangUp => return Step::HangUp,
         Command::Quit => return Step::Quit,
     }
@@ -621,8 +623,20 @@ async fn on_line(
         Err(alert) => return Ok(Some(Ended::Alert(alert))),
     };
     match body {
-        Body::Msg { id, text, sent_at } => {
-            let message = Message { id, text, sent_at };
+        Body::Msg {
+            id,
+            text,
+            sent_at,
+            from,
+            name,
+        } => {
+            let message = Message {
+                id,
+                text,
+                sent_at,
+                from,
+                name,
+            };
             received(message, &line, link, outbox, events).await?;
         }
         Body::Msgs { msgs } => {
@@ -630,13 +644,16 @@ async fn on_line(
                 received(message, &line, link, outbox, events).await?;
             }
         }
-        Body::Ack { of } => acked(of, outbox, unsent, events).await?,
-        Body::Acks { ids } => {
+        Body::Ack { of, .. } => acked(of, outbox, unsent, events).await?,
+        Body::Acks { ids, .. } => {
             for id in ids {
                 acked(id, outbox, unsent, events).await?;
             }
         }
-        Body::Typing { active } => events.emit(Event::Typing { active }).await?,
+        Body::Typing { active, .. } => {
+            let from = link.peer.name.clone();
+            events.emit(Event::Typing { from, active }).await?
+        }
         Body::Ping => {
             link.send(&Body::Pong);
         }
@@ -645,7 +662,13 @@ async fn on_line(
             let reason = reason.chars().take(MAX_REASON_CHARS).collect();
             return Ok(Some(Ended::PeerLeft { name, reason }));
         }
-        Body::Pong | Body::Ready => {}
+        // Rooms (protocol 3): not handled yet.
+        Body::Pong
+        | Body::Ready
+        | Body::Roster { .. }
+        | Body::Joined(_)
+        | Body::Left { .. }
+        | Body::Delivered { .. } => {}
     }
     Ok(None)
 }
@@ -653,7 +676,9 @@ async fn on_line(
 /// A message from the peer, in the frame `line`: acknowledged every time,
 /// shown the first time its id is seen.
 async fn received(
-    Message { id, text, sent_at }: Message,
+    Message {
+        id, text, sent_at, ..
+    }: Message,
     line: &str,
     link: &mut Link,
     outbox: &mut Outbox,
@@ -714,8 +739,17 @@ pub(crate) async fn while_offline<F: Future>(
         tokio::select! {
             done = &mut work => return Some(done),
             cmd = cmds.recv() => match cmd {
-                Command::Send { id, text, sent_at } => outbox.push(Pending { id, text, sent_at }),
-                Command::Typing(_) | Command::HangUp | Command::Close => {}
+                Command::Send { id, text, sent_at } => outbox.push(Pending {
+                    id,
+                    text,
+                    sent_at,
+                    from: None,
+                }),
+                Command::Typing(_)
+                | Command::HangUp
+                | Command::Close
+                | Command::Remove(_)
+                | Command::Allow(_) => {}
                 Command::SetKey(key) => {
                     if let Some(keys) = keys {
                         keys.send_replace(key.clone());

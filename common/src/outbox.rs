@@ -3,6 +3,7 @@
 //! nothing twice.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
 use crate::payload::parse_id;
 
@@ -13,12 +14,22 @@ use crate::payload::parse_id;
 /// (about 3 MB) is far more, and keeps a peer from growing the set forever.
 pub const REMEMBERED_IDS: usize = 65_536;
 
-/// A message of ours waiting for its `ack`.
+/// A message waiting for its `ack`: ours, or (the server, protocol 3)
+/// one relayed from another member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Pending {
     pub id: String,
     pub text: String,
     pub sent_at: u64,
+    /// Who sent it, when it is relayed; `None` for our own.
+    pub from: Option<Arc<Sender>>,
+}
+
+/// The member a relayed message is from, as the receiver is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sender {
+    pub member: String,
+    pub name: String,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +104,7 @@ mod tests {
             id: id.into(),
             text: id.into(),
             sent_at: 0,
+            from: None,
         }
     }
 

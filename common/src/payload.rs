@@ -12,8 +12,20 @@ use crate::text;
 /// other `proto`, still answers it (see PROTOCOL.md, "Versions").
 pub const PROTO: u32 = 1;
 /// The highest protocol version this code speaks. Version 2 adds `msgs`
-/// (several messages in one token) and `acks` (several acks in one).
-pub const PROTO_MAX: u32 = 2;
+/// (several messages in one token) and `acks` (several acks in one);
+/// version 3 adds rooms (PROTOCOL.md, "Rooms").
+pub const PROTO_MAX: u32 = 3;
+/// The first version with rooms: member places in the hello, the roster,
+/// joins and leaves, relayed messages naming their sender, delivery marks.
+pub const PROTO_ROOMS: u32 = 3;
+/// Most members a `roster` lists (the room's own limit is lower, see
+/// `--max-members`; this is what a client accepts at most).
+pub const MAX_ROSTER: usize = 256;
+/// Longest `why` kept from a `left` frame, in characters.
+pub const MAX_WHY_CHARS: usize = 32;
+/// Longest `addr` in a roster entry, in bytes (an IPv6 address with scope
+/// and port fits).
+pub const MAX_ADDR_BYTES: usize = 64;
 /// Most messages in a `msgs` frame, and most ids in an `acks` frame.
 pub const MAX_BATCH: usize = 256;
 /// Most text, in bytes of UTF-8 summed over its messages, in a `msgs`
@@ -84,6 +96,14 @@ pub struct Hello {
     /// protocol-1 client, which ignores it, never sends it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_proto: Option<u32>,
+    /// Protocol 3: the client's member id, the same for the life of its
+    /// window (an id: 22 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// Protocol 3: the next link of the member's hash chain, which proves
+    /// the place is this client's (see [`crate::place`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
 }
 
 impl Hello {
@@ -121,27 +141,59 @@ pub enum Dir {
 pub enum Body {
     /// Client to server, seq 0 only: the handshake is complete.
     Ready,
-    /// A chat message.
+    /// A chat message. Protocol 3, server to client: `from` and `name`
+    /// say which member sent it.
     Msg {
         id: String,
         text: String,
         sent_at: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// Version 2: several messages, in order.
     Msgs {
         msgs: Vec<Message>,
     },
-    /// The peer received and decrypted the message `of`.
+    /// The peer received and decrypted the message `of`. Protocol 3,
+    /// server to client: `to` is how many members it is relayed to.
     Ack {
         of: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<u32>,
     },
     /// Version 2: the peer received and decrypted these messages.
     Acks {
         ids: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<u32>,
     },
-    /// The peer started or stopped typing.
+    /// The peer started or stopped typing. Protocol 3, server to client:
+    /// `from` is the member.
     Typing {
         active: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+    },
+    /// Protocol 3, server to client, its first frame: who is in the room
+    /// (`you` is the receiver's own member id).
+    Roster {
+        you: String,
+        members: Vec<RosterEntry>,
+    },
+    /// Protocol 3: a member joined the room, or came back to its place.
+    Joined(RosterEntry),
+    /// Protocol 3: a member is no longer in the room, and why (`bye`,
+    /// `lost`, `removed`, `slow`, or a later code).
+    Left {
+        member: String,
+        why: String,
+    },
+    /// Protocol 3: member `by` received these messages of ours.
+    Delivered {
+        ids: Vec<String>,
+        by: String,
     },
     Ping,
     Pong,
@@ -157,6 +209,26 @@ pub struct Message {
     pub id: String,
     pub text: String,
     pub sent_at: u64,
+    /// Protocol 3, server to client: the sending member's id...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// ...and its name in the room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// One member as a `roster` or `joined` frame describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterEntry {
+    pub member: String,
+    /// Unique in the room (the server adds " (2)" and so on).
+    pub name: String,
+    /// The member's address as the server sees it; absent for the server
+    /// itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+    /// When it joined, Unix ms (server's clock).
+    pub since: u64,
 }
 
 /// Frames as they are sent, borrowing what they carry (from the outbox, or
@@ -165,19 +237,36 @@ pub struct Message {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub(crate) enum Outgoing<'a> {
     Msg {
-        id: &'a str,
-        text: &'a str,
-        sent_at: u64,
+        #[serde(flatten)]
+        msg: MessageRef<'a>,
     },
     Msgs {
         msgs: Vec<MessageRef<'a>>,
     },
     Ack {
         of: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<u32>,
     },
     Acks {
         ids: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<u32>,
     },
+}
+
+impl<'a> MessageRef<'a> {
+    /// A message waiting in an outbox as it is sent: with its sender when
+    /// it is relayed.
+    pub fn of(m: &'a crate::outbox::Pending) -> MessageRef<'a> {
+        MessageRef {
+            id: &m.id,
+            text: &m.text,
+            sent_at: m.sent_at,
+            from: m.from.as_deref().map(|s| s.member.as_str()),
+            name: m.from.as_deref().map(|s| s.name.as_str()),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -185,6 +274,10 @@ pub(crate) struct MessageRef<'a> {
     pub id: &'a str,
     pub text: &'a str,
     pub sent_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
 }
 
 /// A session frame as it is sent.
@@ -213,6 +306,16 @@ pub(crate) struct FrameIn {
     reason: Option<String>,
     msgs: Option<Vec<Message>>,
     ids: Option<Vec<String>>,
+    to: Option<u32>,
+    from: Option<String>,
+    name: Option<String>,
+    you: Option<String>,
+    members: Option<Vec<RosterEntry>>,
+    member: Option<String>,
+    addr: Option<String>,
+    since: Option<u64>,
+    why: Option<String>,
+    by: Option<String>,
 }
 
 impl FrameIn {
@@ -221,6 +324,7 @@ impl FrameIn {
     /// an id is not in the protocol's form, a message is over the text
     /// limit, a batch is empty or over its limits.
     pub fn into_body(self, version: u32) -> Result<Option<Body>, FrameError> {
+        let rooms = version >= PROTO_ROOMS;
         Ok(Some(match self.kind.as_str() {
             "ready" => Body::Ready,
             "msgs" if version >= 2 => {
@@ -232,46 +336,118 @@ impl FrameIn {
                 if text > MAX_BATCH_TEXT_BYTES {
                     return Err(FrameError::BatchTooLong(text));
                 }
-                for m in &msgs {
-                    parse_id(&m.id).ok_or(FrameError::BadId("id"))?;
-                }
+                let msgs = msgs
+                    .into_iter()
+                    .map(|m| {
+                        parse_id(&m.id).ok_or(FrameError::BadId("id"))?;
+                        let (from, name) = sender(m.from, m.name, rooms)?;
+                        Ok(Message { from, name, ..m })
+                    })
+                    .collect::<Result<_, FrameError>>()?;
                 Body::Msgs { msgs }
             }
-            "acks" if version >= 2 => {
-                let ids = self.ids.ok_or(FrameError::Missing("ids"))?;
-                if ids.is_empty() || ids.len() > MAX_BATCH {
-                    return Err(FrameError::BatchSize(ids.len()));
-                }
-                for id in &ids {
-                    parse_id(id).ok_or(FrameError::BadId("ids"))?;
-                }
-                Body::Acks { ids }
-            }
+            "acks" if version >= 2 => Body::Acks {
+                ids: checked_ids(self.ids, "ids")?,
+                to: self.to.filter(|_| rooms),
+            },
             "msg" => {
                 let text = self.text.ok_or(FrameError::Missing("text"))?;
                 if text.len() > MAX_TEXT_BYTES {
                     return Err(FrameError::TooLong(text.len()));
                 }
+                let (from, name) = sender(self.from, self.name, rooms)?;
                 Body::Msg {
                     id: checked_id(self.id, "id")?,
                     text,
                     sent_at: self.sent_at.ok_or(FrameError::Missing("sent_at"))?,
+                    from,
+                    name,
                 }
             }
             "ack" => Body::Ack {
                 of: checked_id(self.of, "of")?,
+                to: self.to.filter(|_| rooms),
             },
             "typing" => Body::Typing {
                 active: self.active.ok_or(FrameError::Missing("active"))?,
+                from: match self.from.filter(|_| rooms) {
+                    Some(from) => Some(checked_id(Some(from), "from")?),
+                    None => None,
+                },
             },
             "ping" => Body::Ping,
             "pong" => Body::Pong,
             "bye" => Body::Bye {
                 reason: self.reason.unwrap_or_default(),
             },
+            "roster" if rooms => {
+                let members = self.members.ok_or(FrameError::Missing("members"))?;
+                if members.is_empty() || members.len() > MAX_ROSTER {
+                    return Err(FrameError::RosterSize(members.len()));
+                }
+                Body::Roster {
+                    you: checked_id(self.you, "you")?,
+                    members: members
+                        .into_iter()
+                        .map(RosterEntry::checked)
+                        .collect::<Result<_, _>>()?,
+                }
+            }
+            "joined" if rooms => Body::Joined(RosterEntry::checked(RosterEntry {
+                member: self.member.ok_or(FrameError::Missing("member"))?,
+                name: self.name.ok_or(FrameError::Missing("name"))?,
+                addr: self.addr,
+                since: self.since.ok_or(FrameError::Missing("since"))?,
+            })?),
+            "left" if rooms => Body::Left {
+                member: checked_id(self.member, "member")?,
+                why: self
+                    .why
+                    .ok_or(FrameError::Missing("why"))?
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(MAX_WHY_CHARS)
+                    .collect(),
+            },
+            "delivered" if rooms => Body::Delivered {
+                ids: checked_ids(self.ids, "ids")?,
+                by: checked_id(self.by, "by")?,
+            },
             _ => return Ok(None),
         }))
     }
+}
+
+impl RosterEntry {
+    /// The entry if its member is an id and its address is not oversized;
+    /// the name is cleaned like every name.
+    fn checked(self) -> Result<RosterEntry, FrameError> {
+        parse_id(&self.member).ok_or(FrameError::BadId("member"))?;
+        if self.addr.as_ref().is_some_and(|a| a.len() > MAX_ADDR_BYTES) {
+            return Err(FrameError::Oversized("addr"));
+        }
+        Ok(RosterEntry {
+            name: clean_name(&self.name),
+            ..self
+        })
+    }
+}
+
+/// A relayed message's sender under protocol 3 (`from` must be an id, the
+/// name is cleaned); nothing under earlier versions.
+fn sender(
+    from: Option<String>,
+    name: Option<String>,
+    rooms: bool,
+) -> Result<(Option<String>, Option<String>), FrameError> {
+    if !rooms {
+        return Ok((None, None));
+    }
+    let from = match from {
+        Some(from) => Some(checked_id(Some(from), "from")?),
+        None => None,
+    };
+    Ok((from, name.map(|n| clean_name(&n))))
 }
 
 /// Why a frame that decrypted is still not one we accept.
@@ -287,12 +463,28 @@ pub enum FrameError {
     BatchSize(usize),
     #[error("a batch of {0} bytes of text, over the {MAX_BATCH_TEXT_BYTES}-byte limit")]
     BatchTooLong(usize),
+    #[error("a roster of {0} members (it must have 1 to {MAX_ROSTER})")]
+    RosterSize(usize),
+    #[error("a frame whose `{0}` is over its size limit")]
+    Oversized(&'static str),
 }
 
 fn checked_id(id: Option<String>, field: &'static str) -> Result<String, FrameError> {
     let id = id.ok_or(FrameError::Missing(field))?;
     parse_id(&id).ok_or(FrameError::BadId(field))?;
     Ok(id)
+}
+
+/// 1 to [`MAX_BATCH`] ids.
+fn checked_ids(ids: Option<Vec<String>>, field: &'static str) -> Result<Vec<String>, FrameError> {
+    let ids = ids.ok_or(FrameError::Missing(field))?;
+    if ids.is_empty() || ids.len() > MAX_BATCH {
+        return Err(FrameError::BatchSize(ids.len()));
+    }
+    for id in &ids {
+        parse_id(id).ok_or(FrameError::BadId(field))?;
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]
@@ -359,6 +551,8 @@ mod tests {
             nonce: "n".into(),
             name: "alice".into(),
             max_proto: None,
+            member: None,
+            proof: None,
         };
         let json = serde_json::to_string(&hello).unwrap();
         assert_eq!(
@@ -381,6 +575,8 @@ mod tests {
             id: "a1B2c3D4e5F6g7H8i9J0kA".into(),
             text: "hi".into(),
             sent_at: 5,
+            from: None,
+            name: None,
         };
         let json = serde_json::to_string(&FrameOut {
             sid: "a.b",
@@ -468,6 +664,8 @@ mod tests {
             nonce: String::new(),
             name: String::new(),
             max_proto,
+            member: None,
+            proof: None,
         };
         assert_eq!(hello(1, None).common_version(2), Some(1));
         assert_eq!(hello(1, Some(2)).common_version(2), Some(2));
@@ -499,6 +697,8 @@ mod tests {
             id: id.clone(),
             text: "hi".into(),
             sent_at: 1,
+            from: None,
+            name: None,
         };
         assert_eq!(
             frame(msgs(MAX_BATCH)).into_body(2).unwrap(),
@@ -509,7 +709,8 @@ mod tests {
         assert_eq!(
             frame(acks(MAX_BATCH)).into_body(2).unwrap(),
             Some(Body::Acks {
-                ids: vec![id.clone(); MAX_BATCH]
+                ids: vec![id.clone(); MAX_BATCH],
+                to: None,
             })
         );
         for n in [0, MAX_BATCH + 1] {
@@ -550,11 +751,15 @@ mod tests {
                     id,
                     text: "hi",
                     sent_at: 5,
+                    from: None,
+                    name: None,
                 },
                 MessageRef {
                     id,
                     text: "yo",
                     sent_at: 6,
+                    from: None,
+                    name: None,
                 },
             ],
         };
@@ -571,6 +776,7 @@ mod tests {
         );
         let acks = Body::Acks {
             ids: vec![id.into(), id.into()],
+            to: None,
         };
         let json = serde_json::to_string(&FrameOut {
             sid: "a.b",

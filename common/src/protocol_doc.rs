@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::codec::{HANDSHAKE_LINE_MAX, SESSION_LINE_MAX};
 use crate::config::Timing;
+use crate::config::{DEFAULT_MAX_MEMBERS, MAX_MEMBERS_LIMIT};
 use crate::discovery::limits::{
     ADDRS_MAX, ANSWER_BURST, ANSWER_PLAINTEXT_MAX, ANSWERS_PER_SEC, DATAGRAM_MAX, FOUND_MAX,
     GROUP_V4, GROUP_V6, NONCES_MAX, PENDING_MAX, PROBE_EVERY, PROBE_PLAINTEXT, PROBE_ROUNDS,
@@ -16,8 +17,11 @@ use crate::handshake::ErrCode;
 use crate::link::{BACKLOG_MAX, SEND_AHEAD};
 use crate::outbox::REMEMBERED_IDS;
 use crate::payload::{
-    MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_TEXT_BYTES, PROTO_MAX,
+    MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_ROSTER, MAX_TEXT_BYTES,
+    PROTO_MAX,
 };
+use crate::place::{CHAIN_LENGTH, SKIP};
+use crate::server::limits::{HELD_QUEUE_BYTES, MEMBER_QUEUE_BYTES, REMOVED_MAX};
 use crate::token::{MAX_SKEW_SECS, TTL_SECS};
 use crate::{DEFAULT_PORT, admission};
 
@@ -98,6 +102,13 @@ fn the_limits_table_is_what_the_code_enforces() {
         ),
         ("answered nonces", grouped(NONCES_MAX)),
         ("rate-tracked sources", SOURCES_MAX.to_string()),
+        ("room members", DEFAULT_MAX_MEMBERS.to_string()),
+        ("roster", format!("{MAX_ROSTER} members")),
+        ("chain skip", SKIP.to_string()),
+        ("place hold", secs(t.hold)),
+        ("member queue", bytes(MEMBER_QUEUE_BYTES)),
+        ("held queue", bytes(HELD_QUEUE_BYTES)),
+        ("removed members", REMOVED_MAX.to_string()),
     ];
     let table = limits_table();
     for (name, value) in &expected {
@@ -115,6 +126,9 @@ fn every_err_line_is_documented_word_for_word() {
         ErrCode::TooLarge,
         ErrCode::Timeout,
         ErrCode::BadHello,
+        ErrCode::RoomFull,
+        ErrCode::Removed,
+        ErrCode::Place,
     ] {
         let line = format!("`{}`", code.line(&t));
         assert!(DOC.contains(&line), "PROTOCOL.md lacks {line}");
@@ -132,6 +146,25 @@ fn the_versions_and_batch_limits_are_the_documented_ones() {
         grouped(MAX_BATCH_TEXT_BYTES)
     )));
     assert!(DOC.contains(&format!("`ids`: 1 to {MAX_BATCH} msg ids")));
+}
+
+#[test]
+fn rooms_are_documented_with_the_codes_numbers() {
+    let section = DOC
+        .split("## Rooms (protocol 3)")
+        .nth(1)
+        .expect("PROTOCOL.md has a rooms section");
+    let section = section.split_whitespace().collect::<Vec<_>>().join(" ");
+    for text in [
+        format!("(n = {})", grouped(CHAIN_LENGTH as usize)),
+        format!("hashing its `proof` 1 to {SKIP} times"),
+    ] {
+        assert!(section.contains(&text), "the rooms section lacks {text:?}");
+    }
+    assert!(DOC.contains(&format!(
+        "the server included (`--max-members`, 2 to {MAX_MEMBERS_LIMIT})"
+    )));
+    assert!(DOC.contains(&format!("`members`: 1 to {MAX_ROSTER} entries")));
 }
 
 #[test]

@@ -7,6 +7,8 @@
 //! replaces the current session. How many may be mid-handshake, and which
 //! gives way, is [`crate::admission`]'s business.
 
+pub mod limits;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 

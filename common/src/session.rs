@@ -197,6 +197,8 @@ mod tests {
             id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
             text: text.into(),
             sent_at: 1,
+            from: None,
+            name: None,
         }
     }
 

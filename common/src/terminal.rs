@@ -502,6 +502,11 @@ fn describe(event: &Event) -> Option<String> {
         | Event::Probed { .. }
         | Event::Sent { .. }
         | Event::Acked { .. }
+        | Event::Relayed { .. }
+        | Event::Delivered { .. }
+        | Event::Roster(_)
+        | Event::Joined(_)
+        | Event::Left { .. }
         | Event::Rejected { .. }
         | Event::Typing { .. }
         | Event::KeyChanged(_)

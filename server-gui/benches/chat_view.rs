@@ -105,6 +105,7 @@ fn window(n: usize) -> App {
             chat: Config::new(Key::generate().unwrap(), "bob"),
             port: 0,
             bind: None,
+            max_members: common::DEFAULT_MAX_MEMBERS,
         },
         Box::new(MemoryClipboard::default()),
     );

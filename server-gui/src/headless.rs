@@ -23,7 +23,12 @@ pub fn run(key: Key, port: u16, bind: Option<IpAddr>, name: String, discovery: b
     if !discovery {
         chat.discovery = None;
     }
-    let config = ServerConfig { chat, port, bind };
+    let config = ServerConfig {
+        chat,
+        port,
+        bind,
+        max_members: common::DEFAULT_MAX_MEMBERS,
+    };
     terminal::run(async {
         let server = match Server::bind(config).await {
             Ok(server) => server,

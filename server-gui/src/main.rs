@@ -67,6 +67,7 @@ fn main() -> ExitCode {
         chat: Config::new(key, remembered.name(args.name)),
         port: remembered.port(args.port),
         bind: args.bind,
+        max_members: common::DEFAULT_MAX_MEMBERS,
     };
     if args.no_discovery {
         config.chat.discovery = None;

@@ -30,6 +30,7 @@ fn config(key: Key, name: &str) -> ServerConfig {
         chat,
         port: 0,
         bind: Some("127.0.0.1".parse().unwrap()),
+        max_members: common::DEFAULT_MAX_MEMBERS,
     }
 }
 

@@ -31,6 +31,7 @@ fn app() -> (App, MemoryClipboard, Key) {
         chat,
         port: 7878,
         bind: None,
+        max_members: common::DEFAULT_MAX_MEMBERS,
     };
     let clipboard = MemoryClipboard::default();
     (
@@ -67,6 +68,7 @@ async fn listening(app: &mut App, key: Key) -> (u16, mpsc::Receiver<Event>) {
         chat: Config::new(key, "bob"),
         port: 0,
         bind: Some("127.0.0.1".parse().unwrap()),
+        max_members: common::DEFAULT_MAX_MEMBERS,
     })
     .await
     .unwrap();

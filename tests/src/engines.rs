@@ -27,6 +27,7 @@ pub fn fast_timing() -> Timing {
         backoff_first: Duration::from_millis(20),
         backoff_max: Duration::from_millis(200),
         close_grace: Duration::from_secs(1),
+        hold: Duration::from_secs(2),
     }
 }
 
@@ -47,6 +48,7 @@ pub async fn server_with(chat: Config, port: u16) -> (Handle, Receiver<Event>, u
         chat,
         port,
         bind: Some("127.0.0.1".parse().unwrap()),
+        max_members: common::DEFAULT_MAX_MEMBERS,
     })
     .await
     .unwrap();

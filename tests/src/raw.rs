@@ -157,5 +157,7 @@ pub fn msg(text: &str) -> Body {
         id: random_id(),
         text: text.into(),
         sent_at: Clock::system().now_ms(),
+        from: None,
+        name: None,
     }
 }

@@ -54,6 +54,8 @@ async fn a_message_whose_id_is_not_an_id_ends_the_session_with_an_alert() {
         id: "A".repeat(100_000),
         text: "hi".into(),
         sent_at: 0,
+        from: None,
+        name: None,
     };
     peer.send(&body).await;
     let ended = disconnected(&mut events).await;

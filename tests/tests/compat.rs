@@ -31,6 +31,8 @@ fn message(text: &str) -> Message {
         id: random_id(),
         text: text.into(),
         sent_at: 1,
+        from: None,
+        name: None,
     }
 }
 
@@ -46,7 +48,11 @@ async fn protocol_1_both_ways(
 ) {
     for (i, id) in ids.iter().enumerate() {
         assert_eq!(single(frame(old).await), (id.clone(), format!("m{i}")));
-        old.send(&Body::Ack { of: id.clone() }).await;
+        old.send(&Body::Ack {
+            of: id.clone(),
+            to: None,
+        })
+        .await;
     }
     for id in ids {
         assert_eq!(&acked(events).await, id);
@@ -59,7 +65,13 @@ async fn protocol_1_both_ways(
         let Body::Msg { id, text, .. } = m else {
             unreachable!()
         };
-        assert_eq!(frame(old).await, Body::Ack { of: id.clone() });
+        assert_eq!(
+            frame(old).await,
+            Body::Ack {
+                of: id.clone(),
+                to: None
+            }
+        );
         assert_eq!(received(events).await, (name.into(), text.clone()));
     }
 }
@@ -115,7 +127,11 @@ async fn protocol_2_batches_what_waits_and_acknowledges_a_batch_at_once() {
         .map(|(i, id)| (id.clone(), format!("m{i}")))
         .collect();
     assert_eq!(got, want);
-    peer.send(&Body::Acks { ids: ids.clone() }).await;
+    peer.send(&Body::Acks {
+        ids: ids.clone(),
+        to: None,
+    })
+    .await;
     for id in &ids {
         assert_eq!(&acked(&mut events).await, id);
     }
@@ -128,7 +144,7 @@ async fn protocol_2_batches_what_waits_and_acknowledges_a_batch_at_once() {
     })
     .await;
     let all: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
-    assert_eq!(frame(&mut peer).await, Body::Acks { ids: all });
+    assert_eq!(frame(&mut peer).await, Body::Acks { ids: all, to: None });
     for m in &batch {
         assert_eq!(
             received(&mut events).await,
@@ -144,7 +160,7 @@ async fn protocol_2_batches_what_waits_and_acknowledges_a_batch_at_once() {
     })
     .await;
     let all: Vec<String> = again.iter().map(|m| m.id.clone()).collect();
-    assert_eq!(frame(&mut peer).await, Body::Acks { ids: all });
+    assert_eq!(frame(&mut peer).await, Body::Acks { ids: all, to: None });
     assert_eq!(received(&mut events).await, ("alice".into(), "d".into()));
 }
 

@@ -37,6 +37,7 @@ async fn server_on(
         chat: Config::new(key.clone(), name),
         port,
         bind: Some(IpAddr::from(ip)),
+        max_members: common::DEFAULT_MAX_MEMBERS,
     })
     .await
     .unwrap();

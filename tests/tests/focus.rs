@@ -269,6 +269,7 @@ fn server() -> impl Program<Message = server::Message, State = server::App> {
                     chat: Config::new(Key::generate().unwrap(), "alice"),
                     port: 0,
                     bind: Some("127.0.0.1".parse().unwrap()),
+                    max_members: common::DEFAULT_MAX_MEMBERS,
                 },
                 Default::default(),
             )
@@ -294,7 +295,10 @@ fn server_focus_starts_in_the_message_box_and_stays_there_as_the_window_changes(
     }));
     window.typewrite("there");
     // "bob is typing…" appears above the box.
-    window.send(event(Event::Typing { active: true }));
+    window.send(event(Event::Typing {
+        from: "alice".into(),
+        active: true,
+    }));
     window.typewrite("!");
     // The connection drops: a banner, a system line, the waiting panel.
     let lost = Ended::Lost("the other side closed the connection".into());

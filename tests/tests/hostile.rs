@@ -87,9 +87,11 @@ async fn a_message_resent_in_a_new_session_is_acked_again_but_shown_once() {
         id: id.clone(),
         text: "only once".into(),
         sent_at: Clock::system().now_ms(),
+        from: None,
+        name: None,
     };
     let ack = |b: &Body| match b {
-        Body::Ack { of } => Some(of.clone()),
+        Body::Ack { of, .. } => Some(of.clone()),
         _ => None,
     };
     let mut first = RawPeer::connect(&key, port, "alice").await;

@@ -148,6 +148,7 @@ async fn desktop() -> Desktop {
             chat: Config::new(Key::generate().unwrap(), "bob"),
             port: 0,
             bind: Some("127.0.0.1".parse().unwrap()),
+            max_members: common::DEFAULT_MAX_MEMBERS,
         },
         Box::new(clipboard.clone()),
     );

@@ -284,7 +284,7 @@ impl Chat {
                 self.delivery(id, Delivery::Delivered, None);
                 Task::none()
             }
-            EngineEvent::Typing { active } => {
+            EngineEvent::Typing { active, .. } => {
                 self.peer_typing = *active;
                 Task::none()
             }
@@ -320,6 +320,11 @@ impl Chat {
             ),
             // Turned-away connections are the server window's to tally.
             EngineEvent::Connecting { .. }
+            | EngineEvent::Relayed { .. }
+            | EngineEvent::Delivered { .. }
+            | EngineEvent::Roster(_)
+            | EngineEvent::Joined(_)
+            | EngineEvent::Left { .. }
             | EngineEvent::Retrying { .. }
             | EngineEvent::Rejected { .. }
             | EngineEvent::Probed { .. }

@@ -1,0 +1,15 @@
+//! What a room keeps for its members, at most (PROTOCOL.md, "Limits and
+//! timeouts" and "Rooms"). Local policy: what this server holds in memory
+//! for members that read slowly or are away.
+
+/// Bytes of text relayed to a connected member and not yet acknowledged
+/// by it: beyond this the member has stopped reading, and is disconnected
+/// (`slow`) with its place held.
+pub const MEMBER_QUEUE_BYTES: usize = 2 * 1024 * 1024;
+
+/// Bytes of text kept for a member that is away: beyond this its place is
+/// given up, so members who never come back cannot grow the server.
+pub const HELD_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Removed members the server refuses, the newest.
+pub const REMOVED_MAX: usize = 256;
