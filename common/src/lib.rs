@@ -20,6 +20,7 @@
 //! - [`discovery`]: finding the server on the LAN with the key alone (UDP).
 //! - [`terminal`]: the `--headless` mode both binaries share.
 //! - [`text`]: text from the network made safe to show (terminal and window).
+//! - [`wording`]: the words for joins, leaves and delivery, for both.
 //! - `settings` (feature `ui`): what the windows remember between runs.
 //! - `ui` (feature `ui`): the chat view and engine subscription both windows
 //!   share.
@@ -49,6 +50,7 @@ pub mod settings;
 pub mod terminal;
 pub mod text;
 pub mod token;
+pub mod wording;
 #[cfg(feature = "ui")]
 pub mod ui;
 

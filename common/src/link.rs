@@ -148,12 +148,12 @@ pub const BACKLOG_MAX: usize = 32 * 1024 * 1024;
 /// a backlog of many small frames (pongs a peer never reads) costs its
 /// bytes, not an allocation each, and is given back once written.
 #[derive(Debug, Default)]
-struct Backlog {
+pub(crate) struct Backlog {
     state: Mutex<Unwritten>,
     /// Signalled when lines are added or the link closes.
     added: Notify,
     /// Signalled after each write, so the sender can queue more.
-    drained: Notify,
+    pub(crate) drained: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -199,10 +199,10 @@ impl Backlog {
 
 /// An established session and its connection.
 pub(crate) struct Link {
-    reader: Reader,
-    backlog: Arc<Backlog>,
+    pub(crate) reader: Reader,
+    pub(crate) backlog: Arc<Backlog>,
     writer: Option<JoinHandle<()>>,
-    session: Session,
+    pub(crate) session: Session,
     pub peer: Peer,
     last_sent: Instant,
     /// Whether events carry the tokens (the app may show ciphertext).
