@@ -204,7 +204,7 @@ pub(crate) struct Link {
     writer: Option<JoinHandle<()>>,
     pub(crate) session: Session,
     pub peer: Peer,
-    last_sent: Instant,
+    pub(crate) last_sent: Instant,
     /// Whether events carry the tokens (the app may show ciphertext).
     /// Without, a batch's token is not copied into each of its messages.
     tokens: bool,
@@ -245,13 +245,13 @@ impl Link {
     }
 
     /// Seals and queues a frame; returns its token.
-    fn send(&mut self, body: &Body) -> String {
+    pub(crate) fn send(&mut self, body: &Body) -> String {
         let token = self.session.seal(body);
         self.queue(token)
     }
 
     /// Queues a sealed frame; returns its token.
-    fn queue(&mut self, token: String) -> String {
+    pub(crate) fn queue(&mut self, token: String) -> String {
         // If the writer has stopped, the reader sees the connection end.
         self.backlog.push(&token);
         self.last_sent = Instant::now();
@@ -268,7 +268,7 @@ impl Link {
     }
 
     /// Bytes queued and not yet written.
-    fn backlog(&self) -> usize {
+    pub(crate) fn backlog(&self) -> usize {
         self.backlog.bytes()
     }
 
