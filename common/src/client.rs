@@ -14,12 +14,13 @@ use crate::commands::Commands;
 use crate::config::{ClientConfig, Config};
 use crate::discovery::roam;
 use crate::error::ConnectError;
-use crate::event::{Ended, Event, Handle, Peer};
+use crate::event::{Ended, Event, Handle, Member, Peer};
 use crate::handshake::{self, ErrCode, WelcomeError};
-use crate::link::{Emitter, Gone, Link, Outcome, drive, while_offline};
+use crate::link::{Emitter, Gone, Link, Outcome, Room, drive, while_offline};
 use crate::outbox::Outbox;
-use crate::payload::{Body, clean_name, random_id};
+use crate::payload::{Body, Hello, PROTO, PROTO_ROOMS, clean_name, random_id};
 use crate::session::{Role, Session};
+use crate::token;
 
 /// Starts connecting in the background (on the current tokio runtime). The
 /// first events are [`Event::Connecting`], then [`Event::Connected`] or
@@ -88,7 +89,7 @@ async fn run(mut config: ClientConfig, mut cmds: Commands, events: Emitter) -> R
                     }
                     Outcome::Ended(ended) => {
                         link.close(None).await;
-                        let left = matches!(ended, Ended::PeerLeft { .. });
+                        let left = ends_the_chat(&ended);
                         // A session that ends right after it started (an
                         // alert, a reset) counts as a failed attempt, so a
                         // peer or a path that breaks every session meets
@@ -133,11 +134,37 @@ async fn run(mut config: ClientConfig, mut cmds: Commands, events: Emitter) -> R
     }
 }
 
+/// Whether the server's goodbye ends the chat: every `bye` but `slow`
+/// (PROTOCOL.md, "Rooms": a slow member reconnects and catches up).
+fn ends_the_chat(ended: &Ended) -> bool {
+    matches!(
+        ended,
+        Ended::PeerLeft { .. } | Ended::NewKey { .. } | Ended::Removed | Ended::Replaced
+    )
+}
+
 /// Resolves the server's address, connects and runs the handshake.
 /// `proven`: a session has proven the key before, so an `ERR` line (which
 /// anyone on the path can forge) is reported as the unauthenticated hint
-/// it is.
+/// it is. A room that does not take our member's place back (`ERR place`)
+/// is asked again at once as a new member; only a second refusal is an
+/// error.
 async fn dial(config: &ClientConfig, proven: bool) -> Result<Link, ConnectError> {
+    match dial_once(config, proven).await {
+        Err(ConnectError::Place(_)) => {
+            config.chat.identity.renew();
+            match dial_once(config, proven).await {
+                Err(ConnectError::Place(text)) if proven => {
+                    Err(ConnectError::Unauthenticated(text))
+                }
+                result => result,
+            }
+        }
+        result => result,
+    }
+}
+
+async fn dial_once(config: &ClientConfig, proven: bool) -> Result<Link, ConnectError> {
     let chat = &config.chat;
     let server = &config.server;
     // A name lookup can hang for a long time on a broken resolver: it gets
@@ -197,7 +224,7 @@ async fn handshake(
 
     let nonce = random_id();
     let name = clean_name(&chat.name);
-    let hello = handshake::seal_hello_up_to(&chat.key, &chat.clock, &nonce, &name, chat.max_proto);
+    let hello = hello(chat, &nonce, &name);
     writer.send(hello).await.map_err(|e| match e {
         crate::codec::LineError::Io(e) => io(e),
         _ => ConnectError::ClosedEarly,
@@ -211,7 +238,11 @@ async fn handshake(
     };
     if let Some(err) = handshake::parse_err_line(&line) {
         return Err(match err.code {
+            // Renewed and asked again whether proven or not (see `dial`).
+            Some(ErrCode::Place) => ConnectError::Place(err.text),
             _ if proven => ConnectError::Unauthenticated(err.text),
+            Some(ErrCode::RoomFull) => ConnectError::RoomFull,
+            Some(ErrCode::Removed) => ConnectError::Removed,
             Some(ErrCode::KeyMismatch) => ConnectError::KeyMismatch,
             Some(ErrCode::Version) => ConnectError::Version(err.text),
             _ => ConnectError::ServerSaid(err.text),
@@ -246,5 +277,40 @@ async fn handshake(
         name: clean_name(&welcome.name),
         addr,
     };
-    Ok(Link::new(reader, writer, session, peer).with_tokens(chat.tokens))
+    let me = Member {
+        id: chat.identity.member(),
+        name,
+        addr: None,
+        since: chat.clock.now_ms(),
+        you: true,
+    };
+    Ok(Link::new(reader, writer, session, peer)
+        .with_tokens(chat.tokens)
+        .in_room(Room::new(me)))
+}
+
+/// Our hello, offering versions up to [`Config::max_proto`]. Offering
+/// rooms, it names our member and proves the place is ours with the
+/// next link of our chain (a new link for every hello, answered or not).
+fn hello(chat: &Config, nonce: &str, name: &str) -> String {
+    let (member, proof) = if chat.max_proto >= PROTO_ROOMS {
+        let (member, proof) = chat.identity.next_proof();
+        (Some(member), Some(proof))
+    } else {
+        (None, None)
+    };
+    let hello = Hello {
+        proto: PROTO,
+        nonce: nonce.to_owned(),
+        name: name.to_owned(),
+        max_proto: (chat.max_proto > PROTO).then_some(chat.max_proto),
+        member,
+        proof,
+    };
+    // A struct of strings and numbers always serializes.
+    token::seal(
+        &chat.key,
+        &chat.clock,
+        &serde_json::to_vec(&hello).unwrap_or_default(),
+    )
 }

@@ -38,6 +38,10 @@ pub enum ConnectError {
     RoomFull,
     #[error("the server removed you from this room")]
     Removed,
+    /// `ERR place` even as a new member: the client renews its member id
+    /// once per attempt, so this is what a second refusal reads.
+    #[error("the server would not let this window into the room, even as a new member: {0}")]
+    Place(String),
     #[error("{addr} is not a fernet-chat server")]
     NotFernetChat { addr: SocketAddr },
     #[error("the server closed the connection during the handshake")]

@@ -61,6 +61,15 @@ pub enum Ended {
     Alert(Alert),
     #[error("another connection with the key took over")]
     Replaced,
+    /// Rooms: the server's user made a new key; this one no longer works.
+    #[error("{name} changed the key: ask for the new key and paste it to chat again")]
+    NewKey { name: String },
+    /// Rooms: the server's user removed us; reconnecting is refused.
+    #[error("the server removed you from this room")]
+    Removed,
+    /// Rooms: we fell too far behind reading; a reconnect catches up.
+    #[error("the server disconnected this computer for falling behind reading; catching up")]
+    Slow,
     #[error("you closed the chat")]
     Closed,
 }

@@ -26,8 +26,15 @@ use crate::key::Key;
 use crate::outbox::{Outbox, Pending};
 use crate::payload::{
     Body, MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_REASON_CHARS, Message, MessageRef, Outgoing,
+    PROTO_ROOMS,
 };
 use crate::session::{Alert, Session};
+
+pub(crate) mod room;
+#[cfg(test)]
+mod room_frames;
+
+pub(crate) use room::Room;
 
 pub(crate) type Reader = FramedRead<OwnedReadHalf, LineCodec>;
 pub(crate) type Writer = FramedWrite<OwnedWriteHalf, LineCodec>;
@@ -211,6 +218,9 @@ pub(crate) struct Link {
     /// Protocol 2: ids received in this read burst, acknowledged together
     /// once it is over.
     to_ack: Vec<String>,
+    /// A client's view of the room it is in; `None` on the server, which
+    /// takes no room frames from a client.
+    pub(crate) room: Option<Room>,
 }
 
 impl Link {
@@ -231,7 +241,15 @@ impl Link {
             last_sent: Instant::now(),
             tokens: true,
             to_ack: Vec::new(),
+            room: None,
         }
+    }
+
+    /// A client's link: room frames from the server are taken (protocol
+    /// 3), and a two-person chat gets a roster of two.
+    pub fn in_room(mut self, room: Room) -> Link {
+        self.room = Some(room);
+        self
     }
 
     /// Whether events carry their tokens ([`crate::Config::tokens`]).
@@ -463,6 +481,13 @@ async fn drive_inner<T>(
             resent,
         })
         .await?;
+    // A two-person chat (protocol 1 or 2) has a roster too: the server
+    // and us. In a room the server's `roster` frame comes first.
+    if link.session.version() < PROTO_ROOMS
+        && let Some(room) = &mut link.room
+    {
+        events.emit(room.pair(&link.peer)).await?;
+    }
     let offset = link.offset_secs();
     if offset.unsigned_abs() > 60 {
         events.emit(Event::ClockOffset { secs: offset }).await?;
@@ -644,40 +669,82 @@ async fn on_line(
                 received(message, &line, link, outbox, events).await?;
             }
         }
-        Body::Ack { of, .. } => acked(of, outbox, unsent, events).await?,
-        Body::Acks { ids, .. } => {
+        Body::Ack { of, to } => acked(of, to, link, outbox, unsent, events).await?,
+        Body::Acks { ids, to } => {
             for id in ids {
-                acked(id, outbox, unsent, events).await?;
+                acked(id, to, link, outbox, unsent, events).await?;
             }
         }
-        Body::Typing { active, .. } => {
-            let from = link.peer.name.clone();
+        Body::Typing { active, from } => {
+            let from = match (&link.room, from) {
+                (Some(room), Some(member)) => match room.name_of(&member) {
+                    Some(name) => name.to_owned(),
+                    // Someone the roster never named.
+                    None => return Ok(None),
+                },
+                _ => link.peer.name.clone(),
+            };
             events.emit(Event::Typing { from, active }).await?
         }
         Body::Ping => {
             link.send(&Body::Pong);
         }
-        Body::Bye { reason } => {
-            let name = link.peer.name.clone();
-            let reason = reason.chars().take(MAX_REASON_CHARS).collect();
-            return Ok(Some(Ended::PeerLeft { name, reason }));
+        Body::Bye { reason } => return Ok(Some(goodbye(link, reason))),
+        Body::Roster { you, members } => {
+            if let Some(room) = &mut link.room {
+                events.emit(room.roster(&you, members)).await?;
+            }
         }
-        // Rooms (protocol 3): not handled yet.
-        Body::Pong
-        | Body::Ready
-        | Body::Roster { .. }
-        | Body::Joined(_)
-        | Body::Left { .. }
-        | Body::Delivered { .. } => {}
+        Body::Joined(entry) => {
+            if let Some(event) = link.room.as_mut().and_then(|room| room.joined(entry)) {
+                events.emit(event).await?;
+            }
+        }
+        Body::Left { member, why } => {
+            let left = link.room.as_mut().and_then(|room| room.left(&member, &why));
+            if let Some(event) = left {
+                events.emit(event).await?;
+            }
+        }
+        Body::Delivered { ids, by } => {
+            if let Some(room) = &mut link.room {
+                for event in room.delivered(ids, &by) {
+                    events.emit(event).await?;
+                }
+            }
+        }
+        Body::Pong | Body::Ready => {}
     }
     Ok(None)
 }
 
+/// The peer's `bye`. A room server's reason says whether the client may
+/// come back (PROTOCOL.md, "Rooms"): only `slow` is not the end.
+fn goodbye(link: &Link, reason: String) -> Ended {
+    let name = link.peer.name.clone();
+    if link.room.is_some() && link.session.version() >= PROTO_ROOMS {
+        match reason.as_str() {
+            "new-key" => return Ended::NewKey { name },
+            "removed" => return Ended::Removed,
+            "slow" => return Ended::Slow,
+            "replaced" => return Ended::Replaced,
+            _ => {}
+        }
+    }
+    let reason = reason.chars().take(MAX_REASON_CHARS).collect();
+    Ended::PeerLeft { name, reason }
+}
+
 /// A message from the peer, in the frame `line`: acknowledged every time,
-/// shown the first time its id is seen.
+/// shown the first time its id is seen. In a room it names its sender;
+/// one that does not is the server's own.
 async fn received(
     Message {
-        id, text, sent_at, ..
+        id,
+        text,
+        sent_at,
+        name,
+        ..
     }: Message,
     line: &str,
     link: &mut Link,
@@ -686,7 +753,10 @@ async fn received(
 ) -> Result<(), Gone> {
     link.ack(id.clone());
     if outbox.first_sight(&id) {
-        let from = link.peer.name.clone();
+        let from = match name {
+            Some(name) if link.room.is_some() => name,
+            _ => link.peer.name.clone(),
+        };
         let token = link.for_event(line);
         events
             .emit(Event::Received {
@@ -702,9 +772,13 @@ async fn received(
 }
 
 /// Our message `id` was acknowledged: it leaves the outbox (if it was
-/// there: a re-sent copy is acknowledged twice).
+/// there: a re-sent copy is acknowledged twice). In a room the server
+/// acknowledges it with `to`, the members it relays it to: their
+/// delivery marks follow.
 async fn acked(
     id: String,
+    to: Option<u32>,
+    link: &mut Link,
     outbox: &mut Outbox,
     unsent: &mut usize,
     events: &Emitter,
@@ -713,7 +787,17 @@ async fn acked(
         if at < *unsent {
             *unsent -= 1;
         }
-        events.emit(Event::Acked { id }).await?;
+        let event = match (to, &mut link.room) {
+            (Some(to), Some(room)) => {
+                room.relayed(&id, to);
+                Event::Relayed {
+                    id,
+                    to: to as usize,
+                }
+            }
+            _ => Event::Acked { id },
+        };
+        events.emit(event).await?;
     }
     Ok(())
 }

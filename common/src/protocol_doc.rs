@@ -14,6 +14,7 @@ use crate::discovery::limits::{
     REJOIN_EVERY, ROAM_WAIT, SOURCE_ANSWERS_PER_SEC, SOURCE_BURST, SOURCES_MAX,
 };
 use crate::handshake::ErrCode;
+use crate::link::room::DELIVERY_MARKS;
 use crate::link::{BACKLOG_MAX, SEND_AHEAD};
 use crate::outbox::REMEMBERED_IDS;
 use crate::payload::{
@@ -109,6 +110,7 @@ fn the_limits_table_is_what_the_code_enforces() {
         ("member queue", bytes(MEMBER_QUEUE_BYTES)),
         ("held queue", bytes(HELD_QUEUE_BYTES)),
         ("removed members", REMOVED_MAX.to_string()),
+        ("delivery marks", format!("{} messages", grouped(DELIVERY_MARKS))),
     ];
     let table = limits_table();
     for (name, value) in &expected {

@@ -1,0 +1,696 @@
+//! Tests of terminal mode: the relay between a scripted engine and a
+//! transcript of stdout and stderr.
+
+use std::cell::RefCell;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::lines::{LINE_MAX, READ_CHUNK};
+use super::*;
+use crate::clock::Clock;
+use crate::error::ConnectError;
+use crate::event::{Command, Ended, Peer};
+
+/// stdout and stderr as one transcript, each line marked with its stream,
+/// so a test sees what was written and in which order.
+#[derive(Clone, Default)]
+struct Transcript(Rc<RefCell<Vec<String>>>);
+
+/// One of the two streams writing into a [`Transcript`].
+struct Stream {
+    transcript: Transcript,
+    name: &'static str,
+    partial: Vec<u8>,
+}
+
+impl Transcript {
+    fn stream(&self, name: &'static str) -> Stream {
+        Stream {
+            transcript: self.clone(),
+            name,
+            partial: Vec::new(),
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.0.borrow().clone()
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.partial.extend_from_slice(bytes);
+        while let Some(at) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=at).collect();
+            let line = String::from_utf8(line).unwrap();
+            let line = format!("{}| {}", self.name, line.trim_end_matches('\n'));
+            self.transcript.0.borrow_mut().push(line);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Write::write(self.get_mut(), bytes))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The engine's side of a relay under test: what the relay asks of it,
+/// and the events to give it.
+struct Engine {
+    cmds: UnboundedReceiver<Command>,
+    events: mpsc::Sender<Event>,
+}
+
+impl Engine {
+    /// The next command, with a message's text standing for the message.
+    async fn next(&mut self) -> Asked {
+        match self
+            .cmds
+            .recv()
+            .await
+            .expect("the relay dropped its handle")
+        {
+            Command::Send { id, text, .. } => Asked::Send { id, text },
+            Command::Close => Asked::Close,
+            Command::Quit => Asked::Quit,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    async fn emit(&self, event: Event) {
+        self.events.send(event).await.unwrap();
+    }
+
+    /// The peer acknowledged each of `ids`.
+    async fn ack_all(&self, ids: impl IntoIterator<Item = String>) {
+        for id in ids {
+            self.emit(Event::Acked { id }).await;
+        }
+    }
+}
+
+/// Everything typed was delivered, and the client connected.
+const ALL_DELIVERED: Exit = Exit {
+    undelivered: 0,
+    failed: false,
+};
+
+#[derive(Debug, PartialEq)]
+enum Asked {
+    Send { id: String, text: String },
+    Close,
+    Quit,
+}
+
+fn engine() -> (Handle, mpsc::Receiver<Event>, Engine) {
+    let (handle, cmds) = Handle::new(Clock::system());
+    let (events, rx) = mpsc::channel(256);
+    (handle, rx, Engine { cmds, events })
+}
+
+/// The relay fed `input`, until the engine stops, beside `drive`.
+async fn relay_with(
+    input: impl AsyncRead + Unpin,
+    interrupts: impl futures::Stream<Item = ()> + Unpin,
+    drive: impl AsyncFnOnce(Engine),
+) -> (Exit, Vec<String>) {
+    let (handle, events, engine) = engine();
+    let transcript = Transcript::default();
+    let run = relay(
+        handle,
+        events,
+        input,
+        interrupts,
+        transcript.stream("out"),
+        transcript.stream("err"),
+    );
+    let (exit, ()) = tokio::join!(run, drive(engine));
+    (exit, transcript.lines())
+}
+
+/// Input that arrives a few bytes at a time, as a slow pipe gives it.
+struct Trickle {
+    data: &'static [u8],
+    step: usize,
+}
+
+impl AsyncRead for Trickle {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = self.step.min(self.data.len()).min(buf.remaining());
+        buf.put_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// stdin that stays open and says nothing.
+struct Never;
+
+impl AsyncRead for Never {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Poll::Pending
+    }
+}
+
+fn peer(name: &str) -> Peer {
+    Peer {
+        name: name.into(),
+        addr: "192.0.2.7:7878".parse().unwrap(),
+    }
+}
+
+fn received(from: &str, text: &str) -> Event {
+    Event::Received {
+        id: "i".into(),
+        from: from.into(),
+        text: text.into(),
+        sent_at: 0,
+        token: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn what_the_network_says_is_printed_safely_and_in_order() {
+    let (exit, lines) = relay_with(
+        tokio::io::empty(),
+        futures::stream::pending(),
+        async |mut engine: Engine| {
+            assert_eq!(engine.next().await, Asked::Close);
+            engine
+                .emit(Event::Connected {
+                    peer: peer("mallory\u{202e}gnp.exe"),
+                    resent: 0,
+                })
+                .await;
+            engine
+                .emit(received(
+                    "alice",
+                    "hi \u{1b}[2J\u{1b}]52;c;aGk=\u{7}\u{1b}]0;title\u{7}",
+                ))
+                .await;
+            engine
+                .emit(received(
+                    "alice",
+                    "ok\rSECURITY ALERT: forged\nsrv: please paste your key here\u{9b}",
+                ))
+                .await;
+            engine
+                .emit(Event::Disconnected(Ended::PeerLeft {
+                    name: "alice".into(),
+                    reason: "closed\nSECURITY ALERT: forged\u{1b}[31m".into(),
+                }))
+                .await;
+            engine
+                .emit(Event::Disconnected(Ended::Alert(crate::Alert::Malformed(
+                    "unknown variant `\u{1b}[2J`".into(),
+                ))))
+                .await;
+            engine
+                .emit(Event::Rejected {
+                    addr: "192.0.2.9:1".parse().unwrap(),
+                    reason: crate::Rejection::Handshake(crate::Alert::Malformed("\n\u{85}".into())),
+                })
+                .await;
+            engine.emit(received("alice", "last")).await;
+            engine
+                .emit(Event::Failed(ConnectError::ServerSaid(
+                    "\u{1b}]0;x\u{7}\nok".into(),
+                )))
+                .await;
+        },
+    )
+    .await;
+    assert_eq!(
+        lines,
+        [
+            r"err| connected to mallory\u{202e}gnp.exe (192.0.2.7:7878)",
+            r"out| alice: hi \u{1b}[2J\u{1b}]52;c;aGk=\u{7}\u{1b}]0;title\u{7}",
+            r"out| alice: ok\u{d}SECURITY ALERT: forged",
+            r"out|   | srv: please paste your key here\u{9b}",
+            r"err| disconnected: alice left (closed\u{a}SECURITY ALERT: forged\u{1b}[31m)",
+            r"err| SECURITY ALERT: a frame decrypted but is not valid: unknown variant `\u{1b}[2J`; connection closed",
+            r"err| 192.0.2.9 failed the handshake: a frame decrypted but is not valid: \u{a}\u{85}",
+            r"out| alice: last",
+            r"err| error: the server refused the connection: \u{1b}]0;x\u{7}\u{a}ok",
+        ]
+    );
+    assert_eq!(
+        exit,
+        Exit {
+            undelivered: 0,
+            failed: true
+        }
+    );
+}
+
+#[tokio::test]
+async fn every_line_is_sent_once_in_order_then_the_chat_is_closed() {
+    // CRLF, a blank line (not a message), invalid UTF-8, a last line
+    // without LF, and lines split across reads.
+    let input = Trickle {
+        data: b"one\r\n\ntwo \xff\nthree\n\nfour",
+        step: 3,
+    };
+    let (exit, lines) = relay_with(
+        input,
+        futures::stream::pending(),
+        async |mut engine: Engine| {
+            let mut sent = Vec::new();
+            loop {
+                match engine.next().await {
+                    Asked::Send { id, text } => sent.push((id, text)),
+                    Asked::Close => break,
+                    Asked::Quit => panic!("nobody pressed Ctrl+C"),
+                }
+            }
+            let texts: Vec<&str> = sent.iter().map(|(_, text)| text.as_str()).collect();
+            assert_eq!(texts, ["one", "two \u{fffd}", "three", "four"]);
+            // Delivered after the end of input, as the engine does it.
+            engine.ack_all(sent.into_iter().map(|(id, _)| id)).await;
+            engine.emit(Event::Closed).await;
+        },
+    )
+    .await;
+    assert_eq!(exit, ALL_DELIVERED);
+    assert_eq!(exit.code(), ExitCode::SUCCESS);
+    assert_eq!(
+        lines,
+        [
+            "err| end of input: 4 typed lines still to deliver; leaving once delivered (Ctrl+C leaves now)"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn lines_not_acknowledged_when_the_engine_stops_fail_the_exit() {
+    let (exit, lines) = relay_with(
+        &b"a\nb\nc\n"[..],
+        futures::stream::pending(),
+        async |mut engine: Engine| {
+            assert!(matches!(engine.next().await, Asked::Send { .. }));
+            let Asked::Send { id, .. } = engine.next().await else {
+                panic!()
+            };
+            assert!(matches!(engine.next().await, Asked::Send { .. }));
+            assert_eq!(engine.next().await, Asked::Close);
+            // One delivered (not the oldest), then nothing more: an id
+            // never sent changes nothing.
+            engine.emit(Event::Acked { id: id.clone() }).await;
+            engine.emit(Event::Acked { id }).await;
+            engine
+                .emit(Event::Acked {
+                    id: "unknown".into(),
+                })
+                .await;
+            engine.emit(Event::Closed).await;
+        },
+    )
+    .await;
+    assert_eq!(
+        lines,
+        [
+            "err| end of input: 3 typed lines still to deliver; leaving once delivered (Ctrl+C leaves now)",
+            "err| 2 typed lines not delivered",
+        ]
+    );
+    assert_eq!(
+        exit,
+        Exit {
+            undelivered: 2,
+            failed: false
+        }
+    );
+    assert_eq!(exit.code(), ExitCode::FAILURE);
+}
+
+#[tokio::test]
+async fn the_event_stream_ending_with_lines_undelivered_fails_the_exit() {
+    // A client whose server said bye: no `Closed`, the stream just ends,
+    // and stdin is still open.
+    let input = (&b"a\n"[..]).chain(Never);
+    let (exit, lines) = relay_with(
+        input,
+        futures::stream::pending(),
+        async |mut engine: Engine| {
+            assert!(matches!(engine.next().await, Asked::Send { .. }));
+            engine
+                .emit(Event::Disconnected(Ended::PeerLeft {
+                    name: "bob".into(),
+                    reason: "closed".into(),
+                }))
+                .await;
+            drop(engine);
+        },
+    )
+    .await;
+    assert_eq!(
+        lines,
+        [
+            "err| disconnected: bob left (closed)",
+            "err| 1 typed line not delivered"
+        ]
+    );
+    assert_eq!(
+        exit,
+        Exit {
+            undelivered: 1,
+            failed: false
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_line_too_long_for_a_message_is_dropped_as_it_comes() {
+    // The largest message, with CRLF, passes; one byte more is refused
+    // without being held in memory; the line after it is sent.
+    let mut data = vec![b'x'; MAX_TEXT_BYTES];
+    data.extend_from_slice(b"\r\n");
+    data.extend(std::iter::repeat_n(b'y', 3 * LINE_MAX));
+    data.extend_from_slice(b"\nafter\n");
+    let data: &'static [u8] = data.leak();
+    let mut lines = Lines::default();
+    let mut input = Trickle {
+        data,
+        step: READ_CHUNK,
+    };
+    let mut got = Vec::new();
+    let mut most = 0;
+    loop {
+        let eof = input.read_buf(lines.buffer()).await.unwrap() == 0;
+        most = most.max(lines.buf.len());
+        while let Some(line) = lines.next_line(eof) {
+            got.push(match line {
+                Line::Text(text) => String::from_utf8_lossy(text).into_owned(),
+                Line::TooLong => "too long".to_owned(),
+            });
+        }
+        if eof {
+            break;
+        }
+    }
+    let largest = format!("{}\r", "x".repeat(MAX_TEXT_BYTES));
+    assert_eq!(got, [largest.as_str(), "too long", "after"]);
+    assert!(most <= LINE_MAX + 2 * READ_CHUNK, "{most}");
+
+    let input = Trickle {
+        data,
+        step: READ_CHUNK,
+    };
+    let (exit, lines) = relay_with(
+        input,
+        futures::stream::pending(),
+        async |mut engine: Engine| {
+            let Asked::Send { text, .. } = engine.next().await else {
+                panic!()
+            };
+            assert_eq!(text.len(), MAX_TEXT_BYTES);
+            let Asked::Send { text, .. } = engine.next().await else {
+                panic!()
+            };
+            assert_eq!(text, "after");
+            assert_eq!(engine.next().await, Asked::Close);
+            engine.emit(Event::Closed).await;
+        },
+    )
+    .await;
+    assert_eq!(
+        lines[0],
+        "err| not sent: a line is over the limit of 262144 bytes"
+    );
+    assert_eq!(exit.undelivered, 3, "{lines:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn reading_pauses_while_too_much_is_unacknowledged() {
+    const LINE: usize = 1000;
+    let total = 3 * IN_FLIGHT_MAX / LINE;
+    let data: Vec<u8> = (0..total)
+        .flat_map(|i| format!("{i:0999}\n").into_bytes())
+        .collect();
+    let input: &'static [u8] = data.leak();
+    let (exit, _) = relay_with(input, futures::stream::pending(), async |mut engine: Engine| {
+        let mut unacked = Vec::new();
+        let mut texts = Vec::new();
+        let mut pauses = 0;
+        loop {
+            // With time paused, this sleep ends only once every task
+            // is idle: the relay has read all it is going to.
+            tokio::select! {
+                biased;
+                asked = engine.next() => match asked {
+                    Asked::Send { id, text } => {
+                        unacked.push(id);
+                        texts.push(text);
+                    }
+                    Asked::Close => break,
+                    Asked::Quit => panic!("nobody pressed Ctrl+C"),
+                },
+                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+                    let in_flight = unacked.len() * LINE;
+                    assert!(in_flight >= IN_FLIGHT_MAX, "paused early at {in_flight}");
+                    assert!(in_flight < IN_FLIGHT_MAX + 2 * READ_CHUNK, "read on at {in_flight}");
+                    assert!(texts.len() < total);
+                    pauses += 1;
+                    engine.ack_all(unacked.drain(..)).await;
+                }
+            }
+        }
+        // Paused at about a third and two thirds; the rest fits.
+        assert_eq!(pauses, 2);
+        let expected: Vec<String> = (0..total).map(|i| format!("{i:0999}")).collect();
+        assert!(texts == expected, "every line once, in order");
+        engine.ack_all(unacked).await;
+        engine.emit(Event::Closed).await;
+    })
+    .await;
+    assert_eq!(exit, ALL_DELIVERED);
+}
+
+#[tokio::test]
+async fn ctrl_c_quits_at_once_and_counts_what_was_not_delivered() {
+    let (press, interrupts) = futures::channel::mpsc::unbounded::<()>();
+    // stdin stays open: only Ctrl+C can end this.
+    let input = (&b"kept\nlost\n"[..]).chain(Never);
+    let (exit, lines) = relay_with(input, interrupts, async |mut engine: Engine| {
+        let Asked::Send { id, .. } = engine.next().await else {
+            panic!()
+        };
+        engine.emit(Event::Acked { id }).await;
+        assert!(matches!(engine.next().await, Asked::Send { .. }));
+        press.unbounded_send(()).unwrap();
+        assert_eq!(engine.next().await, Asked::Quit);
+        engine.emit(Event::Closed).await;
+    })
+    .await;
+    assert_eq!(lines, ["err| interrupted: 1 typed line not delivered"]);
+    assert_eq!(
+        exit,
+        Exit {
+            undelivered: 1,
+            failed: false
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_ctrl_c_leaves_without_waiting_for_the_engine() {
+    let (press, interrupts) = futures::channel::mpsc::unbounded::<()>();
+    let input = (&b"lost\n"[..]).chain(Never);
+    // Time is paused: if the relay waited for the engine, this would
+    // time out as soon as everything else had stopped.
+    let (keep, _kept) = std::sync::mpsc::channel();
+    let relayed = relay_with(input, interrupts, async |mut engine: Engine| {
+        assert!(matches!(engine.next().await, Asked::Send { .. }));
+        press.unbounded_send(()).unwrap();
+        assert_eq!(engine.next().await, Asked::Quit);
+        // Saying goodbye hangs (a network that stopped answering): the
+        // engine never says Closed, and stays.
+        press.unbounded_send(()).unwrap();
+        keep.send(engine).unwrap();
+    });
+    let (exit, lines) = tokio::time::timeout(std::time::Duration::from_secs(60), relayed)
+        .await
+        .expect("the second Ctrl+C did not end the relay");
+    assert_eq!(lines, ["err| interrupted: 1 typed line not delivered"]);
+    assert_eq!(exit.undelivered, 1);
+}
+
+#[tokio::test]
+async fn probes_answered_are_counted_per_source_apart_from_rejections() {
+    let probed = |ip: &str| Event::Probed {
+        from: format!("{ip}:50000").parse().unwrap(),
+    };
+    let (_, lines) = relay_with(
+        tokio::io::empty(),
+        futures::stream::pending(),
+        async |mut engine: Engine| {
+            assert_eq!(engine.next().await, Asked::Close);
+            for _ in 0..12 {
+                engine.emit(probed("10.0.0.7")).await;
+            }
+            engine
+                .emit(Event::Rejected {
+                    addr: "10.0.0.7:50000".parse().unwrap(),
+                    reason: crate::Rejection::BadProbe,
+                })
+                .await;
+            engine.emit(probed("10.0.0.8")).await;
+            engine.emit(Event::Closed).await;
+        },
+    )
+    .await;
+    assert_eq!(
+        lines,
+        [
+            "err| 10.0.0.7 looked for this server",
+            "err| 10.0.0.7 looked for this server: 10 times",
+            "err| 10.0.0.7 sent a UDP datagram that is not a discovery probe with this key",
+            "err| 10.0.0.8 looked for this server",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn turned_away_connections_are_counted_not_listed() {
+    let rejected = |ip: &str, reason| Event::Rejected {
+        addr: format!("{ip}:50000").parse().unwrap(),
+        reason,
+    };
+    let (exit, lines) = relay_with(
+        tokio::io::empty(),
+        futures::stream::pending(),
+        async |mut engine: Engine| {
+            assert_eq!(engine.next().await, Asked::Close);
+            for _ in 0..1000 {
+                engine
+                    .emit(rejected("127.0.0.1", crate::Rejection::KeyMismatch))
+                    .await;
+            }
+            for _ in 0..3 {
+                engine
+                    .emit(rejected("127.0.0.1", crate::Rejection::Timeout))
+                    .await;
+                engine
+                    .emit(rejected("127.0.0.2", crate::Rejection::KeyMismatch))
+                    .await;
+            }
+            engine.emit(Event::Closed).await;
+        },
+    )
+    .await;
+    assert_eq!(
+        lines,
+        [
+            "err| 127.0.0.1 tried a different key",
+            "err| 127.0.0.1 tried a different key: 10 times",
+            "err| 127.0.0.1 tried a different key: 100 times",
+            "err| 127.0.0.1 tried a different key: 1000 times",
+            "err| 127.0.0.1 said nothing valid within the time limit",
+            "err| 127.0.0.2 tried a different key",
+        ]
+    );
+    assert_eq!(exit, ALL_DELIVERED);
+}
+
+#[test]
+fn the_count_of_turned_away_connections_stays_small() {
+    let mut tally = TurnedAway::default();
+    for i in 0..10_000u32 {
+        let ip = IpAddr::from((i % 1000).to_be_bytes());
+        tally.add(ip, &crate::Rejection::KeyMismatch);
+    }
+    assert_eq!(tally.rows.len(), TurnedAway::ROWS);
+}
+
+fn member(name: &str, addr: Option<&str>, you: bool) -> crate::Member {
+    crate::Member {
+        id: crate::payload::random_id(),
+        name: name.into(),
+        addr: addr.map(|a| a.parse().unwrap()),
+        since: 0,
+        you,
+    }
+}
+
+#[tokio::test]
+async fn a_room_says_who_is_in_it_and_who_comes_and_goes_and_a_relayed_line_is_delivered() {
+    let (exit, lines) = relay_with(
+        &b"hi all\n"[..],
+        futures::stream::pending(),
+        async |mut engine: Engine| {
+            let Asked::Send { id, .. } = engine.next().await else {
+                panic!()
+            };
+            assert_eq!(engine.next().await, Asked::Close);
+            engine
+                .emit(Event::Connected {
+                    peer: peer("bob"),
+                    resent: 0,
+                })
+                .await;
+            engine
+                .emit(Event::Roster(vec![
+                    member("bob", None, false),
+                    member("alice\u{1b}[2J", Some("10.0.0.5:51234"), false),
+                    member("carol", None, true),
+                ]))
+                .await;
+            let dave = member("dave", Some("10.0.0.9:40000"), false);
+            engine.emit(Event::Joined(dave.clone())).await;
+            engine.emit(received("dave", "hey")).await;
+            engine
+                .emit(Event::Left {
+                    member: dave,
+                    why: crate::Why::Lost,
+                })
+                .await;
+            // The server holds it: delivered as far as this program goes.
+            engine.emit(Event::Relayed { id, to: 3 }).await;
+            engine.emit(Event::Closed).await;
+        },
+    )
+    .await;
+    assert_eq!(
+        lines,
+        [
+            "err| end of input: 1 typed line still to deliver; leaving once delivered (Ctrl+C leaves now)",
+            "err| connected to bob (192.0.2.7:7878)",
+            r"err| in the room: bob, alice\u{1b}[2J, you (carol)",
+            "err| dave joined (10.0.0.9:40000)",
+            "out| dave: hey",
+            "err| dave lost connection",
+        ]
+    );
+    assert_eq!(exit, ALL_DELIVERED);
+}
