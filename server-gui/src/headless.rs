@@ -15,19 +15,28 @@ pub fn key() -> Result<Key, String> {
     }
 }
 
-/// `discovery`: answer discovery probes (`--no-discovery` unset).
-pub fn run(key: Key, port: u16, bind: Option<IpAddr>, name: String, discovery: bool) -> ExitCode {
-    let mut chat = Config::new(key.clone(), name);
+/// The room the command line asks for.
+pub struct Room {
+    pub port: u16,
+    pub bind: Option<IpAddr>,
+    pub name: String,
+    /// Answer discovery probes (`--no-discovery` unset).
+    pub discovery: bool,
+    pub max_members: usize,
+}
+
+pub fn run(key: Key, room: Room) -> ExitCode {
+    let mut chat = Config::new(key.clone(), room.name);
     // Terminal mode never shows ciphertext.
     chat.tokens = false;
-    if !discovery {
+    if !room.discovery {
         chat.discovery = None;
     }
     let config = ServerConfig {
         chat,
-        port,
-        bind,
-        max_members: common::DEFAULT_MAX_MEMBERS,
+        port: room.port,
+        bind: room.bind,
+        max_members: room.max_members,
     };
     terminal::run(async {
         let server = match Server::bind(config).await {

@@ -5,9 +5,10 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
+use common::config::MAX_MEMBERS_LIMIT;
 use common::settings::Store;
 use common::ui::desktop;
-use common::{Config, ServerConfig};
+use common::{Config, DEFAULT_MAX_MEMBERS, ServerConfig};
 use server_gui::App;
 use server_gui::remember::Remembered;
 
@@ -41,6 +42,22 @@ struct Args {
     /// Do not answer discovery probes: clients must type an address.
     #[arg(long)]
     no_discovery: bool,
+    /// How many people the room holds at most, you included; the next one
+    /// is turned away ("the room is full").
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_MEMBERS, value_parser = max_members)]
+    max_members: usize,
+}
+
+/// `--max-members`: a number from 2 (you and one more) to what a roster
+/// can list.
+fn max_members(text: &str) -> Result<usize, String> {
+    let limit = MAX_MEMBERS_LIMIT;
+    match text.trim().parse::<usize>() {
+        Ok(n) if (2..=limit).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "a room holds 2 to {limit} members, you included; `{text}` is not one of those numbers"
+        )),
+    }
 }
 
 fn main() -> ExitCode {
@@ -55,7 +72,14 @@ fn main() -> ExitCode {
     if args.headless {
         let name = args.name.unwrap_or_else(server_gui::remember::default_name);
         let port = args.port.unwrap_or(common::DEFAULT_PORT);
-        return headless::run(key, port, args.bind, name, !args.no_discovery);
+        let room = headless::Room {
+            port,
+            bind: args.bind,
+            name,
+            discovery: !args.no_discovery,
+            max_members: args.max_members,
+        };
+        return headless::run(key, room);
     }
     if let Some(why) = desktop::missing_display() {
         eprintln!("error: {why}");
@@ -67,7 +91,7 @@ fn main() -> ExitCode {
         chat: Config::new(key, remembered.name(args.name)),
         port: remembered.port(args.port),
         bind: args.bind,
-        max_members: common::DEFAULT_MAX_MEMBERS,
+        max_members: args.max_members,
     };
     if args.no_discovery {
         config.chat.discovery = None;

@@ -532,3 +532,23 @@ fn without_a_display_the_windows_say_so_and_point_to_headless() {
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     }
 }
+
+#[test]
+fn a_room_size_out_of_range_is_one_clear_line() {
+    for size in ["1", "257", "many"] {
+        let mut server = start(
+            "server-gui",
+            &["--headless", "--bind", "127.0.0.1", "--max-members", size],
+            None,
+        );
+        assert_eq!(exit_code(&mut server), 2, "a usage error");
+        let err = rest(&server.err);
+        assert!(
+            err[0].contains(&format!(
+                "a room holds 2 to 256 members, you included; `{size}` is not one of those numbers"
+            )),
+            "{err:?}"
+        );
+        assert_eq!(rest(&server.out), Vec::<String>::new(), "nothing started");
+    }
+}
