@@ -7,3 +7,4 @@ pub mod engines;
 pub mod programs;
 pub mod proxy;
 pub mod raw;
+pub mod room;

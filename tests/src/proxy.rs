@@ -72,6 +72,8 @@ struct State {
     /// Connections whose id is at most this are blackholed.
     blackholed_upto: u64,
     next_conn: u64,
+    /// New connections wait, accepted but not forwarded.
+    hold_new: bool,
 }
 
 impl State {
@@ -212,6 +214,20 @@ impl Proxy {
         self.turn_away(n, TurnAway::Answer(format!("{line}\n")));
     }
 
+    /// New connections are accepted but wait, neither forwarded nor
+    /// closed, with whatever their client sends, until
+    /// [`Proxy::release_new`]: a client that is kept away without losing
+    /// its hello.
+    pub fn hold_new(&self) {
+        self.shared.state().hold_new = true;
+    }
+
+    /// Forwards the held connection (and the next ones) again.
+    pub fn release_new(&self) {
+        self.shared.state().hold_new = false;
+        self.shared.poke.notify_waiters();
+    }
+
     fn turn_away(&self, n: usize, how: TurnAway) {
         let mut state = self.shared.state();
         state.turn_away.extend(std::iter::repeat_n(how, n));
@@ -228,6 +244,7 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
             }
             continue;
         }
+        released(&shared).await;
         let Ok(server) = TcpStream::connect(shared.target).await else {
             continue;
         };
@@ -270,6 +287,17 @@ async fn answer(client: TcpStream, line: String) {
     if write.write_all(line.as_bytes()).await.is_ok() {
         let _ = write.shutdown().await;
         let _ = read.read_to_end(&mut Vec::new()).await;
+    }
+}
+
+/// Returns once new connections are no longer held.
+async fn released(shared: &Shared) {
+    loop {
+        let poked = shared.poke.notified();
+        if !shared.state().hold_new {
+            return;
+        }
+        poked.await;
     }
 }
 

@@ -6,8 +6,9 @@
 use common::Key;
 use common::clock::Clock;
 use common::handshake;
-use common::payload::{Body, Hello, PROTO, random_id};
+use common::payload::{Body, PROTO, PROTO_ROOMS, random_id};
 use common::session::{Role, Session};
+use common::token;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -61,6 +62,53 @@ impl RawPeer {
         peer.session =
             Session::new(key.clone(), clock, sid, Role::Client, offset).speaking(welcome.proto);
         peer
+    }
+
+    /// Connects to a room server as a protocol-3 client that names
+    /// `member` and proves its place with `proof` (a link of its chain, see
+    /// `common::place`), and completes the handshake. `Err` holds the
+    /// server's answer when it was not a welcome (an `ERR` line), or `""`
+    /// if the server closed without one.
+    pub async fn join(
+        key: &Key,
+        port: u16,
+        name: &str,
+        member: &str,
+        proof: &str,
+    ) -> Result<RawPeer, String> {
+        let clock = Clock::system();
+        let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let (read, write) = stream.into_split();
+        let mut peer = RawPeer {
+            session: Session::new(key.clone(), clock.clone(), String::new(), Role::Client, 0),
+            lines: BufReader::new(read),
+            write,
+        };
+        let nonce = random_id();
+        // Written out by hand (the tests crate has no JSON of its own): a
+        // name, member or proof that JSON would escape is the caller's bug.
+        assert!(
+            [name, member, proof].iter().all(|s| s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || " -_".contains(c))),
+            "a hello field that needs escaping"
+        );
+        let hello = format!(
+            r#"{{"kind":"hello","proto":{PROTO},"nonce":"{nonce}","name":"{name}","max_proto":{PROTO_ROOMS},"member":"{member}","proof":"{proof}"}}"#
+        );
+        peer.send_line(&token::seal(key, &clock, hello.as_bytes()))
+            .await;
+        let line = peer.read_line().await.unwrap_or_default();
+        let Ok((welcome, offset)) =
+            handshake::open_welcome(key, &clock, &line, &nonce, PROTO_ROOMS)
+        else {
+            return Err(line);
+        };
+        let sid = format!("{nonce}.{}", welcome.nonce);
+        peer.session =
+            Session::new(key.clone(), clock, sid, Role::Client, offset).speaking(welcome.proto);
+        peer.send(&Body::Ready).await;
+        Ok(peer)
     }
 
     /// Accepts one client engine on `listener` and completes the handshake
@@ -148,48 +196,6 @@ impl RawPeer {
     /// Waits until the engine closes the connection.
     pub async fn closed(&mut self) {
         while self.read_line().await.is_some() {}
-    }
-}
-
-/// A server by hand for a client engine: its hello as it came, answered
-/// by the test (a welcome of any version, or an `ERR` line).
-impl RawPeer {
-    /// Accepts one client engine on `listener` and reads its hello (with
-    /// the client's clock offset), answering nothing yet.
-    pub async fn hello(key: &Key, listener: &TcpListener) -> (RawPeer, Hello, i64) {
-        let clock = Clock::system();
-        let (stream, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
-        let (read, write) = stream.into_split();
-        let mut peer = RawPeer {
-            session: Session::new(key.clone(), clock.clone(), String::new(), Role::Server, 0),
-            lines: BufReader::new(read),
-            write,
-        };
-        let line = peer.read_line().await.expect("no hello");
-        let (hello, offset) = handshake::open_hello(key, &clock, &line).unwrap();
-        (peer, hello, offset)
-    }
-
-    /// Answers `hello` (from [`RawPeer::hello`]) as a server named `name`
-    /// that speaks versions up to `max`, and waits for `ready`.
-    pub async fn welcome(&mut self, key: &Key, hello: &Hello, offset: i64, name: &str, max: u32) {
-        let clock = Clock::system();
-        let version = hello.common_version(max).expect("no common version");
-        let nonce = random_id();
-        self.send_line(&handshake::seal_welcome(
-            key,
-            &clock,
-            &nonce,
-            &hello.nonce,
-            name,
-            version,
-        ))
-        .await;
-        let sid = format!("{}.{nonce}", hello.nonce);
-        self.session =
-            Session::new(key.clone(), clock, sid, Role::Server, offset).speaking(version);
-        let ready = self.read_line().await.expect("no ready");
-        assert_eq!(self.session.open(&ready), Ok(Some(Body::Ready)));
     }
 }
 

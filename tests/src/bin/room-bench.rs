@@ -1,0 +1,437 @@
+//! The room benchmark of issue 12 ("Performance"), against the real
+//! release programs in terminal mode on loopback: one `server-gui
+//! --headless` and `members - 1` `client-gui --headless` processes, each
+//! typed into on stdin and read on stdout, as people would use them.
+//!
+//! For a room of `--members` (50) and, in the same run, a two-member
+//! baseline, it measures:
+//! - fan-out: the time from writing a 100-byte line into one client's stdin
+//!   to that line out of the stdout of the last of all the other members
+//!   (the server included), one line at a time, p50 and p99 of `--samples`;
+//! - everyone talking: every member types `--messages / members` lines at
+//!   once; the messages per second from the first line typed to the last
+//!   line shown by the last member (each line is checked to be shown once,
+//!   in its sender's order, by every other member);
+//! - the server's CPU time (utime + stime from /proc) during that phase,
+//!   divided by messages × recipients.
+//!
+//! Timings are taken by a reader thread per program the moment a line comes
+//! out of its stdout. Run by hand through `.ci/room-bench` (it builds the
+//! release programs first); CI does not run it. Only 127.0.0.1 is used.
+//!
+//! Usage: `room-bench [--bin-dir DIR] [--members 50] [--samples 300]
+//! [--messages 5000] [--size 100]`
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A wait that hits this is a failure of the programs, not a slow run.
+const STALL: Duration = Duration::from_secs(60);
+
+struct Options {
+    bin_dir: PathBuf,
+    members: usize,
+    samples: usize,
+    messages: usize,
+    size: usize,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        bin_dir: std::env::current_exe()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .to_path_buf(),
+        members: 50,
+        samples: 300,
+        messages: 5_000,
+        size: 100,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage(&flag));
+        match flag.as_str() {
+            "--bin-dir" => o.bin_dir = PathBuf::from(value()),
+            "--members" => o.members = value().parse().unwrap_or_else(|_| usage(&flag)),
+            "--samples" => o.samples = value().parse().unwrap_or_else(|_| usage(&flag)),
+            "--messages" => o.messages = value().parse().unwrap_or_else(|_| usage(&flag)),
+            "--size" => o.size = value().parse().unwrap_or_else(|_| usage(&flag)),
+            _ => usage(&flag),
+        }
+    }
+    if o.members < 2 || o.size < 24 {
+        usage("--members (at least 2) or --size (at least 24)");
+    }
+    o
+}
+
+fn usage(flag: &str) -> ! {
+    eprintln!(
+        "room-bench: bad or missing value for {flag}\nusage: room-bench [--bin-dir DIR] \
+         [--members 50] [--samples 300] [--messages 5000] [--size 100]"
+    );
+    std::process::exit(2)
+}
+
+/// One line out of one member's stdout: who showed it, when, and the
+/// sender's name and the text as shown (`name: text`).
+struct Line {
+    member: usize,
+    at: Instant,
+    from: String,
+    text: String,
+}
+
+/// A running program: its stdin (what it types) and its pid.
+struct Program {
+    child: Child,
+    stdin: ChildStdin,
+}
+
+impl Program {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn type_line(&mut self, line: &str) {
+        self.stdin.write_all(line.as_bytes()).unwrap();
+        self.stdin.write_all(b"\n").unwrap();
+        self.stdin.flush().unwrap();
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `member`'s stdout line by line onto `lines` from a thread of its
+/// own, so each line is timed as it comes out.
+fn read_lines(member: usize, out: impl std::io::Read + Send + 'static, lines: mpsc::Sender<Line>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { return };
+            let at = Instant::now();
+            let Some((from, text)) = line.split_once(": ") else {
+                continue;
+            };
+            let line = Line {
+                member,
+                at,
+                from: from.to_owned(),
+                text: text.to_owned(),
+            };
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Keeps a program's stderr drained (status lines; a full pipe would
+/// block it).
+fn drain(err: impl std::io::Read + Send + 'static) {
+    std::thread::spawn(move || {
+        let mut err = BufReader::new(err);
+        let mut sink = Vec::new();
+        while err.read_until(b'\n', &mut sink).unwrap_or(0) > 0 {
+            sink.clear();
+        }
+    });
+}
+
+/// The member's name: the server is m00.
+fn name(member: usize) -> String {
+    format!("m{member:02}")
+}
+
+/// A room of `n` members: the programs, and every line they show.
+struct Room {
+    programs: Vec<Program>,
+    lines: mpsc::Receiver<Line>,
+}
+
+fn start_room(bin: &Path, n: usize) -> Room {
+    let (tx, lines) = mpsc::channel();
+    let mut server = Command::new(bin.join("server-gui"))
+        .args([
+            "--headless",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-discovery",
+        ])
+        .args(["--max-members", &n.max(2).to_string(), "--name", &name(0)])
+        .env_remove("FERNET_CHAT_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server-gui: build the release programs first (.ci/room-bench does)");
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    let mut first = |prefix: &str| {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        line.trim()
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("server-gui said {line:?}, not {prefix}..."))
+            .to_owned()
+    };
+    let key = first("key: ");
+    let addr = first("listening: ");
+    drain(server.stderr.take().unwrap());
+    let stdin = server.stdin.take().unwrap();
+    read_lines(0, out.into_inner(), tx.clone());
+    let mut programs = vec![Program {
+        child: server,
+        stdin,
+    }];
+    for member in 1..n {
+        let mut child = Command::new(bin.join("client-gui"))
+            .args(["--headless", "--connect", &addr, "--no-discovery"])
+            .args(["--name", &name(member)])
+            .env("FERNET_CHAT_KEY", &key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("client-gui");
+        read_lines(member, child.stdout.take().unwrap(), tx.clone());
+        drain(child.stderr.take().unwrap());
+        let stdin = child.stdin.take().unwrap();
+        programs.push(Program { child, stdin });
+    }
+    let mut room = Room { programs, lines };
+    room.wait_everyone_in();
+    room
+}
+
+impl Room {
+    fn next(&self) -> Line {
+        self.lines
+            .recv_timeout(STALL)
+            .expect("no line out of any member for a minute: the room stalled")
+    }
+
+    /// The server types a line every 100 ms until every client has shown
+    /// one (a message reaches the members in the room when it is sent).
+    fn wait_everyone_in(&mut self) {
+        let n = self.programs.len();
+        let mut seen = vec![false; n];
+        seen[0] = true;
+        let start = Instant::now();
+        let mut k = 0;
+        while !seen.iter().all(|s| *s) {
+            assert!(start.elapsed() < STALL, "the members never all joined");
+            self.programs[0].type_line(&format!("W{k} is everyone here?"));
+            k += 1;
+            let tick = Instant::now() + Duration::from_millis(100);
+            while let Some(left) = tick.checked_duration_since(Instant::now()) {
+                match self.lines.recv_timeout(left) {
+                    Ok(line) if line.text.starts_with('W') => seen[line.member] = true,
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        // Let the last warm-up lines out before measuring.
+        while self.lines.recv_timeout(Duration::from_millis(300)).is_ok() {}
+    }
+}
+
+/// `tag` padded with `x` to `size` bytes.
+fn padded(tag: &str, size: usize) -> String {
+    format!("{tag} {}", "x".repeat(size - tag.len() - 1))
+}
+
+/// Fan-out: member 1 types a line; the time until the last of the others
+/// shows it. One line at a time.
+fn fan_out(room: &mut Room, samples: usize, size: usize) -> Vec<Duration> {
+    let others = room.programs.len() - 1;
+    let mut times = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let tag = format!("L{i:06}");
+        let line = padded(&tag, size);
+        let start = Instant::now();
+        room.programs[1].type_line(&line);
+        let mut shown = 0;
+        let mut last = start;
+        while shown < others {
+            let got = room.next();
+            assert_ne!(got.member, 1, "the sender was shown its own line");
+            if got.text == line {
+                assert_eq!(got.from, name(1));
+                shown += 1;
+                last = got.at;
+            }
+        }
+        times.push(last - start);
+    }
+    times
+}
+
+/// CPU time a process has used so far (utime + stime), in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the whole line.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn ticks_per_second() -> f64 {
+    let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+struct Talk {
+    messages: usize,
+    elapsed: Duration,
+    server_cpu: Duration,
+}
+
+/// Everyone types `each` lines at once; waits until every member has shown
+/// every other member's lines, each once and in order.
+fn everyone_talks(room: &mut Room, each: usize, size: usize) -> Talk {
+    let n = room.programs.len();
+    let server = room.programs[0].pid();
+    let lines: Vec<Vec<String>> = (0..n)
+        .map(|m| {
+            (0..each)
+                .map(|i| padded(&format!("T{m:02}-{i:06}"), size))
+                .collect()
+        })
+        .collect();
+    let tick = ticks_per_second();
+    let cpu_before = cpu_ticks(server);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for (program, lines) in room.programs.iter_mut().zip(&lines) {
+            s.spawn(move || {
+                let mut all = lines.join("\n");
+                all.push('\n');
+                program.stdin.write_all(all.as_bytes()).unwrap();
+                program.stdin.flush().unwrap();
+            });
+        }
+    });
+    // next[receiver][sender]: the index of the next line expected.
+    let mut next = vec![vec![0usize; n]; n];
+    let mut left = n * (n - 1) * each;
+    let mut last = start;
+    while left > 0 {
+        let got = room.next();
+        let sender: usize = got.from[1..].parse().expect("a member's name");
+        assert_ne!(sender, got.member, "a member was shown its own line");
+        let at = &mut next[got.member][sender];
+        assert_eq!(
+            got.text, lines[sender][*at],
+            "{} showed {}'s lines out of order or twice",
+            got.member, sender
+        );
+        *at += 1;
+        left -= 1;
+        last = got.at;
+    }
+    let cpu = (cpu_ticks(server) - cpu_before) as f64 / tick;
+    Talk {
+        messages: n * each,
+        elapsed: last - start,
+        server_cpu: Duration::from_secs_f64(cpu),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// One room's figures.
+struct Figures {
+    members: usize,
+    p50: Duration,
+    p99: Duration,
+    talk: Talk,
+}
+
+fn measure(o: &Options, members: usize) -> Figures {
+    eprintln!("room-bench: {members} members...");
+    let mut room = start_room(&o.bin_dir, members);
+    let mut times = fan_out(&mut room, o.samples, o.size);
+    times.sort();
+    let each = (o.messages / members).max(1);
+    let talk = everyone_talks(&mut room, each, o.size);
+    Figures {
+        members,
+        p50: percentile(&times, 0.5),
+        p99: percentile(&times, 0.99),
+        talk,
+    }
+}
+
+fn main() {
+    let o = options();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let rooms: Vec<Figures> = [2, o.members]
+        .into_iter()
+        .collect::<std::collections::BTreeSet<usize>>()
+        .into_iter()
+        .map(|n| measure(&o, n))
+        .collect();
+    println!(
+        "room-bench: {}-byte lines, {} fan-out samples, about {} messages everyone talking; \
+         load average before: {}",
+        o.size,
+        o.samples,
+        o.messages,
+        load.split(' ').take(3).collect::<Vec<_>>().join(" ")
+    );
+    println!();
+    println!("| what | target | {} |", {
+        let heads: Vec<String> = rooms
+            .iter()
+            .map(|f| format!("{} members", f.members))
+            .collect();
+        heads.join(" | ")
+    });
+    println!("|---|---|{}", "---|".repeat(rooms.len()));
+    let row = |what: &str, target: &str, cell: &dyn Fn(&Figures) -> String| {
+        let cells: Vec<String> = rooms.iter().map(cell).collect();
+        println!("| {what} | {target} | {} |", cells.join(" | "));
+    };
+    row(
+        "fan-out, one member's line to the last of the others shown: p50",
+        "< 2 ms",
+        &|f| ms(f.p50),
+    );
+    row("fan-out: p99", "", &|f| ms(f.p99));
+    row("everyone talking: messages/s", "", &|f| {
+        format!(
+            "{:.0} ({} messages in {})",
+            f.talk.messages as f64 / f.talk.elapsed.as_secs_f64(),
+            f.talk.messages,
+            ms(f.talk.elapsed)
+        )
+    });
+    row("everyone talking: lines shown/s, all members", "", &|f| {
+        let shown = f.talk.messages * (f.members - 1);
+        format!("{:.0}", shown as f64 / f.talk.elapsed.as_secs_f64())
+    });
+    row("server CPU per recipient per message", "< 5 µs", &|f| {
+        let per = f.talk.server_cpu.as_secs_f64() / (f.talk.messages * (f.members - 1)) as f64;
+        format!("{:.2} µs ({} of CPU)", per * 1e6, ms(f.talk.server_cpu))
+    });
+}

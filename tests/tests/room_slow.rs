@@ -1,0 +1,137 @@
+//! A member that never reads (a stalled laptop: its socket buffer fills)
+//! must not hold up the room or grow the server without bound (PROTOCOL.md,
+//! "Slow members"): the others chat on, it is disconnected as `slow` once
+//! more than the member queue waits for it, and its place is held so that
+//! its reconnect catches up on everything.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::Why;
+use common::payload::Body;
+use common::place::Identity;
+use common::server::limits::MEMBER_QUEUE_BYTES;
+use tests::raw::RawPeer;
+use tests::room::Room;
+
+/// Text of each message: with `MESSAGES` of them relayed to the stuck
+/// member, well past the member queue.
+const TEXT_BYTES: usize = 1_500;
+const MESSAGES: usize = 2_000;
+
+/// Slow machines and debug builds: moving 2,000 messages to three members
+/// may take a while; a wait that hits it is a failure.
+const LONG: Duration = Duration::from_secs(120);
+
+/// Message `i` of `sender`, `TEXT_BYTES` long.
+fn numbered(sender: &str, i: usize) -> String {
+    let head = format!("{sender} {i:05} ");
+    format!("{head}{}", "x".repeat(TEXT_BYTES - head.len()))
+}
+
+#[tokio::test]
+#[ignore = "waits for the room engine (common/src/server, issue 12)"]
+async fn a_member_that_never_reads_is_cut_off_as_slow_and_the_room_chats_on() {
+    const {
+        assert!(
+            MESSAGES * TEXT_BYTES > MEMBER_QUEUE_BYTES + MEMBER_QUEUE_BYTES / 4,
+            "the test must pass the member queue"
+        )
+    };
+    let room = Room::open(2).await;
+    let identity = Identity::new();
+    let (member, proof) = identity.next_proof();
+    let mut stuck = RawPeer::join(&room.key, room.port, "stuck", &member, &proof)
+        .await
+        .expect("joins");
+    for other in room.members() {
+        other.wait_joined(&member).await;
+    }
+    // It never reads a byte from now on, but keeps sending pings, so that
+    // only its reading (not its silence) can end it.
+    let pinger = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            every.tick().await;
+            stuck.send(&Body::Ping).await;
+        }
+    });
+
+    // m1 and m2 send 1,000 each, interleaved.
+    let mut ids = Vec::new();
+    for i in 0..MESSAGES / 2 {
+        for sender in &room.clients {
+            ids.push(sender.send(&numbered(&sender.name, i)));
+        }
+    }
+
+    // Everyone else gets everything, in order.
+    for reader in room.members() {
+        let expected = if reader.name == "bob" {
+            MESSAGES
+        } else {
+            MESSAGES / 2
+        };
+        let shown = reader.log.wait_shown_for(LONG, expected).await;
+        assert_eq!(shown.len(), expected, "{}", reader.name);
+        for sender in room.clients.iter().filter(|s| s.name != reader.name) {
+            let texts: Vec<&str> = shown
+                .iter()
+                .filter(|s| s.from == sender.name)
+                .map(|s| s.text.as_str())
+                .collect();
+            let want: Vec<String> = (0..MESSAGES / 2)
+                .map(|i| numbered(&sender.name, i))
+                .collect();
+            assert!(
+                texts == want,
+                "{}: {}'s messages in order",
+                reader.name,
+                sender.name
+            );
+        }
+    }
+    // ...and is told the stuck member fell behind.
+    for other in room.members() {
+        assert_eq!(
+            other.wait_left(&member).await.1,
+            Why::Slow,
+            "{}",
+            other.name
+        );
+    }
+    pinger.abort();
+
+    // Its place was held with what it missed: coming back with the next
+    // link of its chain, it gets every message once.
+    let (_, next) = identity.next_proof();
+    let mut back = RawPeer::join(&room.key, room.port, "stuck", &member, &next)
+        .await
+        .expect("takes its place back");
+    let mut got = BTreeSet::new();
+    let mut shown = 0;
+    while got.len() < ids.len() {
+        let (entries, _) = back
+            .recv(|b| match b {
+                Body::Msg { id, .. } => Some(vec![id.clone()]),
+                Body::Msgs { msgs } => Some(msgs.iter().map(|m| m.id.clone()).collect()),
+                _ => None,
+            })
+            .await;
+        back.send(&Body::Acks {
+            ids: entries.clone(),
+            to: None,
+        })
+        .await;
+        shown += entries.len();
+        got.extend(entries);
+    }
+    assert_eq!(
+        got,
+        ids.iter().cloned().collect(),
+        "every message it missed"
+    );
+    assert_eq!(shown, ids.len(), "none twice");
+    let again = room.server.wait_joined_after(&member, 0).await;
+    assert_eq!(again.name, "stuck");
+}
