@@ -6,7 +6,7 @@
 use common::Key;
 use common::clock::Clock;
 use common::handshake;
-use common::payload::{Body, PROTO, PROTO_ROOMS, random_id};
+use common::payload::{Body, Hello, PROTO, PROTO_ROOMS, random_id};
 use common::session::{Role, Session};
 use common::token;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -196,6 +196,48 @@ impl RawPeer {
     /// Waits until the engine closes the connection.
     pub async fn closed(&mut self) {
         while self.read_line().await.is_some() {}
+    }
+}
+
+/// A server by hand for a client engine: its hello as it came, answered
+/// by the test (a welcome of any version, or an `ERR` line).
+impl RawPeer {
+    /// Accepts one client engine on `listener` and reads its hello (with
+    /// the client's clock offset), answering nothing yet.
+    pub async fn hello(key: &Key, listener: &TcpListener) -> (RawPeer, Hello, i64) {
+        let clock = Clock::system();
+        let (stream, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
+        let (read, write) = stream.into_split();
+        let mut peer = RawPeer {
+            session: Session::new(key.clone(), clock.clone(), String::new(), Role::Server, 0),
+            lines: BufReader::new(read),
+            write,
+        };
+        let line = peer.read_line().await.expect("no hello");
+        let (hello, offset) = handshake::open_hello(key, &clock, &line).unwrap();
+        (peer, hello, offset)
+    }
+
+    /// Answers `hello` (from [`RawPeer::hello`]) as a server named `name`
+    /// that speaks versions up to `max`, and waits for `ready`.
+    pub async fn welcome(&mut self, key: &Key, hello: &Hello, offset: i64, name: &str, max: u32) {
+        let clock = Clock::system();
+        let version = hello.common_version(max).expect("no common version");
+        let nonce = random_id();
+        self.send_line(&handshake::seal_welcome(
+            key,
+            &clock,
+            &nonce,
+            &hello.nonce,
+            name,
+            version,
+        ))
+        .await;
+        let sid = format!("{}.{nonce}", hello.nonce);
+        self.session =
+            Session::new(key.clone(), clock, sid, Role::Server, offset).speaking(version);
+        let ready = self.read_line().await.expect("no ready");
+        assert_eq!(self.session.open(&ready), Ok(Some(Body::Ready)));
     }
 }
 
