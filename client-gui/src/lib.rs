@@ -1,29 +1,38 @@
 //! The client window: asks for the key, finds the servers that use it (or
-//! takes a typed address), then chats, reconnecting by itself after a lost
-//! connection. It remembers the last server and the user's name between
-//! runs, and the key only when asked to.
+//! takes a typed address), then chats in the server's room, reconnecting by
+//! itself after a lost connection. It remembers the last server, the user's
+//! name and whether to notify between runs, and the key only when asked to.
 //!
 //! # Layout
 //! - [`screen::connect`]: the key, the servers found with it, an address
 //!   and a name; [`screen::connect::search`] the search's states.
+//! - [`session`]: the engine while one runs, with what exists only then
+//!   (its handle, a reconnect countdown, leaving).
 //! - [`remember`]: what is loaded at start and saved once connected.
-//! - The chat itself is `common::ui::chat`, shared with the server window.
+//! - The chat and its online list are `common::ui::chat`, shared with the
+//!   server window.
 
 pub mod remember;
 pub mod screen;
+pub mod session;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::settings::Store;
+use common::ui::attention::{self, Focus};
 use common::ui::chat::{self, Chat};
 use common::ui::engine::{self, ClientParams, ClientUpdate};
 use common::ui::entry::Tone;
-use common::ui::{Clipboard, SystemClipboard, desktop, focus};
-use common::{ClientConfig, Clock, Config, Ended, Event, Handle};
+use common::ui::{Clipboard, DesktopNotifier, Notifier, SystemClipboard, desktop, focus};
+use common::{ClientConfig, Clock, Config, ConnectError, Ended, Event};
 use iced::widget::operation;
 use iced::{Element, Subscription, Task};
 use screen::connect::{self, Connect, search};
+use session::Session;
+
+/// The line in the chat when the server made a new key (its `bye` reason).
+pub const NEW_KEY: &str =
+    "The server made a new key: everyone was disconnected. Paste the new key to join again.";
 
 #[derive(Debug, Clone)]
 pub enum Message {
@@ -36,55 +45,51 @@ pub enum Message {
     Tick,
     /// Tab or Shift+Tab.
     Focus(focus::Move),
+    /// The window gained or lost the keyboard focus.
+    Window(Focus),
     /// The user closed the window: say goodbye, then exit.
     CloseRequested,
     /// Exit now (the goodbye is said, or took too long).
     Exit,
 }
 
+/// What the window shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// The key, the servers found, an address.
+    Connect,
+    /// Connected at least once in this session: the chat (it stays after
+    /// the engine stops, until Disconnect goes back).
+    Chat,
+}
+
 pub struct App {
     connect: Connect,
-    /// The running engine subscription, if any.
-    session: Option<ClientParams>,
+    screen: Screen,
+    /// The running engine, if any.
+    session: Option<Session>,
     generation: u64,
-    handle: Option<Handle>,
-    /// Connected at least once in this session: show the chat.
-    chatting: bool,
     chat: Chat,
-    /// While a reconnect is pending: when it starts, and why the last
-    /// attempt failed.
-    retry: Option<(Instant, String)>,
-    /// Disconnect was clicked: the engine delivers what is still undelivered
-    /// before it says goodbye (it keeps reconnecting for that), and this is
-    /// what the banner says meanwhile. A second click leaves at once.
-    leaving: Option<String>,
     clipboard: Box<dyn Clipboard>,
     clock: Clock,
     /// Where settings are remembered (`None`: nothing is).
     store: Option<Store>,
     /// Where searches look.
     scope: search::Scope,
-    /// The server moved here during this session (the engine followed it):
-    /// the address to remember.
-    moved_to: Option<SocketAddr>,
 }
 
 impl App {
     pub fn new(connect: Connect, clipboard: Box<dyn Clipboard>) -> App {
         App {
             connect,
+            screen: Screen::Connect,
             session: None,
             generation: 0,
-            handle: None,
-            chatting: false,
             chat: Chat::default(),
-            retry: None,
-            leaving: None,
             clipboard,
             clock: Clock::system(),
             store: None,
             scope: search::Scope::default(),
-            moved_to: None,
         }
     }
 
@@ -94,25 +99,34 @@ impl App {
         self.scope = scope;
     }
 
+    /// Desktop notifications of messages received while the window is not
+    /// focused go to `notifier`.
+    pub fn notifying(mut self, notifier: Box<dyn Notifier>) -> App {
+        self.chat.attention_mut().set_notifier(notifier);
+        self
+    }
+
     /// The search the window runs now, if any: on the connect form, while
     /// no connection is being made.
     pub fn search_params(&self) -> Option<search::Params> {
         let run = self.connect.search.running()?;
-        (self.session.is_none() && !self.chatting).then(|| search::Params {
+        (self.session.is_none() && self.screen == Screen::Connect).then(|| search::Params {
             run: run.clone(),
             scope: self.scope.clone(),
         })
     }
 
-    /// The real program: the system clipboard, focus in the key field.
-    /// Searches look in `scope` (`None`: searching is turned off, and the
-    /// focus starts in the address field instead, which must be typed).
+    /// The real program: the system clipboard and notifications, focus in
+    /// the key field. Searches look in `scope` (`None`: searching is turned
+    /// off, and the focus starts in the address field instead, which must
+    /// be typed).
     pub fn boot(
         name: Option<String>,
         store: Option<Store>,
         scope: Option<search::Scope>,
     ) -> (App, Task<Message>) {
-        let (mut app, task) = App::open(name, store, Box::new(SystemClipboard));
+        let (app, task) = App::open(name, store, Box::new(SystemClipboard));
+        let mut app = app.notifying(Box::new(DesktopNotifier::default()));
         match scope {
             Some(scope) => app.search_in(scope),
             None => {
@@ -145,8 +159,9 @@ impl App {
         store: Option<Store>,
         clipboard: Box<dyn Clipboard>,
     ) -> (App, Task<Message>) {
-        let (connect, key) = remember::load(store.as_ref(), name);
+        let (connect, key, notify) = remember::load(store.as_ref(), name);
         let mut app = App::new(connect, clipboard);
+        app.chat.attention_mut().set_notifications(notify);
         app.store = store;
         let search = match key {
             Some(key) => app.update(Message::Connect(connect::Message::Key(key.to_string()))),
@@ -163,20 +178,33 @@ impl App {
         &self.chat
     }
 
+    pub fn screen(&self) -> Screen {
+        self.screen
+    }
+
     pub fn is_chatting(&self) -> bool {
-        self.chatting
+        self.screen == Screen::Chat
     }
 
     /// The engine's settings while one runs.
     pub fn session(&self) -> Option<&ClientParams> {
-        self.session.as_ref()
+        self.session.as_ref().map(|s| &s.params)
     }
 
+    /// The title, with the count of messages received while the window was
+    /// not focused in front.
     pub fn title(&self) -> String {
-        match self.chat.peer() {
-            Some(peer) if self.chatting => format!("fernet-chat: chatting with {}", peer.name),
+        // The server and us are two of the roster; a room of more is named
+        // for the server.
+        let room = self.chat.roster().members().len();
+        let title = match self.chat.peer() {
+            Some(peer) if self.is_chatting() && room > 2 => {
+                format!("fernet-chat: {}'s room, {room} in it", peer.name)
+            }
+            Some(peer) if self.is_chatting() => format!("fernet-chat: chatting with {}", peer.name),
             _ => "fernet-chat".to_owned(),
-        }
+        };
+        self.chat.attention().title(title)
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
@@ -200,44 +228,23 @@ impl App {
             }
             Message::Chat(message) => {
                 let (task, event) = self.chat.update(message);
-                match event {
-                    Some(chat::Event::Copy(text)) => {
-                        return Task::batch([
-                            task.map(Message::Chat),
-                            self.clipboard.write(text).discard(),
-                        ]);
+                let extra = match event {
+                    Some(chat::Event::Copy(text)) => self.clipboard.write(text).discard(),
+                    Some(chat::Event::Disconnect) => {
+                        self.disconnect();
+                        Task::none()
                     }
-                    Some(chat::Event::Disconnect) => match &self.handle {
-                        // What is undelivered is dropped: the user asked twice.
-                        Some(handle) if self.session.is_some() && self.leaving.is_some() => {
-                            handle.quit();
-                        }
-                        Some(handle) if self.session.is_some() => {
-                            handle.close();
-                            self.leaving = Some(match self.chat.undelivered() {
-                                0 => "Saying goodbye…".to_owned(),
-                                n => format!(
-                                    "Leaving once {n} undelivered message{} {} delivered. \
-                                     Click Disconnect again to leave now.",
-                                    if n == 1 { "" } else { "s" },
-                                    if n == 1 { "is" } else { "are" },
-                                ),
-                            });
-                            self.banner(None);
-                        }
-                        // Nothing runs any more: back to the connect screen.
-                        _ => {
-                            self.stop();
-                            self.chatting = false;
-                        }
-                    },
-                    None => {}
-                }
-                task.map(Message::Chat)
+                    Some(chat::Event::Notifications(_)) => self.save_notifications(now),
+                    // The client's list offers no Remove.
+                    Some(chat::Event::Remove(_)) | None => Task::none(),
+                };
+                Task::batch([task.map(Message::Chat), extra])
             }
             Message::Engine(ClientUpdate::Started(handle)) => {
-                self.chat.set_handle(Some(handle.clone()));
-                self.handle = Some(handle);
+                if let Some(session) = &mut self.session {
+                    self.chat.set_handle(Some(handle.clone()));
+                    session.handle = Some(handle);
+                }
                 Task::none()
             }
             Message::Engine(ClientUpdate::Event(event)) => self.on_event(event, now),
@@ -246,8 +253,30 @@ impl App {
                 Task::none()
             }
             Message::Focus(to) => to.task(),
+            Message::Window(focus) => {
+                self.chat.attention_mut().focus(focus);
+                Task::none()
+            }
             Message::CloseRequested => desktop::close(&mut self.chat, Message::Exit),
             Message::Exit => iced::exit(),
+        }
+    }
+
+    /// Disconnect: the engine delivers what is undelivered before it says
+    /// goodbye (a second click leaves at once); with no engine, back to
+    /// the connect screen.
+    fn disconnect(&mut self) {
+        let undelivered = self.chat.undelivered();
+        match &mut self.session {
+            Some(session) if session.handle.is_some() => {
+                if let Some(banner) = session.leave(undelivered) {
+                    self.chat.set_banner(Some(banner));
+                }
+            }
+            _ => {
+                self.stop();
+                self.screen = Screen::Connect;
+            }
         }
     }
 
@@ -260,13 +289,12 @@ impl App {
                     discovery: self.roaming(),
                     ..Config::new(key, name)
                 };
-                self.session = Some(ClientParams {
+                self.session = Some(Session::new(ClientParams {
                     config: ClientConfig { chat, server },
                     generation: self.generation,
-                });
+                }));
                 self.connect.connecting = true;
                 self.connect.error = None;
-                self.moved_to = None;
                 Task::none()
             }
             Some(connect::Event::Cancel) => {
@@ -298,11 +326,32 @@ impl App {
         let (Some(store), Some(session)) = (&self.store, &self.session) else {
             return Task::none();
         };
-        let address = match self.moved_to {
+        let address = match session.moved_to {
             Some(to) => to.to_string(),
-            None => session.config.server.to_string(),
+            None => session.params.config.server.to_string(),
         };
-        let result = remember::save(store, &mut self.connect, peer, address, &session.config);
+        let notify = self.chat.attention().notifications();
+        let config = &session.params.config;
+        let result = remember::save(store, &mut self.connect, peer, address, config, notify);
+        self.saved(result, now)
+    }
+
+    /// The notifications setting changed: remembered with the rest.
+    fn save_notifications(&mut self, now: u64) -> Task<Message> {
+        let Some(store) = &self.store else {
+            return Task::none();
+        };
+        let notify = self.chat.attention().notifications();
+        let result = remember::save_notifications(store, notify);
+        self.saved(result, now)
+    }
+
+    /// A failure to save, said in the chat once.
+    fn saved(
+        &mut self,
+        result: Result<(), common::settings::SettingsError>,
+        now: u64,
+    ) -> Task<Message> {
         let problem = result.err().map(|e| capitalize(&e.to_string()));
         if problem.is_none() || problem == self.connect.settings_problem {
             self.connect.settings_problem = problem;
@@ -315,20 +364,18 @@ impl App {
 
     fn stop(&mut self) {
         self.session = None;
-        self.handle = None;
         self.chat.set_handle(None);
         self.connect.connecting = false;
-        self.retry = None;
-        self.leaving = None;
     }
 
     /// The line above the message box; while leaving, it says so instead.
     fn banner(&mut self, banner: Option<String>) {
-        self.chat.set_banner(self.leaving.clone().or(banner));
+        let leaving = self.session.as_ref().and_then(|s| s.leaving.clone());
+        self.chat.set_banner(leaving.or(banner));
     }
 
     fn countdown(&self) -> Option<String> {
-        let (at, why) = self.retry.as_ref()?;
+        let (at, why) = self.session.as_ref()?.retry.as_ref()?;
         let secs = at
             .saturating_duration_since(Instant::now())
             .as_secs_f32()
@@ -344,32 +391,43 @@ impl App {
         }
         match &event {
             Event::Connecting { attempt, server } if *attempt > 1 => {
-                self.retry = None;
+                if let Some(session) = &mut self.session {
+                    session.retry = None;
+                }
                 self.banner(Some(format!(
                     "Reconnecting to {server} (attempt {attempt})…"
                 )));
             }
             Event::Retrying { delay, error, .. } => {
-                self.retry = Some((Instant::now() + *delay, error.to_string()));
+                if let Some(session) = &mut self.session {
+                    session.retry = Some((Instant::now() + *delay, error.to_string()));
+                }
                 self.banner(self.countdown());
             }
             Event::Connected { peer, .. } => {
                 // The chat replaces the form: the message box takes the focus.
-                let focus = if self.chatting {
+                let focus = if self.is_chatting() {
                     Task::none()
                 } else {
                     operation::focus(chat::INPUT)
                 };
-                self.chatting = true;
+                self.screen = Screen::Chat;
                 self.connect.connecting = false;
-                self.retry = None;
+                if let Some(session) = &mut self.session {
+                    session.retry = None;
+                }
                 self.banner(None);
                 let shown = self.chat.on_engine(&event, now).map(Message::Chat);
                 let saved = self.remember(&peer.name, now);
                 return Task::batch([shown, focus, saved]);
             }
-            Event::Failed(error) if !self.chatting => {
+            Event::Roster(members) => {
+                let shown = self.chat.on_engine(&event, now).map(Message::Chat);
+                return Task::batch([shown, self.renamed(members, now)]);
+            }
+            Event::Failed(error) if !self.is_chatting() => {
                 self.stop();
+                // A full room or a removal is said as the error says it.
                 self.connect.error = Some(capitalize(&error.to_string()));
                 return Task::none();
             }
@@ -379,7 +437,27 @@ impl App {
                     "Could not reconnect: {error}. Press Disconnect to go back."
                 )));
             }
-            Event::Moved { to, .. } => self.moved_to = Some(*to),
+            Event::Moved { to, .. } => {
+                if let Some(session) = &mut self.session {
+                    session.moved_to = Some(*to);
+                }
+            }
+            Event::Disconnected(Ended::PeerLeft { reason, .. }) if reason == "new-key" => {
+                self.stop();
+                self.banner(Some(
+                    "Press Disconnect, then paste the server's new key.".to_owned(),
+                ));
+                return self
+                    .chat
+                    .system(NEW_KEY, Tone::Notice, now)
+                    .map(Message::Chat);
+            }
+            Event::Disconnected(Ended::PeerLeft { reason, .. }) if reason == "removed" => {
+                self.stop();
+                self.banner(Some("Press Disconnect to go back.".to_owned()));
+                let line = capitalize(&ConnectError::Removed.to_string());
+                return self.chat.system(line, Tone::Alert, now).map(Message::Chat);
+            }
             Event::Disconnected(Ended::PeerLeft { name, .. }) => {
                 self.stop();
                 self.banner(Some(format!(
@@ -388,29 +466,48 @@ impl App {
             }
             Event::Closed => {
                 self.stop();
-                self.chatting = false;
+                self.screen = Screen::Connect;
             }
             _ => {}
         }
         self.chat.on_engine(&event, now).map(Message::Chat)
     }
 
+    /// The room knows us by another name than the one we asked for (it
+    /// was taken): said once per session.
+    fn renamed(&mut self, members: &[common::Member], now: u64) -> Task<Message> {
+        let asked = self
+            .session
+            .as_ref()
+            .map(|s| s.params.config.chat.name.as_str());
+        match members.iter().find(|m| m.you) {
+            Some(you) if asked.is_some_and(|asked| asked != you.name) => self
+                .chat
+                .system(
+                    format!("You are {} in this room (your name was taken).", you.name),
+                    Tone::Notice,
+                    now,
+                )
+                .map(Message::Chat),
+            _ => Task::none(),
+        }
+    }
+
     pub fn view(&self) -> Element<'_, Message> {
-        if self.chatting {
-            self.chat.view().map(Message::Chat)
-        } else {
-            self.connect.view().map(Message::Connect)
+        match self.screen {
+            Screen::Chat => self.chat.view().map(Message::Chat),
+            Screen::Connect => self.connect.view().map(Message::Connect),
         }
     }
 
     pub fn subscription(&self) -> Subscription<Message> {
         let engine = match &self.session {
-            Some(params) => {
-                Subscription::run_with(params.clone(), engine::client).map(Message::Engine)
+            Some(session) => {
+                Subscription::run_with(session.params.clone(), engine::client).map(Message::Engine)
             }
             None => Subscription::none(),
         };
-        let tick = match self.retry {
+        let tick = match self.session.as_ref().and_then(|s| s.retry.as_ref()) {
             Some(_) => iced::time::every(Duration::from_secs(1)).map(|_| Message::Tick),
             None => Subscription::none(),
         };
@@ -420,8 +517,9 @@ impl App {
             None => Subscription::none(),
         };
         let tab = focus::tab_presses().map(Message::Focus);
+        let window = attention::focus_changes().map(Message::Window);
         let close = iced::window::close_requests().map(|_| Message::CloseRequested);
-        Subscription::batch([engine, search, tick, tab, close])
+        Subscription::batch([engine, search, tick, tab, window, close])
     }
 }
 

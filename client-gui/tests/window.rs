@@ -15,7 +15,7 @@ use client_gui::screen::connect::Connect;
 use client_gui::{App, Message};
 use common::payload::MAX_TEXT_BYTES;
 use common::ui::engine::{self, ClientUpdate};
-use common::ui::entry::{Delivery, Entry, PART_BYTES};
+use common::ui::entry::{Entry, PART_BYTES};
 use common::ui::{MemoryClipboard, chat};
 use common::{Config, Event, Handle, Key, KeyError, Server, ServerConfig};
 use iced::futures::{FutureExt, Stream, StreamExt};
@@ -211,14 +211,18 @@ impl Desk {
             .collect()
     }
 
-    /// Alice's window's messages: (from, text, delivery).
-    fn messages(&self) -> Vec<(&str, &str, Delivery)> {
+    /// Alice's window's messages: (from, text, where it is as shown).
+    fn messages(&self) -> Vec<(&str, &str, String)> {
         self.app
             .chat()
             .entries()
             .iter()
             .filter_map(|e| match e {
-                Entry::Message(m) => Some((m.from.as_str(), m.text.as_str(), m.delivery)),
+                Entry::Message(m) => Some((
+                    m.from.as_str(),
+                    m.text.as_str(),
+                    m.delivery_label().into_owned(),
+                )),
                 Entry::System { .. } => None,
             })
             .collect()
@@ -281,12 +285,7 @@ async fn chatting() -> Desk {
     desk.connect(&key);
     desk.until(
         "Alice's window is in the chat and Bob's engine saw her",
-        |d| {
-            d.app.is_chatting()
-                && d.heard
-                    .iter()
-                    .any(|e| matches!(e, Event::Connected { peer, .. } if peer.name == "alice"))
-        },
+        |d| d.app.is_chatting() && d.heard.iter().any(alice_joined),
     )
     .await;
     desk
@@ -386,9 +385,7 @@ async fn paste_and_connect_start_the_engine_and_open_the_chat() {
     assert_eq!(desk.app.title(), "fernet-chat: chatting with bob");
     assert!(desk.shows(&format!("Connected to bob ({address})")));
     desk.until("Bob's engine sees Alice", |d| {
-        d.heard
-            .iter()
-            .any(|e| matches!(e, Event::Connected { peer, .. } if peer.name == "alice"))
+        d.heard.iter().any(alice_joined)
     })
     .await;
 }
@@ -417,14 +414,14 @@ async fn typing_and_enter_send_a_message_that_bob_receives() {
     // Enter queued it at once, and cleared the box.
     assert_eq!(
         desk.messages(),
-        [("You", "hello bob", Delivery::Waiting)],
+        [("You", "hello bob", "waiting to send".to_owned())],
         "Enter sent nothing"
     );
     assert_eq!(desk.app.chat().draft(), "", "the input is cleared");
 
     desk.until(
         "Bob receives it and Alice's window marks it delivered",
-        |d| d.bob_received() == ["hello bob"] && d.messages()[0].2 == Delivery::Delivered,
+        |d| d.bob_received() == ["hello bob"] && d.messages()[0].2 == "delivered",
     )
     .await;
     assert!(desk.shows("delivered"));
@@ -508,14 +505,14 @@ async fn a_lost_connection_counts_down_and_what_is_typed_meanwhile_is_delivered(
     });
     assert_eq!(
         desk.messages(),
-        [("You", "are you there?", Delivery::Waiting)]
+        [("You", "are you there?", "waiting to send".to_owned())]
     );
     assert!(desk.shows("waiting to send"));
 
     desk.cable.mend();
     desk.until(
         "Bob receives it and Alice's window marks it delivered",
-        |d| d.bob_received() == ["are you there?"] && d.messages()[0].2 == Delivery::Delivered,
+        |d| d.bob_received() == ["are you there?"] && d.messages()[0].2 == "delivered",
     )
     .await;
 }
@@ -712,4 +709,14 @@ async fn at_the_smallest_window_size_nothing_is_cut_off() {
     assert!(token.len() > 150, "{} characters", token.len());
     let token_lines = ui.find(token.as_str()).unwrap().bounds().height / (11.0 * 1.3);
     assert!(token_lines >= 2.9, "the token is {token_lines} lines high");
+}
+
+/// Bob's engine took Alice in: a member who joined his room (or, from a
+/// two-person engine, his peer).
+fn alice_joined(event: &Event) -> bool {
+    match event {
+        Event::Joined(member) => member.name == "alice",
+        Event::Connected { peer, .. } => peer.name == "alice",
+        _ => false,
+    }
 }

@@ -38,6 +38,9 @@ pub struct ClientSettings {
     pub name: Option<String>,
     /// The last server connected to.
     pub server: Option<RememberedServer>,
+    /// Desktop notifications of new messages were turned off (they are on
+    /// unless the user unticked "Notify me").
+    pub notifications_off: bool,
 }
 
 /// A server the client connected to: its name as it gave it, and the
@@ -54,6 +57,8 @@ pub struct RememberedServer {
 pub struct ServerSettings {
     pub name: Option<String>,
     pub port: Option<u16>,
+    /// As [`ClientSettings::notifications_off`].
+    pub notifications_off: bool,
 }
 
 /// A kind of settings and the file it lives in.
@@ -252,12 +257,14 @@ mod tests {
                 name: "bob".into(),
                 address: "192.168.1.20:7878".into(),
             }),
+            notifications_off: true,
         };
         store.save(&client).unwrap();
         store
             .save(&ServerSettings {
                 name: Some("bob".into()),
                 port: Some(7879),
+                ..ServerSettings::default()
             })
             .unwrap();
         assert_eq!(store.load::<ClientSettings>().unwrap(), client);

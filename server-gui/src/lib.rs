@@ -1,26 +1,36 @@
-//! The server window: shows the key and addresses, waits, then chats. It
-//! remembers its name and port between runs (never the key).
+//! The server window: shows the key and addresses, waits, then hosts the
+//! room. It remembers its name, port and whether to notify between runs
+//! (never the key).
 //!
 //! # Layout
+//! - [`engine`]: the engine's states (starting, listening, failed,
+//!   restarting), each with what exists in it.
 //! - [`screen::waiting`]: key, addresses, name, who looked for this server,
-//!   connections turned away (tallied).
+//!   connections turned away (tallied), until the first member joins.
+//! - [`screen::room`]: the room's compact header (key, Copy, New key,
+//!   addresses) and the members removed.
 //! - [`remember`]: the settings loaded at start and saved on change.
-//! - The chat itself is `common::ui::chat`, shared with the client window.
+//! - The chat and its online list are `common::ui::chat`, shared with the
+//!   client window.
 
+pub mod engine;
 pub mod remember;
 pub mod screen;
 
 use std::time::Duration;
 
 use common::settings::Store;
+use common::ui::attention::{self, Focus};
 use common::ui::chat::{self, Chat};
-use common::ui::engine::{self, ServerParams, ServerUpdate};
+use common::ui::engine::{self as subscription, ServerParams, ServerUpdate};
 use common::ui::entry::Tone;
-use common::ui::{Clipboard, SystemClipboard, desktop, focus};
-use common::{Clock, Event, Handle, Key, Rejection, ServerConfig};
-use iced::widget::{column, operation, rule, space};
+use common::ui::{Clipboard, DesktopNotifier, Notifier, SystemClipboard, desktop, focus};
+use common::{Clock, Event, Key, Member, Rejection, ServerConfig, Why};
+use engine::{Engine, Listening};
+use iced::widget::{column, operation, rule};
 use iced::{Element, Subscription, Task};
 use remember::Remembered;
+use screen::room::{self, Room};
 use screen::waiting::{self, Copied, Waiting};
 
 /// Above the message box while nobody is connected (the engine keeps what
@@ -30,36 +40,47 @@ const NOBODY: &str = "Nobody is connected: what you send now is delivered when s
 /// How long a copy button says "Copied".
 const COPIED_FOR: Duration = Duration::from_secs(2);
 
+/// The server's own entry in its online list (the engine announces the
+/// members, not the server itself; this id is the window's own).
+const OWN_ID: &str = "server";
+
 #[derive(Debug, Clone)]
 pub enum Message {
     Engine(ServerUpdate),
     Waiting(waiting::Message),
+    Room(room::Message),
     Chat(chat::Message),
     /// The "Copied" confirmation number `n` has been shown long enough.
     CopiedExpired(u64),
     /// Tab or Shift+Tab.
     Focus(focus::Move),
+    /// The window gained or lost the keyboard focus.
+    Window(Focus),
     /// The user closed the window: say goodbye, then exit.
     CloseRequested,
     /// Exit now (the goodbye is said, or took too long).
     Exit,
 }
 
+/// What the window shows above the chat.
+pub enum Screen {
+    /// Nobody has joined: the big key, the addresses, the tally.
+    Waiting,
+    /// Someone is in the room: the compact header.
+    Room(Room),
+}
+
 pub struct App {
     params: ServerParams,
-    handle: Option<Handle>,
-    connected: bool,
+    engine: Engine,
+    screen: Screen,
     waiting: Waiting,
     chat: Chat,
     clipboard: Box<dyn Clipboard>,
     copies: u64,
     clock: Clock,
-    /// The chat has said this session that connections are turned away.
-    told_of_rejections: bool,
     /// Where the name and port are remembered (`None`: nowhere).
     store: Option<Store>,
-    /// The engine was asked to stop, to start again with this name.
-    renaming: Option<String>,
 }
 
 impl App {
@@ -68,52 +89,69 @@ impl App {
         let waiting = Waiting {
             key: config.chat.key.to_string(),
             port_input: config.port.to_string(),
-            can_change_key: true,
             name: config.chat.name.clone(),
             name_input: config.chat.name.clone(),
             ..Waiting::default()
         };
         let mut chat = Chat::default();
         chat.set_can_disconnect(false);
+        chat.offer_remove(true);
         App {
             clock: config.chat.clock.clone(),
             params: ServerParams {
                 config,
                 generation: 0,
             },
-            handle: None,
-            connected: false,
+            engine: Engine::Starting,
+            screen: Screen::Waiting,
             waiting,
             chat,
             clipboard,
             copies: 0,
-            told_of_rejections: false,
             store: None,
-            renaming: None,
         }
     }
 
-    /// Saves name and port changes in `remembered`'s store, and says what
-    /// went wrong reading it. (`config`'s name and port are already the
-    /// ones to use: the command line's, else the remembered ones.)
+    /// Saves name, port and notification changes in `remembered`'s store,
+    /// and says what went wrong reading it. (`config`'s name and port are
+    /// already the ones to use: the command line's, else the remembered
+    /// ones.)
     pub fn remembering(mut self, remembered: Remembered) -> App {
         self.store = remembered.store;
         self.waiting.note = remembered.problem;
+        self.chat
+            .attention_mut()
+            .set_notifications(!remembered.settings.notifications_off);
         self
     }
 
-    /// The real program: the system clipboard, focus in the message box (so
-    /// the user can type as soon as someone connects).
+    /// Desktop notifications of messages received while the window is not
+    /// focused go to `notifier`.
+    pub fn notifying(mut self, notifier: Box<dyn Notifier>) -> App {
+        self.chat.attention_mut().set_notifier(notifier);
+        self
+    }
+
+    /// The real program: the system clipboard and notifications, focus in
+    /// the message box (so the user can type as soon as someone connects).
     pub fn boot(config: ServerConfig, remembered: Remembered) -> (App, Task<Message>) {
-        (
-            App::new(config, Box::new(SystemClipboard)).remembering(remembered),
-            operation::focus(chat::INPUT),
-        )
+        let app = App::new(config, Box::new(SystemClipboard))
+            .remembering(remembered)
+            .notifying(Box::new(DesktopNotifier::default()));
+        (app, operation::focus(chat::INPUT))
     }
 
     /// What the engine subscription runs with.
     pub fn params(&self) -> &ServerParams {
         &self.params
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn screen(&self) -> &Screen {
+        &self.screen
     }
 
     pub fn waiting(&self) -> &Waiting {
@@ -124,43 +162,40 @@ impl App {
         &self.chat
     }
 
+    /// Someone is in the room (or, with a two-person engine, connected).
     pub fn is_connected(&self) -> bool {
-        self.connected
+        matches!(self.screen, Screen::Room(_))
     }
 
+    /// The title, with the count of messages received while the window was
+    /// not focused in front.
     pub fn title(&self) -> String {
-        match self.chat.peer() {
-            Some(peer) if self.connected => {
-                format!("fernet-chat server: chatting with {}", peer.name)
+        let mut others = self.chat.roster().others().map(|m| m.name.as_str());
+        let peer = self.chat.peer().map(|p| p.name.as_str());
+        let title = match (&self.screen, others.next(), others.next(), peer) {
+            (Screen::Waiting, ..) => "fernet-chat server".to_owned(),
+            (_, Some(one), None, _) | (_, None, _, Some(one)) => {
+                format!("fernet-chat server: chatting with {one}")
             }
-            _ => "fernet-chat server".to_owned(),
-        }
+            (_, Some(_), Some(_), _) => format!(
+                "fernet-chat server: {} in the room",
+                self.chat.roster().others().count() + 1
+            ),
+            (_, None, _, None) => "fernet-chat server".to_owned(),
+        };
+        self.chat.attention().title(title)
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
         match message {
             Message::Engine(update) => self.on_engine(update),
             Message::Waiting(message) => match self.waiting.update(message) {
-                Some(waiting::Event::Copy(text)) => {
-                    let which = if text == self.waiting.key {
-                        Copied::Key
-                    } else {
-                        Copied::Addr(text.clone())
-                    };
-                    self.copy(text, Some(which))
-                }
-                Some(waiting::Event::NewKey) => {
-                    match (&self.handle, Key::generate()) {
-                        (Some(handle), Ok(key)) if !self.connected => handle.set_key(key),
-                        _ => {}
-                    }
-                    Task::none()
-                }
+                Some(waiting::Event::Copy(text)) => self.copy(text),
+                Some(waiting::Event::NewKey) => self.new_key(),
                 Some(waiting::Event::Listen(port)) => {
                     self.params.config.port = port;
                     self.params.generation += 1;
-                    self.waiting.bind_error = None;
-                    self.waiting.addrs = None;
+                    self.engine = Engine::Starting;
                     self.save();
                     Task::none()
                 }
@@ -170,15 +205,35 @@ impl App {
                 }
                 None => Task::none(),
             },
+            Message::Room(message) => match Room::update(message, &self.waiting) {
+                room::Event::Copy(text) => self.copy(text),
+                room::Event::NewKey => self.new_key(),
+                room::Event::Allow(id) => {
+                    if let Engine::Listening(listening) = &mut self.engine {
+                        listening.allow(&id);
+                    }
+                    Task::none()
+                }
+            },
             Message::Chat(message) => {
                 let (task, event) = self.chat.update(message);
                 let extra = match event {
-                    Some(chat::Event::Copy(text)) => self.copy(text, None),
+                    Some(chat::Event::Copy(text)) => self.copy(text),
                     // Ends this session; the server goes back to waiting.
                     Some(chat::Event::Disconnect) => {
-                        if let Some(handle) = &self.handle {
+                        if let Some(handle) = self.engine.handle() {
                             handle.hang_up();
                         }
+                        Task::none()
+                    }
+                    Some(chat::Event::Remove(id)) => {
+                        if let Some(handle) = self.engine.handle() {
+                            handle.remove(&id);
+                        }
+                        Task::none()
+                    }
+                    Some(chat::Event::Notifications(_)) => {
+                        self.save();
                         Task::none()
                     }
                     None => Task::none(),
@@ -192,8 +247,59 @@ impl App {
                 Task::none()
             }
             Message::Focus(to) => to.task(),
+            Message::Window(focus) => {
+                self.chat.attention_mut().focus(focus);
+                Task::none()
+            }
             Message::CloseRequested => desktop::close(&mut self.chat, Message::Exit),
             Message::Exit => iced::exit(),
+        }
+    }
+
+    /// A fresh key. During a room everyone is disconnected (the engine
+    /// says `bye new-key` to each), which the chat says at once; the window
+    /// waits for the next people with the new key.
+    fn new_key(&mut self) -> Task<Message> {
+        let (Some(handle), Ok(key)) = (self.engine.handle(), Key::generate()) else {
+            return Task::none();
+        };
+        handle.set_key(key);
+        if let Engine::Listening(listening) = &mut self.engine {
+            listening.removed.clear();
+        }
+        if !self.is_connected() {
+            return Task::none();
+        }
+        self.room_emptied();
+        self.chat
+            .system(room::NEW_KEY_NOTICE, Tone::Notice, self.clock.now_ms())
+            .map(Message::Chat)
+    }
+
+    /// Nobody else is in the room: back to the waiting screen.
+    fn room_emptied(&mut self) {
+        self.screen = Screen::Waiting;
+        self.chat.set_can_disconnect(false);
+        self.chat.set_roster(vec![self.own_entry()]);
+        self.chat.set_banner(Some(NOBODY.into()));
+    }
+
+    /// Someone joined: the room's header replaces the waiting screen.
+    fn room_opened(&mut self) {
+        if !self.is_connected() {
+            self.screen = Screen::Room(Room::default());
+            self.chat.set_banner(None);
+        }
+    }
+
+    /// The server user's own entry in the online list.
+    fn own_entry(&self) -> Member {
+        Member {
+            id: OWN_ID.to_owned(),
+            name: self.params.config.chat.name.clone(),
+            addr: None,
+            since: self.clock.now_ms(),
+            you: true,
         }
     }
 
@@ -204,7 +310,7 @@ impl App {
     /// lose. The new engine starts once the old one has said `Closed`, so
     /// the port is free again.
     fn rename(&mut self, name: String) {
-        if self.connected || self.renaming.is_some() {
+        if self.is_connected() || matches!(self.engine, Engine::Restarting(_)) {
             return;
         }
         if self.chat.undelivered() > 0 {
@@ -217,10 +323,10 @@ impl App {
         }
         self.waiting.name = name.clone();
         self.waiting.note = None;
-        match &self.handle {
+        match self.engine.handle() {
             Some(handle) => {
                 handle.quit();
-                self.renaming = Some(name);
+                self.engine = Engine::Restarting(name);
             }
             None => self.restart_as(name),
         }
@@ -231,22 +337,28 @@ impl App {
         self.params.config.chat.name = name;
         self.params.generation += 1;
         // "Starting…" until the new engine listens (a moment).
-        self.waiting.addrs = None;
-        self.handle = None;
+        self.engine = Engine::Starting;
         self.chat.set_handle(None);
         self.save();
     }
 
     fn save(&mut self) {
         let config = &self.params.config;
-        if let Some(problem) = remember::save(self.store.as_ref(), &config.chat.name, config.port) {
+        let notify = self.chat.attention().notifications();
+        if let Some(problem) =
+            remember::save(self.store.as_ref(), &config.chat.name, config.port, notify)
+        {
             self.waiting.note = Some(problem);
         }
     }
 
-    fn copy(&mut self, text: String, which: Option<Copied>) -> Task<Message> {
+    fn copy(&mut self, text: String) -> Task<Message> {
         self.copies += 1;
-        self.waiting.copied = which;
+        self.waiting.copied = Some(if text == self.waiting.key {
+            Copied::Key
+        } else {
+            Copied::Addr(text.clone())
+        });
         let n = self.copies;
         let expire = Task::perform(async { tokio::time::sleep(COPIED_FOR).await }, move |()| {
             Message::CopiedExpired(n)
@@ -264,76 +376,88 @@ impl App {
                 ..
             } => {
                 self.chat.set_handle(Some(handle.clone()));
-                self.handle = Some(handle);
-                self.waiting.addrs = Some(addrs);
-                self.waiting.unsearchable = discovery.map(|why| remember::capitalize(&why));
-                self.waiting.can_change_key = true;
-                self.chat.set_banner(Some(NOBODY.into()));
+                self.engine = Engine::Listening(Listening {
+                    handle,
+                    addrs,
+                    unsearchable: discovery.map(|why| remember::capitalize(&why)),
+                    removed: Vec::new(),
+                });
+                self.room_emptied();
                 Task::none()
             }
             ServerUpdate::BindFailed(error) => {
-                self.waiting.bind_error = Some(error);
+                self.engine = Engine::Failed(error);
                 Task::none()
             }
-            ServerUpdate::Event(event) => {
-                match &event {
-                    Event::Connected { .. } => {
-                        self.connected = true;
-                        self.told_of_rejections = false;
-                        self.chat.set_can_disconnect(true);
-                        self.waiting.can_change_key = false;
-                        self.chat.set_banner(None);
-                    }
-                    Event::Disconnected(_) => {
-                        self.connected = false;
-                        self.chat.set_can_disconnect(false);
-                        self.waiting.can_change_key = true;
-                        self.chat.set_banner(Some(NOBODY.into()));
-                    }
-                    Event::KeyChanged(key) => {
-                        self.waiting.key = key.to_string();
-                        // A restart (a new name) keeps the new key.
-                        self.params.config.chat.key = key.clone();
-                    }
-                    Event::Probed { from } => {
-                        return match self.waiting.probes.answered(from.ip(), now) {
-                            Some(line) if self.connected => {
-                                self.chat.system(line, Tone::Info, now).map(Message::Chat)
-                            }
-                            _ => Task::none(),
-                        };
-                    }
-                    Event::Closed => match self.renaming.take() {
-                        Some(name) => {
-                            self.restart_as(name);
-                            return Task::none();
-                        }
-                        None => return iced::exit(),
-                    },
-                    Event::Rejected { addr, reason } => {
-                        self.waiting.turned_away.add(addr.ip(), reason.clone(), now);
-                        // Probes that do not decrypt are only counted: a
-                        // stranger's datagrams are no news for the chat.
-                        if matches!(reason, Rejection::BadProbe | Rejection::StaleProbe { .. }) {
-                            return Task::none();
-                        }
-                        return self.rejected_in_chat(format!("{} {reason}", addr.ip()));
-                    }
-                    _ => {}
-                }
-                self.chat.on_engine(&event, now).map(Message::Chat)
-            }
+            ServerUpdate::Event(event) => self.on_event(event, now),
         }
     }
 
-    /// A connection was turned away during a chat: the chat says so once
+    fn on_event(&mut self, event: Event, now: u64) -> Task<Message> {
+        match &event {
+            // A two-person engine: its one peer is the room.
+            Event::Connected { .. } => {
+                self.room_opened();
+                self.chat.set_can_disconnect(true);
+            }
+            Event::Disconnected(_) => self.room_emptied(),
+            Event::Joined(_) => self.room_opened(),
+            Event::Left { member, why } => {
+                if let (Why::Removed, Engine::Listening(listening)) = (why, &mut self.engine) {
+                    listening.removed(member.clone());
+                }
+                let line = self.chat.on_engine(&event, now).map(Message::Chat);
+                if self.chat.roster().others().next().is_none() {
+                    self.room_emptied();
+                }
+                return line;
+            }
+            Event::KeyChanged(key) => {
+                self.waiting.key = key.to_string();
+                // A restart (a new name) keeps the new key.
+                self.params.config.chat.key = key.clone();
+            }
+            Event::Probed { from } => {
+                return match self.waiting.probes.answered(from.ip(), now) {
+                    Some(line) if self.is_connected() => {
+                        self.chat.system(line, Tone::Info, now).map(Message::Chat)
+                    }
+                    _ => Task::none(),
+                };
+            }
+            Event::Closed => match &self.engine {
+                Engine::Restarting(name) => {
+                    let name = name.clone();
+                    self.restart_as(name);
+                    return Task::none();
+                }
+                _ => return iced::exit(),
+            },
+            Event::Rejected { addr, reason } => {
+                self.waiting.turned_away.add(addr.ip(), reason.clone(), now);
+                // Probes that do not decrypt are only counted: a
+                // stranger's datagrams are no news for the chat.
+                if matches!(reason, Rejection::BadProbe | Rejection::StaleProbe { .. }) {
+                    return Task::none();
+                }
+                return self.rejected_in_chat(format!("{} {reason}", addr.ip()));
+            }
+            _ => {}
+        }
+        self.chat.on_engine(&event, now).map(Message::Chat)
+    }
+
+    /// A connection was turned away during a room: the chat says so once
     /// per session (a flood would bury the conversation); the waiting
-    /// screen, shown again when the session ends, keeps the counts.
+    /// screen, shown again when the room empties, keeps the counts.
     fn rejected_in_chat(&mut self, what: String) -> Task<Message> {
-        if !self.connected || self.told_of_rejections {
+        let Screen::Room(room) = &mut self.screen else {
+            return Task::none();
+        };
+        if room.told_of_rejections {
             return Task::none();
         }
-        self.told_of_rejections = true;
+        room.told_of_rejections = true;
         let line = format!(
             "Turned away a connection: {what}. Any more during this chat are counted \
              on the waiting screen."
@@ -344,25 +468,25 @@ impl App {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        // The chat stays the second child whether or not the waiting panel
-        // is shown: iced matches widget state by position, so the message
-        // box keeps its focus and the log its scroll when someone connects.
-        let top: Element<'_, Message> = if self.connected {
-            space().into()
-        } else {
-            column![
-                self.waiting.view().map(Message::Waiting),
-                rule::horizontal(1)
-            ]
-            .into()
+        // The chat stays the second child whichever screen is above it:
+        // iced matches widget state by position, so the message box keeps
+        // its focus and the log its scroll when someone joins.
+        let top: Element<'_, Message> = match &self.screen {
+            Screen::Waiting => self.waiting.view(&self.engine).map(Message::Waiting),
+            Screen::Room(room) => room.view(&self.waiting, &self.engine).map(Message::Room),
         };
-        column![top, self.chat.view().map(Message::Chat)].into()
+        column![
+            column![top, rule::horizontal(1)],
+            self.chat.view().map(Message::Chat)
+        ]
+        .into()
     }
 
     pub fn subscription(&self) -> Subscription<Message> {
         Subscription::batch([
-            Subscription::run_with(self.params.clone(), engine::server).map(Message::Engine),
+            Subscription::run_with(self.params.clone(), subscription::server).map(Message::Engine),
             focus::tab_presses().map(Message::Focus),
+            attention::focus_changes().map(Message::Window),
             iced::window::close_requests().map(|_| Message::CloseRequested),
         ])
     }

@@ -1,5 +1,5 @@
 //! What the server window remembers between runs (`common::settings`): its
-//! name and port. Never the key: a fresh one is made at each start.
+//! name and port, and whether to notify. Never the key: a fresh one is made at each start.
 
 use common::settings::{ServerSettings, Store};
 
@@ -53,12 +53,14 @@ pub fn default_name() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
-/// Saves the name and port; the error in one line, if any.
-pub fn save(store: Option<&Store>, name: &str, port: u16) -> Option<String> {
+/// Saves the name, port and whether to `notify`; the error in one line,
+/// if any.
+pub fn save(store: Option<&Store>, name: &str, port: u16, notify: bool) -> Option<String> {
     let settings = ServerSettings {
         name: Some(name.to_owned()),
         // Port 0 (let the system choose) is not worth remembering.
         port: (port != 0).then_some(port),
+        notifications_off: !notify,
     };
     let error = store?.save(&settings).err()?;
     Some(capitalize(&error.to_string()))

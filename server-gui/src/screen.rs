@@ -1,3 +1,5 @@
-//! The server window's screens.
+//! The server window's screens: waiting for the first person, then the
+//! room.
 
+pub mod room;
 pub mod waiting;

@@ -87,7 +87,7 @@ async fn a_new_name_is_announced_to_the_next_connection_and_remembered() {
 
     let mut updates: Updates = Box::pin(engine::server(app.params()));
     run(&mut app, &mut updates, "it listens", |a| {
-        a.waiting().addrs.is_some()
+        a.engine().listening().is_some()
     })
     .await;
     let generation = app.params().generation;
@@ -104,13 +104,13 @@ async fn a_new_name_is_announced_to_the_next_connection_and_remembered() {
 
     let mut updates: Updates = Box::pin(engine::server(app.params()));
     run(&mut app, &mut updates, "it listens again", |a| {
-        a.waiting().addrs.is_some()
+        a.engine().listening().is_some()
     })
     .await;
     assert_eq!(app.waiting().key, key.as_str(), "the same key");
 
     // A client with the key hears the new name in the handshake.
-    let addr = app.waiting().addrs.as_ref().unwrap()[0].to_string();
+    let addr = app.engine().listening().unwrap().addrs[0].to_string();
     let (_alice, mut events) = common::client::connect(ClientConfig {
         chat: Config::new(key, "alice"),
         server: addr.parse().unwrap(),
@@ -180,6 +180,7 @@ fn remembered_name_and_port_come_after_the_command_line() {
         .save(&ServerSettings {
             name: Some("Robert".into()),
             port: Some(7999),
+            ..ServerSettings::default()
         })
         .unwrap();
     let saved = Remembered::load(Some(store.clone()));
@@ -304,10 +305,16 @@ async fn a_server_that_cannot_answer_searches_says_so() {
     let mut app = App::new(config, Box::new(MemoryClipboard::default()));
     let mut updates: Updates = Box::pin(engine::server(app.params()));
     run(&mut app, &mut updates, "it listens", |a| {
-        a.waiting().addrs.is_some()
+        a.engine().listening().is_some()
     })
     .await;
-    let why = app.waiting().unsearchable.clone().expect("it says why");
+    let why = app
+        .engine()
+        .listening()
+        .unwrap()
+        .unsearchable
+        .clone()
+        .expect("it says why");
     assert!(
         why.starts_with(&format!("Discovery is off: could not open UDP port {port}"))
             && why.ends_with("clients must type an address"),

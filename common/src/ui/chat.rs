@@ -9,16 +9,20 @@ use std::time::Duration;
 use iced::keyboard::{self, key};
 use iced::widget::text_editor::{self, Binding};
 use iced::widget::{
-    Column, TextEditor, button, column, container, mouse_area, operation, row, scrollable, space,
-    text, toggler,
+    Column, TextEditor, button, checkbox, column, container, mouse_area, operation, row,
+    scrollable, space, text, toggler,
 };
 use iced::{Element, Fill, Font, Task};
 
+use super::attention::Attention;
 use super::entry::{ChatMessage, Delivery, Entry, LONG_BYTES, More, Tone, clock_time};
+use super::roster::{self, Roster};
 use super::style;
+use super::typing::Typing;
 use crate::event::{Ended, Event as EngineEvent, Handle, Peer, SendError};
 use crate::payload::MAX_TEXT_BYTES;
 use crate::text::for_window;
+use crate::wording;
 
 /// How many of the newest entries are laid out by default (at least).
 pub const WINDOW: usize = 200;
@@ -39,6 +43,8 @@ const TYPING_IDLE: Duration = Duration::from_secs(3);
 const TOKEN_SHOWN: usize = 400;
 
 const LOG: &str = "chat-log";
+/// The desktop notifications setting's label.
+pub const NOTIFY: &str = "Notify me";
 /// The input box's widget id.
 pub const INPUT: &str = "chat-input";
 
@@ -67,6 +73,10 @@ pub enum Message {
     /// Selecting in the selectable message (edits are ignored).
     Select(text_editor::Action),
     Disconnect,
+    /// The online list's button was clicked.
+    Roster(roster::Message),
+    /// The "Notify me" box was ticked or unticked.
+    Notifications(bool),
 }
 
 /// What the window around the chat must act on.
@@ -76,6 +86,10 @@ pub enum Event {
     Copy(String),
     /// The user asked to disconnect.
     Disconnect,
+    /// Server: the user asked to remove member `id` from the room.
+    Remove(String),
+    /// Desktop notifications were turned on or off (to remember).
+    Notifications(bool),
 }
 
 /// The chat's state; it outlives connections, so history stays on screen.
@@ -91,7 +105,13 @@ pub struct Chat {
     input_error: Option<String>,
     show_ciphertext: bool,
     peer: Option<Peer>,
-    peer_typing: bool,
+    /// Who is in the room (beside the chat once someone else is).
+    roster: Roster,
+    /// The online list offers Remove (the server window).
+    can_remove: bool,
+    typing: Typing,
+    /// Unread count and notifications while the window is not looked at.
+    attention: Attention,
     typing_sent: bool,
     keystrokes: u64,
     /// Stick to the newest message (the user has not scrolled up).
@@ -122,7 +142,10 @@ impl Default for Chat {
             input_error: None,
             show_ciphertext: false,
             peer: None,
-            peer_typing: false,
+            roster: Roster::default(),
+            can_remove: false,
+            typing: Typing::default(),
+            attention: Attention::default(),
             typing_sent: false,
             keystrokes: 0,
             follow: true,
@@ -160,6 +183,29 @@ impl Chat {
         self.peer.as_ref()
     }
 
+    pub fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    /// Server: replaces the roster, e.g. with only the server's own entry
+    /// when the room empties (the engine announces members, not itself).
+    pub fn set_roster(&mut self, members: Vec<crate::event::Member>) {
+        self.roster.set(members);
+    }
+
+    /// The online list offers Remove beside each member but us.
+    pub fn offer_remove(&mut self, can: bool) {
+        self.can_remove = can;
+    }
+
+    pub fn attention(&self) -> &Attention {
+        &self.attention
+    }
+
+    pub fn attention_mut(&mut self) -> &mut Attention {
+        &mut self.attention
+    }
+
     /// The window is being closed: asks the engine to say goodbye (it
     /// reports `Closed` when it has) and shows so. False if there is nothing
     /// to wait for: no engine, or a goodbye already under way (a second
@@ -184,9 +230,7 @@ impl Chat {
     pub fn undelivered(&self) -> usize {
         self.entries
             .iter()
-            .filter(
-                |e| matches!(e, Entry::Message(m) if m.mine && m.delivery != Delivery::Delivered),
-            )
+            .filter(|e| matches!(e, Entry::Message(m) if m.mine && !m.delivery.is_handed_over()))
             .count()
     }
 
@@ -230,11 +274,19 @@ impl Chat {
     }
 
     fn delivery(&mut self, id: &str, delivery: Delivery, token: Option<String>) {
-        if let Some(Entry::Message(m)) = self.mine.get(id).and_then(|&i| self.entries.get_mut(i)) {
+        if let Some(m) = self.mine_mut(id) {
             m.delivery = delivery;
             if token.is_some() {
                 m.token = token;
             }
+        }
+    }
+
+    /// Our message `id`, if the history still has it.
+    fn mine_mut(&mut self, id: &str) -> Option<&mut ChatMessage> {
+        match self.mine.get(id).and_then(|&i| self.entries.get_mut(i)) {
+            Some(Entry::Message(m)) => Some(m),
+            _ => None,
         }
     }
 
@@ -243,7 +295,7 @@ impl Chat {
         match event {
             EngineEvent::Connected { peer, .. } => {
                 self.peer = Some(peer.clone());
-                self.peer_typing = false;
+                self.typing.clear();
                 self.system(
                     format!("Connected to {} ({})", peer.name, peer.addr),
                     Tone::Info,
@@ -269,7 +321,8 @@ impl Chat {
                 sent_at,
                 token,
             } => {
-                self.peer_typing = false;
+                self.typing.set(from, false);
+                self.attention.received(from, text);
                 let mut m =
                     ChatMessage::new(id.clone(), from.clone(), false, text.clone(), *sent_at);
                 m.token = Some(token.clone());
@@ -284,12 +337,38 @@ impl Chat {
                 self.delivery(id, Delivery::Delivered, None);
                 Task::none()
             }
-            EngineEvent::Typing { active, .. } => {
-                self.peer_typing = *active;
+            EngineEvent::Relayed { id, to } => {
+                self.delivery(id, Delivery::Relayed { to: *to }, None);
+                Task::none()
+            }
+            EngineEvent::Delivered { id, by } => {
+                if let Some(m) = self.mine_mut(id) {
+                    m.delivered_to(by);
+                }
+                Task::none()
+            }
+            EngineEvent::Roster(members) => {
+                self.roster.set(members.clone());
+                Task::none()
+            }
+            EngineEvent::Joined(member) => {
+                self.roster.joined(member.clone());
+                if member.you {
+                    return Task::none();
+                }
+                self.system(wording::joined(member), Tone::Info, now)
+            }
+            EngineEvent::Left { member, why } => {
+                self.roster.left(&member.id);
+                self.typing.set(&member.name, false);
+                self.system(wording::left(member, why), Tone::Info, now)
+            }
+            EngineEvent::Typing { from, active } => {
+                self.typing.set(from, *active);
                 Task::none()
             }
             EngineEvent::Disconnected(ended) => {
-                self.peer_typing = false;
+                self.typing.clear();
                 for m in self.entries.iter_mut() {
                     if let Entry::Message(m) = m
                         && m.mine
@@ -320,11 +399,6 @@ impl Chat {
             ),
             // Turned-away connections are the server window's to tally.
             EngineEvent::Connecting { .. }
-            | EngineEvent::Relayed { .. }
-            | EngineEvent::Delivered { .. }
-            | EngineEvent::Roster(_)
-            | EngineEvent::Joined(_)
-            | EngineEvent::Left { .. }
             | EngineEvent::Retrying { .. }
             | EngineEvent::Rejected { .. }
             | EngineEvent::Probed { .. }
@@ -369,6 +443,14 @@ impl Chat {
             Message::ShowAll(index) => self.reshape(index, ChatMessage::show_all),
             Message::Turn(index, step) => self.reshape(index, |m| m.turn(step)),
             Message::Disconnect => return (Task::none(), Some(Event::Disconnect)),
+            Message::Roster(roster::Message::Remove(id)) => {
+                return (Task::none(), Some(Event::Remove(id)));
+            }
+            Message::Roster(message) => self.roster.update(&message),
+            Message::Notifications(on) => {
+                self.attention.set_notifications(on);
+                return (Task::none(), Some(Event::Notifications(on)));
+            }
             Message::Hover(index) => {
                 // Not a long message shown whole: a second layout of all of
                 // it (the editor's) would cost as much as Show all did.
@@ -456,12 +538,20 @@ impl Chat {
         }
     }
 
+    /// The chat, with the online list beside it once someone else is in
+    /// the room (folded above it in a narrow window).
     pub fn view(&self) -> Element<'_, Message> {
-        column![self.header(), self.log(), self.input()]
-            .spacing(8)
-            .padding(12)
-            .height(Fill)
-            .into()
+        self.roster.around(
+            || {
+                column![self.header(), self.log(), self.input()]
+                    .spacing(8)
+                    .padding(12)
+                    .height(Fill)
+                    .into()
+            },
+            self.can_remove,
+            Message::Roster,
+        )
     }
 
     fn header(&self) -> Element<'_, Message> {
@@ -471,7 +561,10 @@ impl Chat {
                 text(peer.addr.to_string()).size(12).style(text::secondary),
             ]
             .into(),
-            None => text("Not connected").size(18).into(),
+            None => match self.roster.others().count() {
+                0 => text("Not connected").size(18).into(),
+                n => text(format!("{} in the room", n + 1)).size(18).into(),
+            },
         };
         let badge = container(text("Fernet (AES-128-CBC + HMAC-SHA256)").size(12))
             .padding([3, 8])
@@ -483,6 +576,10 @@ impl Chat {
             toggler(self.show_ciphertext)
                 .label("Show ciphertext")
                 .on_toggle(Message::ShowCiphertext),
+            checkbox(self.attention.notifications())
+                .label(NOTIFY)
+                .on_toggle(Message::Notifications)
+                .text_size(13),
         ]
         .push(self.can_disconnect.then(|| {
             button("Disconnect")
@@ -594,7 +691,7 @@ impl Chat {
                 ]
                 .spacing(8);
                 if m.mine {
-                    let mark = text(m.delivery.label()).size(12);
+                    let mark = text(m.delivery_label()).size(12);
                     meta = meta.push(match m.delivery {
                         Delivery::NotDelivered => mark.style(text::danger),
                         _ => mark.style(text::secondary),
@@ -612,6 +709,11 @@ impl Chat {
                     _ => text(m.shown()).into(),
                 };
                 let mut body = column![meta, message_text].spacing(2);
+                if m.mine
+                    && let Some(detail) = m.delivery_detail()
+                {
+                    body = body.push(text(detail).size(11).style(text::secondary));
+                }
                 match m.more() {
                     None => {}
                     Some(More::ShowAll(label)) => {
@@ -685,16 +787,8 @@ impl Chat {
         if let Some(banner) = &self.banner {
             notes = notes.push(text(banner.as_str()).size(13).style(text::warning));
         }
-        if self.peer_typing {
-            let name = self
-                .peer
-                .as_ref()
-                .map_or("The other person", |p| p.name.as_str());
-            notes = notes.push(
-                text(format!("{name} is typing…"))
-                    .size(12)
-                    .style(text::secondary),
-            );
+        if let Some(line) = self.typing.line() {
+            notes = notes.push(text(line).size(12).style(text::secondary));
         }
         let mut col = Column::new().spacing(4).push(notes);
         let editor = TextEditor::new(&self.draft)

@@ -4,7 +4,9 @@ use std::borrow::Cow;
 
 use chrono::{Local, TimeZone};
 
+use crate::payload::MAX_ROSTER;
 use crate::text::for_window;
+use crate::wording;
 
 /// Where one of our messages is on its way to the peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,16 +19,16 @@ pub enum Delivery {
     Delivered,
     /// The connection was lost before the ack; it is re-sent on reconnect.
     NotDelivered,
+    /// Rooms: the server holds it and relays it to `to` members (who has
+    /// it is [`ChatMessage::delivered_by`]).
+    Relayed { to: usize },
 }
 
 impl Delivery {
-    pub fn label(self) -> &'static str {
-        match self {
-            Delivery::Waiting => "waiting to send",
-            Delivery::Sent => "sent",
-            Delivery::Delivered => "delivered",
-            Delivery::NotDelivered => "not delivered",
-        }
+    /// Whether the other side (the peer, or in a room the server) holds it:
+    /// nothing is left to send.
+    pub fn is_handed_over(self) -> bool {
+        matches!(self, Delivery::Delivered | Delivery::Relayed { .. })
     }
 }
 
@@ -95,6 +97,9 @@ pub struct ChatMessage {
     pub token: Option<String>,
     /// Only meaningful for our own messages.
     pub delivery: Delivery,
+    /// Rooms: the members that have it, by name, each once (at most
+    /// [`MAX_ROSTER`]: a room holds no more).
+    pub delivered_by: Vec<String>,
     /// `text` made safe to show ([`crate::text::for_window`]) when that
     /// differs from it. Worked out once here, not in every frame.
     safe: Option<String>,
@@ -119,6 +124,7 @@ impl ChatMessage {
             at,
             token: None,
             delivery: Delivery::Waiting,
+            delivered_by: Vec::new(),
             shown,
         }
     }
@@ -156,6 +162,38 @@ impl ChatMessage {
         }
     }
 
+    /// Rooms: member `by` has it.
+    pub fn delivered_to(&mut self, by: &str) {
+        if self.delivered_by.len() < MAX_ROSTER && !self.delivered_by.iter().any(|n| n == by) {
+            self.delivered_by.push(by.to_owned());
+        }
+    }
+
+    /// Where it is, under the message: "sent", "delivered", "delivered to
+    /// 2 of 3" ([`wording::delivery`]).
+    pub fn delivery_label(&self) -> Cow<'static, str> {
+        match self.delivery {
+            Delivery::Waiting => "waiting to send".into(),
+            Delivery::Sent => "sent".into(),
+            Delivery::Delivered => "delivered".into(),
+            Delivery::NotDelivered => "not delivered".into(),
+            Delivery::Relayed { to } => wording::delivery(self.delivered_by.len(), to).into(),
+        }
+    }
+
+    /// Rooms: who has it, while some of the room does not yet ("has it:
+    /// alice, carol").
+    pub fn delivery_detail(&self) -> Option<String> {
+        let Delivery::Relayed { to } = self.delivery else {
+            return None;
+        };
+        let by = self.delivered_by.len();
+        (by > 0 && by < to).then(|| {
+            let names: Vec<_> = self.delivered_by.iter().map(|n| for_window(n)).collect();
+            format!("has it: {}", names.join(", "))
+        })
+    }
+
     /// The user asked for all of it: all of it if it fits in a part, else
     /// its first part.
     pub fn show_all(&mut self) {
@@ -190,6 +228,7 @@ impl ChatMessage {
             + self.text.len()
             + self.token.as_ref().map_or(0, String::len)
             + self.safe.as_ref().map_or(0, String::len)
+            + self.delivered_by.iter().map(String::len).sum::<usize>()
             + preview
     }
 }
@@ -355,6 +394,27 @@ mod tests {
         assert!(m.shown().starts_with(r"\u{2067}x"));
         m.show_all();
         assert!(m.shown().starts_with(r"\u{2067}x"));
+    }
+
+    #[test]
+    fn in_a_room_delivery_counts_who_has_it_each_once() {
+        let mut m = ChatMessage::new("id".into(), "You".into(), true, "hi".into(), 0);
+        assert_eq!(m.delivery_label(), "waiting to send");
+        m.delivery = Delivery::Relayed { to: 3 };
+        assert_eq!(m.delivery_label(), "sent");
+        assert_eq!(m.delivery_detail(), None);
+        m.delivered_to("alice");
+        m.delivered_to("carol");
+        m.delivered_to("alice");
+        assert_eq!(m.delivery_label(), "delivered to 2 of 3");
+        assert_eq!(m.delivery_detail().as_deref(), Some("has it: alice, carol"));
+        m.delivered_to("dave");
+        assert_eq!(m.delivery_label(), "delivered to all 3");
+        assert_eq!(m.delivery_detail(), None);
+        for n in 0..MAX_ROSTER * 2 {
+            m.delivered_to(&format!("n{n}"));
+        }
+        assert_eq!(m.delivered_by.len(), MAX_ROSTER);
     }
 
     #[test]

@@ -11,6 +11,8 @@ use common::BindError;
 use iced::widget::{Column, button, column, container, row, scrollable, text, text_input};
 use iced::{Element, Fill, Font};
 
+use crate::engine::Engine;
+
 pub use probes::Probes;
 pub use tally::{ROWS, Row, Tally};
 
@@ -55,16 +57,13 @@ pub enum Copied {
     Addr(String),
 }
 
+/// What the waiting screen shows and keeps; the room's header shows the
+/// key from it too, and the tally outlives each session.
 #[derive(Debug, Default)]
 pub struct Waiting {
     pub key: String,
-    /// `None` until the engine listens.
-    pub addrs: Option<Vec<SocketAddr>>,
-    pub bind_error: Option<BindError>,
     pub port_input: String,
     pub copied: Option<Copied>,
-    /// Nobody is connected, so the key may be replaced.
-    pub can_change_key: bool,
     /// Connections turned away, counted per source and kind.
     pub turned_away: Tally,
     /// The name typed in the name field.
@@ -76,9 +75,6 @@ pub struct Waiting {
     pub note: Option<String>,
     /// Who looked for this server (discovery probes answered).
     pub probes: Probes,
-    /// Why this server cannot be found by a search, if it cannot (one
-    /// line, for the window).
-    pub unsearchable: Option<String>,
 }
 
 impl Waiting {
@@ -116,7 +112,7 @@ impl Waiting {
             .ok_or_else(|| "a port is a number from 1 to 65535".to_owned())
     }
 
-    fn copied_label(&self, which: &Copied) -> &'static str {
+    pub fn copied_label(&self, which: &Copied) -> &'static str {
         if self.copied.as_ref() == Some(which) {
             "Copied"
         } else {
@@ -124,7 +120,8 @@ impl Waiting {
         }
     }
 
-    pub fn view(&self) -> Element<'_, Message> {
+    /// The screen as `engine` stands: New key only with an engine to ask.
+    pub fn view<'a>(&'a self, engine: &'a Engine) -> Element<'a, Message> {
         let key_row = row![
             text_input("", &self.key)
                 .font(Font::MONOSPACE)
@@ -134,7 +131,7 @@ impl Waiting {
                 .id(COPY_KEY),
             button("New key")
                 .style(button::secondary)
-                .on_press_maybe(self.can_change_key.then_some(Message::NewKey)),
+                .on_press_maybe(engine.handle().map(|_| Message::NewKey)),
         ]
         .spacing(8)
         .align_y(iced::Center);
@@ -156,16 +153,18 @@ impl Waiting {
         let mut col =
             column![text("Give the other person this key").size(16), key_row,].spacing(10);
 
-        col = col.push(match (&self.bind_error, &self.addrs) {
-            (Some(error), _) => self.bind_failed(error),
-            (None, None) => text("Starting…").into(),
-            (None, Some(addrs)) => self.addresses(addrs),
+        col = col.push(match engine {
+            Engine::Failed(error) => self.bind_failed(error),
+            Engine::Starting | Engine::Restarting(_) => text("Starting…").into(),
+            Engine::Listening(listening) => self.addresses(&listening.addrs),
         });
         col = col.push(name_row);
         if let Some(note) = &self.note {
             col = col.push(text(note.as_str()).size(13).style(text::warning));
         }
-        if let Some(why) = &self.unsearchable {
+        if let Engine::Listening(listening) = engine
+            && let Some(why) = &listening.unsearchable
+        {
             col = col.push(text(why.as_str()).size(ROW_TEXT).style(text::warning));
         }
         for line in self.probes.lines() {
