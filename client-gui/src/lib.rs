@@ -442,7 +442,7 @@ impl App {
                     session.moved_to = Some(*to);
                 }
             }
-            Event::Disconnected(Ended::PeerLeft { reason, .. }) if reason == "new-key" => {
+            Event::Disconnected(Ended::NewKey { .. }) => {
                 self.stop();
                 self.banner(Some(
                     "Press Disconnect, then paste the server's new key.".to_owned(),
@@ -452,7 +452,7 @@ impl App {
                     .system(NEW_KEY, Tone::Notice, now)
                     .map(Message::Chat);
             }
-            Event::Disconnected(Ended::PeerLeft { reason, .. }) if reason == "removed" => {
+            Event::Disconnected(Ended::Removed) => {
                 self.stop();
                 self.banner(Some("Press Disconnect to go back.".to_owned()));
                 let line = capitalize(&ConnectError::Removed.to_string());
