@@ -458,6 +458,13 @@ impl App {
                 let line = capitalize(&ConnectError::Removed.to_string());
                 return self.chat.system(line, Tone::Alert, now).map(Message::Chat);
             }
+            Event::Disconnected(Ended::Replaced) => {
+                self.stop();
+                self.banner(Some(
+                    "Another connection took your place in the room. Press Disconnect to go back."
+                        .to_owned(),
+                ));
+            }
             Event::Disconnected(Ended::PeerLeft { name, .. }) => {
                 self.stop();
                 self.banner(Some(format!(
