@@ -316,7 +316,10 @@ async fn bye_new_key_stops_and_says_to_paste_the_new_key() {
         .await;
     let ended = disconnected(&mut events).await;
     assert_eq!(ended, Ended::NewKey { name: "bob".into() });
-    assert!(ended.to_string().contains("new key and paste it"), "{ended}");
+    assert!(
+        ended.to_string().contains("new key and paste it"),
+        "{ended}"
+    );
     // It stops: no reconnect, the stream ends.
     let after = tokio::time::timeout(tests::engines::WAIT, events.recv()).await;
     assert_eq!(after, Ok(None));
@@ -337,4 +340,28 @@ async fn bye_removed_stops_without_coming_back() {
     assert_eq!(ended.to_string(), "the server removed you from this room");
     let after = tokio::time::timeout(tests::engines::WAIT, events.recv()).await;
     assert_eq!(after, Ok(None));
+}
+
+#[tokio::test]
+async fn after_a_proven_session_a_full_room_is_an_unauthenticated_hint_and_retried() {
+    let key = Key::generate().unwrap();
+    let (listener, mut events, _client) = carol(&key).await;
+    let (first, ..) = room(&key, &listener).await;
+    roster(&mut events).await;
+    drop(first);
+    // Anyone on the path can send this line: it cannot end the chat. (The
+    // session that just ended was short: that retry comes first.)
+    answer(&listener, "ERR room-full this room is full").await;
+    let hint = next(&mut events, |e| match e {
+        Event::Retrying {
+            error: ConnectError::Unauthenticated(text),
+            ..
+        } => Some(text),
+        Event::Failed(e) => panic!("gave up: {e}"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(hint, "this room is full");
+    room(&key, &listener).await;
+    assert_eq!(roster(&mut events).await, ["bob", "alice", "you (carol)"]);
 }
