@@ -86,6 +86,15 @@ impl Log {
         }
     }
 
+    /// Waits until the engine has stopped (its event stream ended); all
+    /// it reported.
+    pub async fn wait_stopped(&self) -> Vec<Event> {
+        let mut count = self.count.clone();
+        let ended = timeout(WAIT, async { while count.changed().await.is_ok() {} }).await;
+        assert!(ended.is_ok(), "the engine never stopped: {:?}", self.tail());
+        self.events()
+    }
+
     /// The last few events, for failure messages.
     fn tail(&self) -> Vec<Event> {
         let log = self.lock();
@@ -120,11 +129,22 @@ impl Log {
     /// Waits until every one of `ids` has been delivered to all the members
     /// the server relayed it to; their marks.
     pub async fn wait_delivered(&self, ids: &[String]) -> Vec<Marks> {
-        self.wait_for(WAIT, "every message delivered to all", |events| {
-            let marks: Vec<Marks> = ids.iter().map(|id| marks(events, id)).collect();
-            marks.iter().all(Marks::to_all).then_some(marks)
-        })
-        .await
+        let mut short = Vec::new();
+        let found = timeout(
+            WAIT,
+            self.wait_for(WAIT + WAIT, "every message delivered to all", |events| {
+                let marks: Vec<Marks> = ids.iter().map(|id| marks(events, id)).collect();
+                short = ids
+                    .iter()
+                    .zip(&marks)
+                    .filter(|(_, m)| !m.to_all())
+                    .map(|(id, m)| (id.clone(), m.clone()))
+                    .collect();
+                short.is_empty().then_some(marks)
+            }),
+        )
+        .await;
+        found.unwrap_or_else(|_| panic!("not delivered to all: {short:?}"))
     }
 
     /// The next `Connected` after the first `skip` events; its index.
