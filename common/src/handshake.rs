@@ -10,6 +10,7 @@ use crate::codec::HANDSHAKE_LINE_MAX;
 use crate::config::Timing;
 use crate::key::Key;
 use crate::payload::{Hello, MAX_REASON_CHARS, PROTO, PROTO_MAX, Welcome, parse_id};
+use crate::place;
 use crate::token::{self, OpenError};
 
 /// The code of an `ERR <code> <text>` line.
@@ -161,6 +162,12 @@ pub fn open_hello(key: &Key, clock: &Clock, line: &str) -> Result<(Hello, i64), 
     }
     if !is_id(&hello.nonce) {
         return Err(ErrCode::BadHello);
+    }
+    // Protocol 3: a member id and a link of its chain, both or neither.
+    match (&hello.member, &hello.proof) {
+        (None, None) => {}
+        (Some(member), Some(proof)) if is_id(member) && place::parse_proof(proof).is_some() => {}
+        _ => return Err(ErrCode::BadHello),
     }
     Ok((hello, offset(ts, clock.now_secs())))
 }
@@ -314,6 +321,33 @@ mod tests {
             open_hello(&key, &clock, &welcome).unwrap_err(),
             ErrCode::BadHello
         );
+    }
+
+    #[test]
+    fn a_hello_names_a_member_with_a_link_of_its_chain_or_neither() {
+        let key = Key::generate().unwrap();
+        let clock = Clock::system();
+        let (member, proof) = place::Identity::new().next_proof();
+        let hello = |fields: &str| {
+            let json = format!(
+                r#"{{"kind":"hello","proto":1,"max_proto":3,"nonce":"{}","name":"x"{fields}}}"#,
+                random_id()
+            );
+            open_hello(&key, &clock, &token::seal(&key, &clock, json.as_bytes()))
+        };
+        let (ok, _) = hello(&format!(r#","member":"{member}","proof":"{proof}""#)).unwrap();
+        assert_eq!(
+            (ok.member, ok.proof),
+            (Some(member.clone()), Some(proof.clone()))
+        );
+        for fields in [
+            format!(r#","member":"alice","proof":"{proof}""#),
+            format!(r#","member":"{member}","proof":"{member}""#),
+            format!(r#","member":"{member}""#),
+            format!(r#","proof":"{proof}""#),
+        ] {
+            assert_eq!(hello(&fields).unwrap_err(), ErrCode::BadHello, "{fields}");
+        }
     }
 
     #[test]

@@ -35,11 +35,18 @@ pub(crate) struct Sender {
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
     pending: VecDeque<Pending>,
+    shown: Seen,
+}
+
+/// The ids of messages received, the newest [`REMEMBERED_IDS`]: a
+/// receiver's, and the server's for the whole room.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
     /// Received ids (16 bytes, as numbers: no allocation per message, which
     /// showed up in the throughput profile)...
-    shown: HashSet<u128>,
+    ids: HashSet<u128>,
     /// ...and the order they came in, to forget the oldest.
-    shown_order: VecDeque<u128>,
+    order: VecDeque<u128>,
 }
 
 impl Outbox {
@@ -78,19 +85,32 @@ impl Outbox {
     /// Records a received message id (already checked to be one); `false`
     /// if it was already shown.
     pub fn first_sight(&mut self, id: &str) -> bool {
+        self.shown.first_sight(id)
+    }
+}
+
+impl Seen {
+    /// Records a received message id (already checked to be one); `false`
+    /// if it was already seen.
+    pub fn first_sight(&mut self, id: &str) -> bool {
         let Some(id) = parse_id(id) else {
             return false;
         };
-        if !self.shown.insert(id) {
+        if !self.ids.insert(id) {
             return false;
         }
-        if self.shown_order.len() == REMEMBERED_IDS
-            && let Some(oldest) = self.shown_order.pop_front()
+        if self.order.len() == REMEMBERED_IDS
+            && let Some(oldest) = self.order.pop_front()
         {
-            self.shown.remove(&oldest);
+            self.ids.remove(&oldest);
         }
-        self.shown_order.push_back(id);
+        self.order.push_back(id);
         true
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.ids.len()
     }
 }
 

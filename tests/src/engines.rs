@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{
-    ClientConfig, Config, ConnectError, Event, Handle, Key, Rejection, Server, ServerConfig, Timing,
+    ClientConfig, Config, ConnectError, Event, Handle, Key, Rejection, Server, ServerConfig,
+    Timing, Why,
 };
 use tokio::sync::mpsc::Receiver;
 use tokio::time::timeout;
@@ -113,11 +114,22 @@ pub fn texts(events: &[Event]) -> Vec<&str> {
         .collect()
 }
 
-/// Waits for `Connected`; the peer's name.
+/// Waits for a client's `Connected` or a member joining the server's
+/// room (`Joined`); the name of who is on the other end.
 pub async fn connected(events: &mut Receiver<Event>) -> String {
     next(events, |e| match e {
         Event::Connected { peer, .. } => Some(peer.name),
+        Event::Joined(member) => Some(member.name),
         Event::Failed(e) => panic!("gave up: {e}"),
+        _ => None,
+    })
+    .await
+}
+
+/// Waits for a member to leave the server's room: its name and why.
+pub async fn left(events: &mut Receiver<Event>) -> (String, Why) {
+    next(events, |e| match e {
+        Event::Left { member, why } => Some((member.name, why)),
         _ => None,
     })
     .await
@@ -132,10 +144,25 @@ pub async fn received(events: &mut Receiver<Event>) -> (String, String) {
     .await
 }
 
-/// Waits for the next ack; the message id.
+/// Waits for a client's next ack: the server has our message (a
+/// two-person chat's `Acked`, a room's `Relayed`); the message id.
 pub async fn acked(events: &mut Receiver<Event>) -> String {
+    next(events, |e| sender_ack(&e).map(str::to_owned)).await
+}
+
+/// The id of our message the other end now holds, if `event` says so.
+pub fn sender_ack(event: &Event) -> Option<&str> {
+    match event {
+        Event::Acked { id } | Event::Relayed { id, .. } => Some(id),
+        _ => None,
+    }
+}
+
+/// Waits for the server's next delivery mark: a member received our
+/// message; the message id.
+pub async fn delivered(events: &mut Receiver<Event>) -> String {
     next(events, |e| match e {
-        Event::Acked { id } => Some(id),
+        Event::Delivered { id, .. } => Some(id),
         _ => None,
     })
     .await

@@ -134,7 +134,7 @@ async fn a_flood_does_not_keep_a_right_key_client_out(sources: Vec<Ipv4Addr>, ho
         start.elapsed()
     );
     let (before, peer) = until(&mut server_events, |e| match e {
-        Event::Connected { peer, .. } => Some(peer.name),
+        Event::Joined(member) => Some(member.name),
         _ => None,
     })
     .await;

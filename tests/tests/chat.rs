@@ -8,7 +8,8 @@ use common::clock::Clock;
 use common::payload::random_id;
 use common::{ClientConfig, Config, ConnectError, Ended, Event, Key, Rejection, handshake, token};
 use tests::engines::{
-    WAIT, acked, client, closed, connected, disconnected, next, received, rejected, server,
+    WAIT, acked, client, closed, connected, delivered, disconnected, next, received, rejected,
+    server,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -38,7 +39,7 @@ async fn chat_both_ways_with_unicode_and_a_large_message() {
     let id = client_handle.send(big.clone()).unwrap();
     assert_eq!(received(&mut server_events).await.1, big);
     let acked = next(&mut client_events, |e| match e {
-        Event::Acked { id } => Some(id),
+        Event::Acked { id } | Event::Relayed { id, .. } => Some(id),
         _ => None,
     })
     .await;
@@ -60,8 +61,8 @@ async fn what_the_server_sends_before_anyone_connects_is_delivered_when_someone_
             ("bob".into(), text.into())
         );
     }
-    assert_eq!(acked(&mut server_events).await, first);
-    assert_eq!(acked(&mut server_events).await, second);
+    assert_eq!(delivered(&mut server_events).await, first);
+    assert_eq!(delivered(&mut server_events).await, second);
 }
 
 #[tokio::test]
@@ -111,7 +112,7 @@ async fn ten_thousand_messages_all_acked_none_lost_or_duplicated() {
     let mut acked = HashSet::new();
     while acked.len() < N {
         let id = next(&mut client_events, |e| match e {
-            Event::Acked { id } => Some(id),
+            Event::Acked { id } | Event::Relayed { id, .. } => Some(id),
             _ => None,
         })
         .await;
@@ -175,15 +176,15 @@ async fn each_refusal_gets_its_err_line_word_for_word_and_the_server_keeps_servi
         err_line_for(port, format!("{hello}\n").as_bytes()).await,
         "ERR key-mismatch this server uses a different key\n"
     );
-    // A client that speaks only versions from 3 on.
-    let v3 = format!(
-        r#"{{"kind":"hello","proto":3,"nonce":"{}","name":"future"}}"#,
+    // A client that speaks only versions from 4 on.
+    let v4 = format!(
+        r#"{{"kind":"hello","proto":4,"nonce":"{}","name":"future"}}"#,
         random_id()
     );
-    let v3 = token::seal(&key, &clock, v3.as_bytes());
+    let v4 = token::seal(&key, &clock, v4.as_bytes());
     assert_eq!(
-        err_line_for(port, format!("{v3}\n").as_bytes()).await,
-        "ERR version this server speaks fernet-chat protocols 1 to 2\n"
+        err_line_for(port, format!("{v4}\n").as_bytes()).await,
+        "ERR version this server speaks fernet-chat protocols 1 to 3\n"
     );
     for garbage in [&b"GET / HTTP/1.1\r\n"[..], b"\xff\xfe\x00garbage\n"] {
         assert_eq!(
@@ -291,7 +292,7 @@ async fn a_server_closed_with_something_undelivered_waits_delivers_then_closes()
         received(&mut client_events).await,
         ("bob".into(), "typed before closing".into())
     );
-    assert_eq!(acked(&mut server_events).await, id);
+    assert_eq!(delivered(&mut server_events).await, id);
     closed(&mut server_events).await;
     assert_eq!(
         disconnected(&mut client_events).await,

@@ -3,8 +3,11 @@
 //! engine capped at protocol 1 (`Config::max_proto`) speaks only protocol 1.
 
 use common::payload::{Body, MAX_BATCH, Message, random_id};
-use common::{Config, Event, Key};
-use tests::engines::{acked, client, client_with, connected, next, received, server, server_with};
+use common::{Alert, Config, Event, Key, Why};
+use tests::engines::{
+    client, client_with, connected, delivered, left, next, received, sender_ack, server,
+    server_with,
+};
 use tests::raw::{RawPeer, msg};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::Receiver;
@@ -38,7 +41,8 @@ fn message(text: &str) -> Message {
 
 /// A protocol-1 peer `old` (named `name`) and a new engine chat: the
 /// engine's queued messages `ids` ("m0", "m1", …) reach `old` one per frame
-/// and its acks reach the engine; the other way, each message is
+/// and its acks reach the engine (a client's `Acked`, a server's
+/// `Delivered`); the other way, each message is
 /// acknowledged by an `ack` of its own and shown once.
 async fn protocol_1_both_ways(
     old: &mut RawPeer,
@@ -55,7 +59,12 @@ async fn protocol_1_both_ways(
         .await;
     }
     for id in ids {
-        assert_eq!(&acked(events).await, id);
+        let got = next(events, |e| match e {
+            Event::Acked { id } | Event::Delivered { id, .. } => Some(id),
+            _ => None,
+        })
+        .await;
+        assert_eq!(&got, id);
     }
     let sent = [msg("one"), msg("two"), msg("three")];
     for m in &sent {
@@ -133,7 +142,7 @@ async fn protocol_2_batches_what_waits_and_acknowledges_a_batch_at_once() {
     })
     .await;
     for id in &ids {
-        assert_eq!(&acked(&mut events).await, id);
+        assert_eq!(&delivered(&mut events).await, id);
     }
 
     // A batch the other way is shown message by message and acknowledged
@@ -174,13 +183,15 @@ async fn a_batch_over_its_limit_ends_the_session_with_an_alert() {
         msgs: vec![message("x"); MAX_BATCH + 1],
     })
     .await;
-    let ended = tests::engines::disconnected(&mut events).await;
+    let alert = Alert::Malformed(format!(
+        "a batch of {} entries (it must have 1 to {MAX_BATCH})",
+        MAX_BATCH + 1
+    ));
     assert_eq!(
-        ended.to_string(),
-        format!(
-            "the session was closed for security: a frame decrypted but is not valid: \
-             a batch of {} entries (it must have 1 to {MAX_BATCH})",
-            MAX_BATCH + 1
+        left(&mut events).await,
+        (
+            "mallory".into(),
+            Why::Other(format!("security alert: {alert}"))
         )
     );
 }
@@ -225,38 +236,53 @@ async fn chat_with_caps(server_max: u32, client_max: u32) {
         .collect();
     // Each side's events are read at once, as two programs would.
     let (at_server, at_client) = tokio::join!(
-        side(&mut server_events, to_client.len()),
-        side(&mut client_events, to_server.len())
+        side(&mut server_events, to_client.len(), true),
+        side(&mut client_events, to_server.len(), false)
     );
     assert_eq!(at_server, (texts.clone(), to_client));
     assert_eq!(at_client, (texts, to_server));
 }
 
-/// The texts shown and the ids acknowledged, in order, until `n` of each.
+/// The texts shown and the ids acknowledged, in order, until `n` of each:
+/// for the server, the client's delivery marks; for the client, the
+/// server's acks (`Acked`, or in a room `Relayed`).
 async fn side(
     events: &mut tokio::sync::mpsc::Receiver<Event>,
     n: usize,
+    server: bool,
 ) -> (Vec<String>, Vec<String>) {
     let mut shown = Vec::new();
     let mut acks = Vec::new();
     while shown.len() < n || acks.len() < n {
         let event = next(events, |e| match e {
-            Event::Received { .. } | Event::Acked { .. } => Some(e),
+            Event::Received { text, .. } => Some(Ok(text)),
             Event::Disconnected(e) => panic!("disconnected: {e}"),
+            Event::Left { why, .. } => panic!("left: {why:?}"),
+            Event::Delivered { id, .. } if server => Some(Err(id)),
+            e if !server => sender_ack(&e).map(|id| Err(id.to_owned())),
             _ => None,
         })
         .await;
         match event {
-            Event::Received { text, .. } => shown.push(text),
-            Event::Acked { id } => acks.push(id),
-            _ => unreachable!(),
+            Ok(text) => shown.push(text),
+            Err(id) => acks.push(id),
         }
     }
     (shown, acks)
 }
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engines_chat_under_every_version_pairing() {
-    for (server_max, client_max) in [(1, 2), (2, 1), (1, 1), (2, 2)] {
+    let pairs = [
+        (1, 2),
+        (2, 1),
+        (1, 1),
+        (2, 2),
+        (3, 1),
+        (1, 3),
+        (3, 2),
+        (3, 3),
+    ];
+    for (server_max, client_max) in pairs {
         chat_with_caps(server_max, client_max).await;
     }
 }

@@ -13,3 +13,9 @@ pub const HELD_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Removed members the server refuses, the newest.
 pub const REMOVED_MAX: usize = 256;
+
+/// Frames other than messages (acks, typing, joins and leaves, delivery
+/// marks) queued for a connected member and not yet sealed for its
+/// socket: beyond this it has stopped keeping up, and is disconnected
+/// (`slow`) like a member over [`MEMBER_QUEUE_BYTES`].
+pub const CONTROL_MAX: usize = 65_536;

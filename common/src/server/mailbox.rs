@@ -1,0 +1,253 @@
+//! One member's queue on the server: what the room has for it and its
+//! connection has not yet had acknowledged.
+//!
+//! The hub puts relayed messages and control frames in; the member's own
+//! connection task takes them out as its socket drains, seals them in its
+//! session and writes them. The hub never waits on a member: it only
+//! locks this queue for a moment, and its bounds
+//! ([`super::limits::MEMBER_QUEUE_BYTES`], [`super::limits::CONTROL_MAX`]) are checked by
+//! the hub after each push. The queue outlives a connection while the
+//! member's place is held, so a reconnect catches up from it.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use crate::outbox::Pending;
+use crate::payload::RosterEntry;
+
+/// A frame other than a message, for one connection (none of them is
+/// worth keeping for the next one: the roster replaces them).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Control {
+    /// The server holds these messages of the member's (`to`: how many
+    /// members they go to; protocol 3 only).
+    Acks {
+        ids: Vec<String>,
+        to: Option<u32>,
+    },
+    /// Someone started or stopped typing (`from`: protocol 3 only).
+    Typing {
+        active: bool,
+        from: Option<String>,
+    },
+    Joined(RosterEntry),
+    Left {
+        member: String,
+        why: &'static str,
+    },
+    /// Member `by` received these messages of the member's.
+    Delivered {
+        ids: Vec<String>,
+        by: String,
+    },
+}
+
+/// One connection serving a member: the hub wakes it when there is
+/// something to send, and tells it when to say `bye`.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub id: u64,
+    wake: Notify,
+    bye: Mutex<Option<&'static str>>,
+}
+
+impl Conn {
+    pub fn new(id: u64) -> Arc<Conn> {
+        Arc::new(Conn {
+            id,
+            wake: Notify::new(),
+            bye: Mutex::new(None),
+        })
+    }
+
+    /// Something was queued for it (a wake while it is busy is kept).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves at the next [`Conn::wake`] (or at once if one came since
+    /// the last).
+    pub async fn woken(&self) {
+        self.wake.notified().await
+    }
+
+    /// The connection is to say `bye` with `reason` and close.
+    pub fn end(&self, reason: &'static str) {
+        let mut bye = self.bye.lock().unwrap_or_else(|e| e.into_inner());
+        bye.get_or_insert(reason);
+        drop(bye);
+        self.wake();
+    }
+
+    /// Why it is to close, if it is.
+    pub fn ending(&self) -> Option<&'static str> {
+        *self.bye.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A member's queue; see the module documentation.
+#[derive(Debug, Default)]
+pub(crate) struct Mailbox(Mutex<Inbox>);
+
+#[derive(Debug, Default)]
+pub(crate) struct Inbox {
+    /// Relayed messages not yet acknowledged, oldest first (shared with
+    /// every other member they went to).
+    pub messages: VecDeque<Arc<Pending>>,
+    /// The bytes of text in `messages`.
+    pub bytes: usize,
+    /// How many of `messages` the current connection has sent.
+    pub sent: usize,
+    /// Frames for the current connection.
+    pub frames: Vec<Control>,
+    /// The connection serving the member now, if any.
+    pub conn: Option<Arc<Conn>>,
+}
+
+impl Inbox {
+    /// Whether connection `id` is the one serving the member.
+    pub fn serves(&self, id: u64) -> bool {
+        self.conn.as_ref().is_some_and(|c| c.id == id)
+    }
+}
+
+impl Mailbox {
+    pub fn lock(&self) -> MutexGuard<'_, Inbox> {
+        // The lock is never held across a panic that could poison it.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a relayed message; the bytes of text queued now.
+    pub fn push(&self, message: Arc<Pending>) -> usize {
+        let mut inbox = self.lock();
+        inbox.bytes += message.text.len();
+        inbox.messages.push_back(message);
+        if let Some(conn) = &inbox.conn {
+            conn.wake();
+        }
+        inbox.bytes
+    }
+
+    /// Queues a frame for the current connection (dropped if there is
+    /// none); the frames queued now.
+    pub fn control(&self, frame: Control) -> usize {
+        let mut inbox = self.lock();
+        let Some(conn) = inbox.conn.clone() else {
+            return 0;
+        };
+        inbox.frames.push(frame);
+        conn.wake();
+        inbox.frames.len()
+    }
+
+    /// `conn` serves the member from now on: everything unacknowledged
+    /// goes out again. The connection it replaces, if any.
+    pub fn attach(&self, conn: Arc<Conn>) -> Option<Arc<Conn>> {
+        let mut inbox = self.lock();
+        inbox.sent = 0;
+        inbox.frames.clear();
+        inbox.conn.replace(conn)
+    }
+
+    /// Connection `id` no longer serves the member (if it still did).
+    pub fn detach(&self, id: u64) -> Option<Arc<Conn>> {
+        let mut inbox = self.lock();
+        if inbox.serves(id) {
+            inbox.frames.clear();
+            inbox.conn.take()
+        } else {
+            None
+        }
+    }
+
+    /// The member acknowledged `ids` on connection `conn`: they leave the
+    /// queue. The messages that were there (a re-sent copy is
+    /// acknowledged twice), for their senders' delivery marks.
+    pub fn acked(&self, conn: u64, ids: &[String]) -> Vec<Arc<Pending>> {
+        let mut inbox = self.lock();
+        if !inbox.serves(conn) {
+            return Vec::new();
+        }
+        let mut done = Vec::with_capacity(ids.len());
+        for id in ids {
+            // Acks arrive in send order: the match is almost always first.
+            let Some(at) = inbox.messages.iter().position(|m| m.id == *id) else {
+                continue;
+            };
+            if let Some(message) = inbox.messages.remove(at) {
+                inbox.bytes -= message.text.len();
+                if at < inbox.sent {
+                    inbox.sent -= 1;
+                }
+                done.push(message);
+            }
+        }
+        done
+    }
+
+    /// Bytes of text waiting.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    /// Whether every message was acknowledged.
+    pub fn is_empty(&self) -> bool {
+        self.lock().messages.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::random_id;
+
+    fn message(text: &str) -> Arc<Pending> {
+        Arc::new(Pending {
+            id: random_id(),
+            text: text.into(),
+            sent_at: 0,
+            from: None,
+        })
+    }
+
+    #[test]
+    fn acks_take_messages_out_and_a_reconnect_sends_the_rest_again() {
+        let mailbox = Mailbox::default();
+        let (a, b, c) = (message("aa"), message("bbb"), message("c"));
+        for m in [&a, &b, &c] {
+            mailbox.push(m.clone());
+        }
+        assert_eq!(mailbox.bytes(), 6);
+        let first = Conn::new(1);
+        assert!(mailbox.attach(first.clone()).is_none());
+        mailbox.lock().sent = 3;
+        let done = mailbox.acked(1, &[b.id.clone(), b.id.clone()]);
+        assert_eq!(done.len(), 1, "a second ack of the same id finds nothing");
+        assert_eq!((mailbox.bytes(), mailbox.lock().sent), (3, 2));
+        assert!(mailbox.acked(2, std::slice::from_ref(&a.id)).is_empty(), "another conn");
+        let second = Conn::new(2);
+        let replaced = mailbox.attach(second).unwrap();
+        assert_eq!(replaced.id, 1);
+        assert_eq!(mailbox.lock().sent, 0, "everything goes out again");
+        assert!(mailbox.detach(1).is_none(), "no longer the one serving");
+        assert_eq!(mailbox.detach(2).unwrap().id, 2);
+        assert_eq!(
+            mailbox.control(Control::Typing {
+                active: true,
+                from: None
+            }),
+            0
+        );
+    }
+
+    #[test]
+    fn a_conn_keeps_the_first_reason_to_end() {
+        let conn = Conn::new(1);
+        assert_eq!(conn.ending(), None);
+        conn.end("slow");
+        conn.end("closed");
+        assert_eq!(conn.ending(), Some("slow"));
+    }
+}

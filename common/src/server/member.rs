@@ -1,0 +1,342 @@
+//! One member's connection, in its own task: reads and checks its frames
+//! and tells the hub what they say; takes what the hub queued in its
+//! mailbox as the socket drains, seals it in its session and writes it;
+//! keeps the connection alive. A member that stops reading fills only its
+//! own mailbox and backlog, both bounded.
+
+use std::sync::Arc;
+
+use futures::{FutureExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+use super::hub::{Seat, ToHub};
+use super::mailbox::Control;
+use crate::codec::LineError;
+use crate::config::Timing;
+use crate::event::Why;
+use crate::link::{BACKLOG_MAX, Link, SEND_AHEAD};
+use crate::outbox::Pending;
+use crate::payload::{
+    Body, MAX_BATCH, MAX_BATCH_TEXT_BYTES, Message, MessageRef, Outgoing, PROTO_ROOMS,
+};
+use crate::session::Alert;
+
+/// How a member's connection ends.
+enum End {
+    /// The hub asked for this `bye`.
+    Bye(&'static str),
+    /// The member left, or its connection failed.
+    Left(Why),
+}
+
+/// What one read burst said, told to the hub at once.
+#[derive(Default)]
+struct Burst {
+    msgs: Vec<Message>,
+    acks: Vec<String>,
+    typing: Option<bool>,
+    /// The frame the messages came in (the last, for a burst of several),
+    /// when the window shows ciphertext.
+    token: String,
+}
+
+/// Serves member `seat` on `link` until the connection ends.
+pub(crate) async fn serve(
+    mut link: Link,
+    seat: Seat,
+    hub: mpsc::Sender<ToHub>,
+    timing: Timing,
+    tokens: bool,
+) {
+    let end = run(&mut link, &seat, &hub, &timing, tokens).await;
+    match end {
+        End::Bye(reason) => link.close(Some(reason)).await,
+        End::Left(why) => {
+            // Its backlog passed the bound: it is told why, and catches up
+            // when it comes back. Otherwise it left, or its connection is
+            // broken: nothing more is said.
+            let bye = (why == Why::Slow).then_some("slow");
+            let _ = hub
+                .send(ToHub::Gone {
+                    member: seat.member.clone(),
+                    conn: seat.conn.id,
+                    why,
+                })
+                .await;
+            link.close(bye).await;
+        }
+    }
+    drop(seat.alive);
+}
+
+async fn run(
+    link: &mut Link,
+    seat: &Seat,
+    hub: &mpsc::Sender<ToHub>,
+    timing: &Timing,
+    tokens: bool,
+) -> End {
+    if let Some(roster) = &seat.roster {
+        link.send(roster);
+    }
+    let mut more = true;
+    let mut last_recv = Instant::now();
+    let ping = sleep_until(link.last_sent + timing.ping_after);
+    let lost = sleep_until(last_recv + timing.lost_after);
+    tokio::pin!(ping, lost);
+    loop {
+        if let Some(bye) = seat.conn.ending() {
+            return End::Bye(bye);
+        }
+        let sent = pump(link, seat, tokens, &mut more);
+        for (id, token) in sent {
+            if hub.send(ToHub::Sent { id, token }).await.is_err() {
+                return End::Bye("closed");
+            }
+        }
+        if link.backlog() > BACKLOG_MAX {
+            return End::Left(Why::Slow);
+        }
+        tokio::select! {
+            line = link.reader.next() => {
+                last_recv = Instant::now();
+                let mut burst = Burst::default();
+                let mut end = on_line(line, link, &mut burst, tokens);
+                // Take whatever else is already buffered before waiting again.
+                for _ in 0..256 {
+                    if end.is_some() {
+                        break;
+                    }
+                    let Some(line) = link.reader.next().now_or_never() else { break };
+                    end = on_line(line, link, &mut burst, tokens);
+                }
+                // What came before a bad frame still counts.
+                if tell(burst, seat, hub).await.is_err() {
+                    return End::Bye("closed");
+                }
+                if let Some(end) = end {
+                    return end;
+                }
+            }
+            _ = seat.conn.woken() => {}
+            _ = link.backlog.drained.notified(), if more => {}
+            _ = &mut ping => {
+                let due = link.last_sent + timing.ping_after;
+                if due <= Instant::now() {
+                    link.send(&Body::Ping);
+                    ping.as_mut().reset(link.last_sent + timing.ping_after);
+                } else {
+                    ping.as_mut().reset(due);
+                }
+            }
+            _ = &mut lost => {
+                let due = last_recv + timing.lost_after;
+                if due <= Instant::now() {
+                    return End::Left(Why::Lost);
+                }
+                lost.as_mut().reset(due);
+            }
+        }
+    }
+}
+
+/// Handles one incoming line; `Some` if it ends the connection.
+fn on_line(
+    line: Option<Result<String, LineError>>,
+    link: &mut Link,
+    burst: &mut Burst,
+    tokens: bool,
+) -> Option<End> {
+    let line = match line {
+        Some(Ok(line)) => line,
+        None | Some(Err(LineError::Io(_))) => return Some(End::Left(Why::Lost)),
+        Some(Err(e)) => return Some(alert(Alert::Malformed(format!("received {e}")))),
+    };
+    let body = match link.session.open(&line) {
+        Ok(Some(body)) => body,
+        Ok(None) => return None,
+        Err(e) => return Some(alert(e)),
+    };
+    match body {
+        Body::Msg {
+            id, text, sent_at, ..
+        } => {
+            burst.msgs.push(Message {
+                id,
+                text,
+                sent_at,
+                from: None,
+                name: None,
+            });
+            if tokens {
+                burst.token = line;
+            }
+        }
+        Body::Msgs { msgs } => {
+            burst.msgs.extend(msgs.into_iter().map(|m| Message {
+                from: None,
+                name: None,
+                ..m
+            }));
+            if tokens {
+                burst.token = line;
+            }
+        }
+        Body::Ack { of, .. } => burst.acks.push(of),
+        Body::Acks { ids, .. } => burst.acks.extend(ids),
+        Body::Typing { active, .. } => burst.typing = Some(active),
+        Body::Ping => {
+            link.send(&Body::Pong);
+        }
+        Body::Bye { .. } => return Some(End::Left(Why::Bye)),
+        // Nothing a member sends the server.
+        Body::Pong
+        | Body::Ready
+        | Body::Roster { .. }
+        | Body::Joined(_)
+        | Body::Left { .. }
+        | Body::Delivered { .. } => {}
+    }
+    None
+}
+
+/// A security alert ends the connection: the others see a lost
+/// connection, the server's window what it was.
+fn alert(alert: Alert) -> End {
+    End::Left(Why::Other(format!("security alert: {alert}")))
+}
+
+/// Tells the hub what a read burst said.
+async fn tell(burst: Burst, seat: &Seat, hub: &mpsc::Sender<ToHub>) -> Result<(), ()> {
+    let member = || seat.member.clone();
+    if !burst.acks.is_empty() {
+        let acked = ToHub::Acked {
+            member: member(),
+            conn: seat.conn.id,
+            ids: burst.acks,
+        };
+        hub.send(acked).await.map_err(|_| ())?;
+    }
+    if !burst.msgs.is_empty() {
+        let said = ToHub::Said {
+            member: member(),
+            msgs: burst.msgs,
+            token: burst.token,
+        };
+        hub.send(said).await.map_err(|_| ())?;
+    }
+    if let Some(active) = burst.typing {
+        let typing = ToHub::Typing {
+            member: member(),
+            active,
+        };
+        hub.send(typing).await.map_err(|_| ())?;
+    }
+    Ok(())
+}
+
+/// Seals what the mailbox holds for this connection: every frame, and
+/// messages while the socket keeps up ([`SEND_AHEAD`]). The server's own
+/// messages it sent, with their tokens, for [`crate::Event::Sent`].
+fn pump(link: &mut Link, seat: &Seat, tokens: bool, more: &mut bool) -> Vec<(String, String)> {
+    let version = link.session.version();
+    let most = if version >= 2 { MAX_BATCH } else { 1 };
+    let mut own = Vec::new();
+    loop {
+        let (frames, batch) = {
+            let mut inbox = seat.mailbox.lock();
+            if !inbox.serves(seat.conn.id) {
+                // No longer the connection serving it: the hub ends us.
+                *more = false;
+                return own;
+            }
+            let frames = std::mem::take(&mut inbox.frames);
+            let mut batch: Vec<Arc<Pending>> = Vec::new();
+            if link.backlog() < SEND_AHEAD {
+                let mut text = 0;
+                for m in inbox.messages.range(inbox.sent..).take(most) {
+                    text += m.text.len();
+                    if !batch.is_empty() && text > MAX_BATCH_TEXT_BYTES {
+                        break;
+                    }
+                    batch.push(m.clone());
+                }
+            }
+            inbox.sent += batch.len();
+            *more = inbox.sent < inbox.messages.len();
+            (frames, batch)
+        };
+        for frame in frames {
+            send_control(link, frame);
+        }
+        if batch.is_empty() {
+            return own;
+        }
+        let named = version >= PROTO_ROOMS;
+        let refs: Vec<MessageRef> = batch
+            .iter()
+            .map(|m| {
+                let mut r = MessageRef::of(m);
+                if !named {
+                    (r.from, r.name) = (None, None);
+                }
+                r
+            })
+            .collect();
+        let size = batch.iter().map(|m| m.text.len() + 96).sum();
+        let mut refs = refs;
+        let token = if refs.len() == 1 {
+            let msg = refs.remove(0);
+            link.session.seal_any(&Outgoing::Msg { msg }, size)
+        } else {
+            link.session.seal_any(&Outgoing::Msgs { msgs: refs }, size)
+        };
+        let token = link.queue(token);
+        for m in &batch {
+            if m.from.as_ref().is_some_and(|s| s.member == seat.me) {
+                let token = if tokens { token.clone() } else { String::new() };
+                own.push((m.id.clone(), token));
+            }
+        }
+    }
+}
+
+/// Seals one control frame (or several: a batch over the frame limits)
+/// in the form the session's version knows.
+fn send_control(link: &mut Link, frame: Control) {
+    let version = link.session.version();
+    match frame {
+        Control::Acks { ids, to } => {
+            if version < 2 {
+                for of in ids {
+                    link.send(&Body::Ack { of, to: None });
+                }
+                return;
+            }
+            let to = to.filter(|_| version >= PROTO_ROOMS);
+            let token = match ids.as_slice() {
+                [of] => link.session.seal_any(&Outgoing::Ack { of, to }, 0),
+                _ => link
+                    .session
+                    .seal_any(&Outgoing::Acks { ids: &ids, to }, ids.len() * 25),
+            };
+            link.queue(token);
+        }
+        Control::Typing { active, from } => {
+            link.send(&Body::Typing { active, from });
+        }
+        Control::Joined(entry) => {
+            link.send(&Body::Joined(entry));
+        }
+        Control::Left { member, why } => {
+            link.send(&Body::Left {
+                member,
+                why: why.to_owned(),
+            });
+        }
+        Control::Delivered { ids, by } => {
+            link.send(&Body::Delivered { ids, by });
+        }
+    }
+}
