@@ -80,7 +80,13 @@ fn the_online_list_marks_us_and_lists_the_room() {
     let (mut app, _) = in_room("alice");
     let mut ui = simulator(app.view());
     assert!(ui.find("Online (3)").is_ok());
-    assert!(ui.find("you").is_ok());
+    // The mark is on our own line, not the server's above it.
+    let mark = ui.find("you").unwrap().bounds();
+    let us = ui.find("alice").unwrap().bounds();
+    assert!(
+        (mark.center_y() - us.center_y()).abs() < 8.0,
+        "{mark:?} {us:?}"
+    );
     assert!(ui.find("carol").is_ok());
     assert!(ui.find("the server").is_ok(), "bob's entry has no address");
     drop(ui);

@@ -27,7 +27,7 @@ use common::ui::entry::Tone;
 use common::ui::{Clipboard, DesktopNotifier, Notifier, SystemClipboard, desktop, focus};
 use common::{Clock, Event, Key, Member, Rejection, ServerConfig, Why};
 use engine::{Engine, Listening};
-use iced::widget::{column, operation, rule};
+use iced::widget::{column, container, operation, rule};
 use iced::{Element, Subscription, Task};
 use remember::Remembered;
 use screen::room::{self, Room};
@@ -471,9 +471,15 @@ impl App {
         // The chat stays the second child whichever screen is above it:
         // iced matches widget state by position, so the message box keeps
         // its focus and the log its scroll when someone joins.
-        let top: Element<'_, Message> = match &self.screen {
-            Screen::Waiting => self.waiting.view(&self.engine).map(Message::Waiting),
-            Screen::Room(room) => room.view(&self.waiting, &self.engine).map(Message::Room),
+        let top: Element<'_, Message> = match (&self.screen, self.engine.listening()) {
+            (Screen::Waiting, Some(listening)) if !listening.removed.is_empty() => column![
+                self.waiting.view(&self.engine).map(Message::Waiting),
+                container(room::removed(&listening.removed).map(Message::Room)).padding([0, 16])
+            ]
+            .spacing(4)
+            .into(),
+            (Screen::Waiting, _) => self.waiting.view(&self.engine).map(Message::Waiting),
+            (Screen::Room(room), _) => room.view(&self.waiting, &self.engine).map(Message::Room),
         };
         column![
             column![top, rule::horizontal(1)],

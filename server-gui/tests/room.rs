@@ -288,8 +288,12 @@ fn a_notification_for_each_message_while_unfocused_unless_turned_off() {
 }
 
 #[test]
-fn removed_members_are_listed_with_allow_back() {
-    let (mut app, _) = room();
+fn removed_members_are_listed_with_allow_back_until_allowed() {
+    let (mut app, _) = app();
+    let _engine = listening(&mut app);
+    event(&mut app, Event::Joined(member("a", "alice", 4000)));
+    event(&mut app, Event::Joined(member("c", "carol", 4001)));
+    assert!(shows(&app, WIDE, "Remove"), "beside each member");
     event(
         &mut app,
         Event::Left {
@@ -301,8 +305,23 @@ fn removed_members_are_listed_with_allow_back() {
         system_lines(&app).last().unwrap(),
         "carol was removed from the room"
     );
-    // Without an engine nobody is refused: the list is the engine's.
-    assert!(!shows(&app, WIDE, "Allow back"));
+    assert!(shows(&app, WIDE, "carol was removed"));
+    // The room empties: the waiting screen still lists who is refused.
+    event(
+        &mut app,
+        Event::Left {
+            member: member("a", "alice", 4000),
+            why: Why::Bye,
+        },
+    );
+    assert!(!app.is_connected());
+    assert!(shows(&app, WIDE, "carol was removed"));
+    let mut ui = Simulator::with_size(Default::default(), WIDE, app.view());
+    ui.click("Allow back").unwrap();
+    for message in ui.into_messages() {
+        let _ = app.update(message);
+    }
+    assert!(!shows(&app, WIDE, "carol was removed"));
 }
 
 #[test]
@@ -323,4 +342,13 @@ fn the_room_shows_the_key_and_new_key_says_everyone_was_disconnected() {
     assert_eq!(system_lines(&app).last().unwrap(), NEW_KEY_NOTICE);
     assert!(!app.is_connected(), "back to waiting for the next people");
     assert!(shows(&app, WIDE, NEW_KEY_NOTICE));
+    // The engine's own word of each member leaving adds nothing more.
+    event(
+        &mut app,
+        Event::Left {
+            member: member("a", "alice", 4000),
+            why: Why::Other("new-key".into()),
+        },
+    );
+    assert_eq!(system_lines(&app).last().unwrap(), NEW_KEY_NOTICE);
 }

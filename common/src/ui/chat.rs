@@ -359,8 +359,10 @@ impl Chat {
                 self.system(wording::joined(member), Tone::Info, now)
             }
             EngineEvent::Left { member, why } => {
-                self.roster.left(&member.id);
                 self.typing.set(&member.name, false);
+                if !self.roster.left(&member.id) {
+                    return Task::none();
+                }
                 self.system(wording::left(member, why), Tone::Info, now)
             }
             EngineEvent::Typing { from, active } => {

@@ -55,9 +55,12 @@ impl Roster {
         }
     }
 
-    /// A member left.
-    pub fn left(&mut self, id: &str) {
+    /// A member left; false if it was not listed (a room emptied at once
+    /// by New key announces no one twice).
+    pub fn left(&mut self, id: &str) -> bool {
+        let before = self.members.len();
         self.members.retain(|m| m.id != id);
+        self.members.len() < before
     }
 
     /// Everyone but us.

@@ -113,8 +113,9 @@ fn addresses<'a>(waiting: &'a Waiting, addrs: &'a [SocketAddr]) -> Element<'a, M
     line.wrap().vertical_spacing(4).into()
 }
 
-/// The members removed, each with "Allow back".
-fn removed(members: &[Member]) -> Element<'_, Message> {
+/// The members removed, each with "Allow back" (the waiting screen shows
+/// them too).
+pub fn removed(members: &[Member]) -> Element<'_, Message> {
     let mut list = Column::new().spacing(2);
     for member in members {
         list = list.push(
