@@ -1,0 +1,444 @@
+//! The server's room engine (PROTOCOL.md, "Rooms") from outside, through
+//! raw protocol peers on loopback: who gets in, what each member sees, and
+//! what a member that stops reading costs the others.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+
+use common::payload::{Body, MAX_TEXT_BYTES, Message, RosterEntry};
+use common::place::Identity;
+use common::server::limits::MEMBER_QUEUE_BYTES;
+use common::{Config, Event, Handle, Key, Rejection, Server, ServerConfig, Why};
+use tests::engines::{connected, left, next, received, rejected};
+use tests::raw::{RawPeer, msg};
+use tokio::sync::mpsc::Receiver;
+
+/// A server "bob" on loopback holding at most `max_members`.
+async fn room(key: &Key, max_members: usize) -> (Handle, Receiver<Event>, u16) {
+    let server = Server::bind(ServerConfig {
+        chat: Config::new(key.clone(), "bob"),
+        port: 0,
+        bind: Some("127.0.0.1".parse().unwrap()),
+        max_members,
+    })
+    .await
+    .unwrap();
+    let port = server.port();
+    let (handle, events) = server.start();
+    (handle, events, port)
+}
+
+/// A protocol-3 member `identity` joins as `name` with its next link; the
+/// server's answer if it is not a welcome.
+async fn join(key: &Key, port: u16, name: &str, identity: &Identity) -> Result<RawPeer, String> {
+    let (member, proof) = identity.next_proof();
+    RawPeer::join(key, port, name, &member, &proof).await
+}
+
+/// The roster every protocol-3 session starts with: who we are, and the
+/// names online.
+async fn roster(peer: &mut RawPeer) -> (RosterEntry, Vec<String>) {
+    let line = peer.read_line().await.expect("no roster");
+    let Ok(Some(Body::Roster { you, members })) = peer.session.open(&line) else {
+        panic!("the first frame is not a roster");
+    };
+    let me = members.iter().find(|m| m.member == you).unwrap().clone();
+    (me, members.into_iter().map(|m| m.name).collect())
+}
+
+/// The messages a frame carries.
+fn messages(body: &Body) -> Vec<Message> {
+    match body {
+        Body::Msg {
+            id,
+            text,
+            sent_at,
+            from,
+            name,
+        } => vec![Message {
+            id: id.clone(),
+            text: text.clone(),
+            sent_at: *sent_at,
+            from: from.clone(),
+            name: name.clone(),
+        }],
+        Body::Msgs { msgs } => msgs.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Reads `n` messages, acknowledging each frame's, and returns them with
+/// every other frame read on the way.
+async fn read_messages(peer: &mut RawPeer, n: usize) -> (Vec<Message>, Vec<Body>) {
+    let (mut got, mut other) = (Vec::new(), Vec::new());
+    while got.len() < n {
+        let line = peer.read_line().await.expect("connection closed");
+        let body = peer.session.open(&line).unwrap().unwrap();
+        let these = messages(&body);
+        if these.is_empty() {
+            other.push(body);
+            continue;
+        }
+        let ids = these.iter().map(|m| m.id.clone()).collect();
+        peer.send(&Body::Acks { ids, to: None }).await;
+        got.extend(these);
+    }
+    (got, other)
+}
+
+/// Reads frames until one matches `pick`; panics on a message before it.
+async fn frame<T>(peer: &mut RawPeer, mut pick: impl FnMut(&Body) -> Option<T>) -> T {
+    loop {
+        let line = peer.read_line().await.expect("connection closed");
+        let body = peer.session.open(&line).unwrap().unwrap();
+        assert!(messages(&body).is_empty(), "a message: {body:?}");
+        if let Some(found) = pick(&body) {
+            return found;
+        }
+    }
+}
+
+/// The `bye` reason the server ends a connection with.
+async fn bye(peer: &mut RawPeer) -> String {
+    loop {
+        let line = peer.read_line().await.expect("closed without a bye");
+        if let Ok(Some(Body::Bye { reason })) = peer.session.open(&line) {
+            return reason;
+        }
+    }
+}
+
+#[tokio::test]
+async fn names_are_made_unique_in_the_room_ignoring_case() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = room(&key, 8).await;
+    let mut named = Vec::new();
+    for wanted in ["alice", "Alice", "BOB", "alice"] {
+        let mut peer = join(&key, port, wanted, &Identity::new()).await.unwrap();
+        let (me, _) = roster(&mut peer).await;
+        assert_eq!(connected(&mut events).await, me.name);
+        named.push((me.name, peer));
+    }
+    let names: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["alice", "Alice (2)", "BOB (2)", "alice (3)"]);
+}
+
+#[tokio::test]
+async fn a_place_is_taken_back_with_the_next_link_and_never_with_a_seen_one() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = room(&key, 8).await;
+    let alice = Identity::new();
+    let (member, first) = alice.next_proof();
+    let mut one = RawPeer::join(&key, port, "alice", &member, &first)
+        .await
+        .unwrap();
+    let (me, _) = roster(&mut one).await;
+    assert_eq!(me.member, member);
+    assert_eq!(connected(&mut events).await, "alice");
+    // Someone else (even named alice) is another member.
+    let mut other = join(&key, port, "alice", &Identity::new()).await.unwrap();
+    assert_eq!(roster(&mut other).await.0.name, "alice (2)");
+    // The next link takes the place: the old connection is replaced, the
+    // member keeps its id and name.
+    let (_, second) = alice.next_proof();
+    let mut two = RawPeer::join(&key, port, "whoever", &member, &second)
+        .await
+        .unwrap();
+    let (me, names) = roster(&mut two).await;
+    assert_eq!(
+        (me.member.as_str(), me.name.as_str()),
+        (member.as_str(), "alice")
+    );
+    assert_eq!(names, ["bob", "alice", "alice (2)"], "alice once");
+    assert_eq!(bye(&mut one).await, "replaced");
+    // Links already seen on the network prove nothing.
+    for seen in [&first, &second] {
+        let refused = RawPeer::join(&key, port, "mallory", &member, seen).await;
+        assert_eq!(
+            refused.err().as_deref(),
+            Some("ERR place that member's place needs its own proof")
+        );
+        assert_eq!(rejected(&mut events).await, Rejection::Place);
+    }
+    // The member is still there, on its second connection.
+    two.send(&msg("still me")).await;
+    assert_eq!(
+        received(&mut events).await,
+        ("alice".into(), "still me".into())
+    );
+}
+
+#[tokio::test]
+async fn a_full_room_refuses_the_next_member_until_someone_leaves() {
+    let key = Key::generate().unwrap();
+    // Bob and two more.
+    let (_handle, mut events, port) = room(&key, 3).await;
+    let mut a = join(&key, port, "a", &Identity::new()).await.unwrap();
+    let _b = join(&key, port, "b", &Identity::new()).await.unwrap();
+    connected(&mut events).await;
+    connected(&mut events).await;
+    let full = join(&key, port, "c", &Identity::new()).await;
+    assert_eq!(
+        full.err().as_deref(),
+        Some("ERR room-full this room is full")
+    );
+    assert_eq!(rejected(&mut events).await, Rejection::RoomFull);
+    a.send(&Body::Bye {
+        reason: "closed".into(),
+    })
+    .await;
+    assert_eq!(left(&mut events).await, ("a".into(), Why::Bye));
+    let mut c = join(&key, port, "c", &Identity::new()).await.unwrap();
+    assert_eq!(roster(&mut c).await.1, ["bob", "b", "c"]);
+}
+
+#[tokio::test]
+async fn a_removed_member_is_refused_until_allowed_back() {
+    let key = Key::generate().unwrap();
+    let (handle, mut events, port) = room(&key, 8).await;
+    let alice = Identity::new();
+    let mut a = join(&key, port, "alice", &alice).await.unwrap();
+    roster(&mut a).await;
+    let mut carol = join(&key, port, "carol", &Identity::new()).await.unwrap();
+    roster(&mut carol).await;
+    connected(&mut events).await;
+    connected(&mut events).await;
+
+    handle.remove(&alice.member());
+    assert_eq!(bye(&mut a).await, "removed");
+    let gone = frame(&mut carol, |b| match b {
+        Body::Left { member, why } => Some((member.clone(), why.clone())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(gone, (alice.member(), "removed".into()));
+    assert_eq!(left(&mut events).await, ("alice".into(), Why::Removed));
+
+    let refused = join(&key, port, "alice", &alice).await;
+    assert_eq!(
+        refused.err().as_deref(),
+        Some("ERR removed the server removed you from this room")
+    );
+    assert_eq!(rejected(&mut events).await, Rejection::Removed);
+
+    handle.allow(&alice.member());
+    // Its place was given up: it joins anew, with its chain's next link.
+    let mut back = join(&key, port, "alice", &alice).await.unwrap();
+    assert_eq!(roster(&mut back).await.0.name, "alice");
+    assert_eq!(connected(&mut events).await, "alice");
+}
+
+#[tokio::test]
+async fn a_protocol_1_member_sees_who_said_what_in_the_text() {
+    let key = Key::generate().unwrap();
+    let (handle, mut events, port) = room(&key, 8).await;
+    let mut old = RawPeer::connect(&key, port, "old").await;
+    assert_eq!(connected(&mut events).await, "old");
+    let mut alice = join(&key, port, "alice", &Identity::new()).await.unwrap();
+    let (me, _) = roster(&mut alice).await;
+    assert_eq!(connected(&mut events).await, "alice");
+
+    let hi = msg("hi all");
+    alice.send(&hi).await;
+    let (got, _) = read_messages(&mut old, 1).await;
+    let Body::Msg { id, .. } = &hi else {
+        unreachable!()
+    };
+    assert_eq!((&got[0].id, got[0].text.as_str()), (id, "alice: hi all"));
+    assert_eq!((&got[0].from, &got[0].name), (&None, &None));
+    // The server's own messages are the server's: no prefix.
+    handle.send("from bob").unwrap();
+    assert_eq!(read_messages(&mut old, 1).await.0[0].text, "from bob");
+    // The other way, a protocol-3 member is told who it is from.
+    old.send(&msg("back")).await;
+    let (got, _) = read_messages(&mut alice, 2).await;
+    let from_old = got.iter().find(|m| m.text == "back").unwrap();
+    assert_eq!(from_old.name.as_deref(), Some("old"));
+    assert_ne!(from_old.from.as_deref(), Some(me.member.as_str()));
+    // A maximal message has no room for the prefix: it goes as it is.
+    let big = "x".repeat(MAX_TEXT_BYTES);
+    alice.send(&msg(&big)).await;
+    assert_eq!(read_messages(&mut old, 1).await.0[0].text, big);
+}
+
+#[tokio::test]
+async fn three_members_get_every_message_once_in_order_with_its_id_and_marks_go_to_the_sender() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = room(&key, 8).await;
+    let mut peers = Vec::new();
+    for name in ["a", "b", "c"] {
+        let mut peer = join(&key, port, name, &Identity::new()).await.unwrap();
+        let (me, _) = roster(&mut peer).await;
+        assert_eq!(connected(&mut events).await, name);
+        peers.push((me, peer));
+    }
+    let (a, rest) = peers.split_first_mut().unwrap();
+    let sent: Vec<Body> = (0..5).map(|i| msg(&format!("m{i}"))).collect();
+    let ids: Vec<String> = sent
+        .iter()
+        .map(|b| match b {
+            Body::Msg { id, .. } => id.clone(),
+            _ => unreachable!(),
+        })
+        .collect();
+    for body in &sent {
+        a.1.send(body).await;
+    }
+    // Each other member: each message once, in order, with its id and
+    // its sender; nothing more (their rosters said who joined after them).
+    for (_, peer) in rest.iter_mut() {
+        let (got, other) = read_messages(peer, ids.len()).await;
+        let got_ids: Vec<&String> = got.iter().map(|m| &m.id).collect();
+        assert_eq!(got_ids, ids.iter().collect::<Vec<_>>());
+        assert!(
+            got.iter()
+                .all(|m| m.from.as_deref() == Some(a.0.member.as_str()))
+        );
+        assert!(got.iter().all(|m| m.name.as_deref() == Some("a")));
+        assert!(
+            other.iter().all(|b| matches!(b, Body::Joined(_))),
+            "{other:?}"
+        );
+        // A ping answered means nothing else was on its way before it.
+        peer.send(&Body::Ping).await;
+        frame(peer, |b| matches!(b, Body::Pong).then_some(())).await;
+    }
+    // The sender: acknowledged to 3 (b, c and the server), then a mark
+    // from each of them for every message.
+    let mut acked = Vec::new();
+    let mut marks: Vec<(String, String)> = Vec::new();
+    while acked.len() < ids.len() || marks.len() < 3 * ids.len() {
+        let body = frame(&mut a.1, |b| Some(b.clone())).await;
+        match body {
+            Body::Ack { of, to } => acked.push((of, to)),
+            Body::Acks { ids, to } => acked.extend(ids.into_iter().map(|of| (of, to))),
+            Body::Delivered { ids, by } => {
+                marks.extend(ids.into_iter().map(|id| (id, by.clone())));
+            }
+            _ => {}
+        }
+    }
+    let want: Vec<(String, Option<u32>)> = ids.iter().map(|id| (id.clone(), Some(3))).collect();
+    assert_eq!(acked, want);
+    let (b, c) = (&rest[0].0.member, &rest[1].0.member);
+    for id in &ids {
+        let by: Vec<&String> = marks
+            .iter()
+            .filter(|(m, _)| m == id)
+            .map(|(_, by)| by)
+            .collect();
+        let distinct: HashSet<&String> = by.iter().copied().collect();
+        assert_eq!(
+            (by.len(), distinct.len()),
+            (3, 3),
+            "one mark per member: {by:?}"
+        );
+        assert!(distinct.contains(b) && distinct.contains(c), "{by:?}");
+        assert!(!distinct.contains(&a.0.member), "{by:?}");
+    }
+    // The server's user saw each once too.
+    for i in 0..ids.len() {
+        assert_eq!(received(&mut events).await, ("a".into(), format!("m{i}")));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_never_reads_is_cut_off_as_slow_and_the_others_keep_going() {
+    let key = Key::generate().unwrap();
+    let (handle, mut events, port) = room(&key, 8).await;
+    let mut alice = join(&key, port, "alice", &Identity::new()).await.unwrap();
+    roster(&mut alice).await;
+    let mut mallory = join(&key, port, "mallory", &Identity::new()).await.unwrap();
+    connected(&mut events).await;
+    connected(&mut events).await;
+    // 48 messages of 200 KiB (9.4 MiB), four at a time as alice takes
+    // them: more than the member queue and the socket buffers between the
+    // server and mallory, who never reads.
+    const N: usize = 48;
+    let text = |i: usize| format!("{i:02}{}", "y".repeat(200 * 1024));
+    let reader = tokio::spawn(async move {
+        let (got, _) = read_messages(&mut alice, N).await;
+        got.into_iter().map(|m| m.text).collect::<Vec<_>>()
+    });
+    let mut slow = None;
+    for four in 0..N / 4 {
+        for i in four * 4..four * 4 + 4 {
+            handle.send(text(i)).unwrap();
+        }
+        let mut delivered = 0;
+        while delivered < 4 {
+            match next(&mut events, |e| match e {
+                Event::Delivered { by, .. } if by == "alice" => Some(None),
+                Event::Left { member, why } => Some(Some((member.name, why))),
+                _ => None,
+            })
+            .await
+            {
+                None => delivered += 1,
+                Some(gone) => slow = Some(gone),
+            }
+        }
+    }
+    assert_eq!(slow, Some(("mallory".into(), Why::Slow)));
+    // Alice got everything, in order, while mallory held nothing up.
+    let got = reader.await.unwrap();
+    assert_eq!(got, (0..N).map(text).collect::<Vec<_>>());
+    // What the server queued for mallory stayed within the member queue
+    // (and one message): mallory now reads it all, then the `bye`.
+    let mut queued = 0;
+    loop {
+        let line = mallory.read_line().await.expect("closed without a bye");
+        match mallory.session.open(&line) {
+            Ok(Some(Body::Bye { reason })) => {
+                assert_eq!(reason, "slow");
+                break;
+            }
+            Ok(Some(body)) => queued += messages(&body).iter().map(|m| m.text.len()).sum::<usize>(),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        queued <= MEMBER_QUEUE_BYTES + MAX_TEXT_BYTES,
+        "{queued} bytes were queued for a member that stopped reading"
+    );
+}
+
+#[tokio::test]
+async fn a_new_key_empties_the_room_and_only_the_new_key_gets_in() {
+    let key = Key::generate().unwrap();
+    let (handle, mut events, port) = room(&key, 8).await;
+    let alice = Identity::new();
+    let mut a = join(&key, port, "alice", &alice).await.unwrap();
+    roster(&mut a).await;
+    let mut old = RawPeer::connect(&key, port, "old").await;
+    connected(&mut events).await;
+    connected(&mut events).await;
+    let carol = Identity::new();
+    let mut c = join(&key, port, "carol", &carol).await.unwrap();
+    roster(&mut c).await;
+    connected(&mut events).await;
+    handle.remove(&carol.member());
+    assert_eq!(bye(&mut c).await, "removed");
+
+    let new = Key::generate().unwrap();
+    handle.set_key(new.clone());
+    assert_eq!(bye(&mut a).await, "new-key");
+    assert_eq!(bye(&mut old).await, "new-key");
+    let changed = next(&mut events, |e| match e {
+        Event::KeyChanged(key) => Some(key),
+        _ => None,
+    })
+    .await;
+    assert_eq!(changed, new);
+    let stale = join(&key, port, "alice", &alice).await;
+    assert_eq!(
+        stale.err().as_deref(),
+        Some("ERR key-mismatch this server uses a different key")
+    );
+    // The room is empty (alice joins anew: bob and her), and the removal
+    // is forgotten.
+    let mut a = join(&new, port, "alice", &alice).await.unwrap();
+    assert_eq!(roster(&mut a).await.1, ["bob", "alice"]);
+    let mut c = join(&new, port, "carol", &carol).await.unwrap();
+    assert_eq!(roster(&mut c).await.1, ["bob", "alice", "carol"]);
+}
