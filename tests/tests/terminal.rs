@@ -179,20 +179,26 @@ fn alice(key: &str, addr: &str) -> Program {
     client
 }
 
-/// The client's stderr begins with connecting to bob at `addr`.
+/// alice's stderr begins with connecting to bob at `addr`, and who is in
+/// the room.
 fn connected(client: &Program, addr: &str) {
     let next = || client.err.recv_timeout(WAIT).unwrap();
     assert_eq!(next(), format!("connecting to {addr}…"));
     assert_eq!(next(), format!("connected to bob ({addr})"));
+    assert_eq!(next(), "in the room: bob, you (alice)");
+}
+
+/// The server's stderr line for `name` joining from loopback.
+fn joined(name: &str) -> impl Fn(&str) -> bool {
+    let start = format!("{name} joined (127.0.0.1:");
+    move |line: &str| line.starts_with(&start)
 }
 
 #[test]
 fn two_terminals_chat_and_exit_cleanly_on_eof() {
     let (mut server, key, addr) = server();
     let mut client = alice(&key, &addr);
-    wait_for(&server.err, "connected", |l| {
-        l.starts_with("connected to alice")
-    });
+    wait_for(&server.err, "alice joining", joined("alice"));
 
     say(&mut client, "hello from alice 😀");
     wait_for(&server.out, "with the client's message", |l| {
@@ -204,9 +210,7 @@ fn two_terminals_chat_and_exit_cleanly_on_eof() {
     });
 
     assert_eq!(exit_code(&mut client), 0, "EOF ends the client cleanly");
-    wait_for(&server.err, "about the disconnect", |l| {
-        l == "disconnected: alice left (closed)"
-    });
+    wait_for(&server.err, "about alice leaving", |l| l == "alice left");
     assert!(server.running(), "the server keeps waiting");
     assert_eq!(exit_code(&mut server), 0);
     assert_eq!(rest(&client.out), Vec::<String>::new());
@@ -222,9 +226,7 @@ fn a_thousand_piped_lines_reach_the_server_once_in_order_before_the_client_says_
     let (input, lines) = numbered(1000);
     pipe_in(&mut client, input);
     assert_eq!(exits_by_itself(&mut client), 0, "{:?}", rest(&client.err));
-    wait_for(&server.err, "about the goodbye", |l| {
-        l == "disconnected: alice left (closed)"
-    });
+    wait_for(&server.err, "about the goodbye", |l| l == "alice left");
     assert_eq!(exit_code(&mut server), 0);
     let expected: Vec<String> = lines.iter().map(|l| format!("alice: {l}")).collect();
     assert_eq!(rest(&server.out), expected);
@@ -268,9 +270,7 @@ fn ctrl_c_leaves_at_once_and_exits_cleanly_when_everything_was_delivered() {
     });
 
     interrupt(&client);
-    wait_for(&server.err, "about alice leaving", |l| {
-        l == "disconnected: alice left (closed)"
-    });
+    wait_for(&server.err, "about alice leaving", |l| l == "alice left");
     assert_eq!(
         exits_by_itself(&mut client),
         0,
@@ -457,10 +457,10 @@ fn what_a_peer_sends_cannot_act_on_the_terminal() {
         &mut client,
         "\u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J\u{9b}31mhi\rthere",
     );
-    let connected = wait_for(&server.err, "connected", |l| l.starts_with("connected to "));
+    let joined = wait_for(&server.err, "joined", |l| l.contains(" joined ("));
     assert!(
-        connected.starts_with("connected to mallorygnp.exe (127.0.0.1:"),
-        "{connected}"
+        joined.starts_with("mallorygnp.exe joined (127.0.0.1:"),
+        "{joined}"
     );
     assert_eq!(
         server.out.recv_timeout(WAIT).unwrap(),
@@ -550,5 +550,50 @@ fn a_room_size_out_of_range_is_one_clear_line() {
             "{err:?}"
         );
         assert_eq!(rest(&server.out), Vec::<String>::new(), "nothing started");
+    }
+}
+
+#[test]
+fn three_terminals_in_one_room_each_line_reaches_both_others_and_joins_and_leaves_are_told() {
+    let (mut server, key, addr) = server();
+    let mut alice = alice(&key, &addr);
+    wait_for(&server.err, "alice joining", joined("alice"));
+    let mut carol = client(&addr, Some(&key), "carol");
+    let next = || carol.err.recv_timeout(WAIT).unwrap();
+    assert_eq!(next(), format!("connecting to {addr}…"));
+    assert_eq!(next(), format!("connected to bob ({addr})"));
+    assert_eq!(next(), "in the room: bob, alice, you (carol)");
+    wait_for(&server.err, "carol joining", joined("carol"));
+    assert!(
+        joined("carol")(&alice.err.recv_timeout(WAIT).unwrap()),
+        "alice is told of carol first"
+    );
+
+    say(&mut alice, "from alice");
+    say(&mut carol, "from carol");
+    say(&mut server, "from bob");
+    let two_lines = |program: &Program| {
+        let mut got = [
+            program.out.recv_timeout(WAIT).unwrap(),
+            program.out.recv_timeout(WAIT).unwrap(),
+        ];
+        got.sort();
+        got
+    };
+    assert_eq!(
+        two_lines(&server),
+        ["alice: from alice", "carol: from carol"]
+    );
+    assert_eq!(two_lines(&alice), ["bob: from bob", "carol: from carol"]);
+    assert_eq!(two_lines(&carol), ["alice: from alice", "bob: from bob"]);
+
+    assert_eq!(exit_code(&mut carol), 0, "EOF ends carol cleanly");
+    assert_eq!(alice.err.recv_timeout(WAIT).unwrap(), "carol left");
+    wait_for(&server.err, "carol leaving", |l| l == "carol left");
+    assert_eq!(exit_code(&mut alice), 0);
+    wait_for(&server.err, "alice leaving", |l| l == "alice left");
+    assert_eq!(exit_code(&mut server), 0);
+    for program in [&server, &alice, &carol] {
+        assert_eq!(rest(&program.out), Vec::<String>::new(), "nothing twice");
     }
 }
