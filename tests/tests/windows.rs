@@ -386,3 +386,64 @@ async fn new_key_admits_the_new_key_and_turns_the_old_one_away() {
     desk.until_chatting().await;
     desk.alice_says("hello with the new key").await;
 }
+
+/// Remove beside Alice in Bob's online list: the engine says `bye removed`
+/// to her, her window says so and stops, and Bob's lists her with Allow
+/// back; New key during the room disconnects whoever is in it, each side
+/// saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_disconnects_the_member_and_new_key_empties_the_room() {
+    let mut desk = connected_desktop().await;
+    in_server(&mut desk.server, |ui| {
+        ui.click("Remove").unwrap();
+    });
+    let removed = "The server removed you from this room";
+    desk.until("Alice's window says she was removed", |d| {
+        d.client
+            .chat()
+            .entries()
+            .iter()
+            .any(|e| matches!(e, Entry::System { text, .. } if text == removed))
+    })
+    .await;
+    desk.until("Bob's window lists her as removed", |d| {
+        d.server
+            .engine()
+            .listening()
+            .is_some_and(|l| l.removed.iter().any(|m| m.name == "alice"))
+    })
+    .await;
+    assert!(desk.client.session().is_none(), "no reconnecting");
+    assert!(!desk.server.is_connected(), "the room is empty");
+    let mut ui = simulator(desk.server.view());
+    assert!(ui.find("alice was removed").is_ok());
+    assert!(ui.find("Allow back").is_ok());
+    drop(ui);
+
+    // Allowed back, she joins again; then New key sends her away.
+    in_server(&mut desk.server, |ui| {
+        ui.click("Allow back").unwrap();
+    });
+    in_client(&mut desk.client, |ui| {
+        ui.click("Disconnect").unwrap();
+    });
+    desk.connect();
+    desk.until_chatting().await;
+    in_server(&mut desk.server, |ui| {
+        ui.click("New key").unwrap();
+    });
+    assert!(
+        simulator(desk.server.view())
+            .find(server_gui::screen::room::NEW_KEY_NOTICE)
+            .is_ok()
+    );
+    desk.until("Alice's window hears of the new key", |d| {
+        d.client
+            .chat()
+            .entries()
+            .iter()
+            .any(|e| matches!(e, Entry::System { text, .. } if text == client_gui::NEW_KEY))
+    })
+    .await;
+    assert!(desk.client.session().is_none(), "no reconnecting");
+}
