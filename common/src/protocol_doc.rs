@@ -22,7 +22,7 @@ use crate::payload::{
     PROTO_MAX,
 };
 use crate::place::{CHAIN_LENGTH, SKIP};
-use crate::server::limits::{HELD_QUEUE_BYTES, MEMBER_QUEUE_BYTES, REMOVED_MAX};
+use crate::server::limits::{CONTROL_MAX, HELD_QUEUE_BYTES, MEMBER_QUEUE_BYTES, REMOVED_MAX};
 use crate::token::{MAX_SKEW_SECS, TTL_SECS};
 use crate::{DEFAULT_PORT, admission};
 
@@ -110,7 +110,11 @@ fn the_limits_table_is_what_the_code_enforces() {
         ("member queue", bytes(MEMBER_QUEUE_BYTES)),
         ("held queue", bytes(HELD_QUEUE_BYTES)),
         ("removed members", REMOVED_MAX.to_string()),
-        ("delivery marks", format!("{} messages", grouped(DELIVERY_MARKS))),
+        ("member frames", grouped(CONTROL_MAX)),
+        (
+            "delivery marks",
+            format!("{} messages", grouped(DELIVERY_MARKS)),
+        ),
     ];
     let table = limits_table();
     for (name, value) in &expected {
