@@ -76,11 +76,12 @@ fn pair() -> (Runtime, Chat) {
     (rt, chat)
 }
 
-/// Waits for `n` acknowledgements.
+/// Waits for `n` acknowledgements (in a room, the server's `ack` says to
+/// how many members it relays the message: `Relayed`).
 async fn acks(events: &mut Receiver<Event>, mut n: usize) {
     while n > 0 {
         match events.recv().await.expect("engine stopped") {
-            Event::Acked { .. } => n -= 1,
+            Event::Acked { .. } | Event::Relayed { .. } => n -= 1,
             Event::Disconnected(e) => panic!("disconnected: {e}"),
             _ => {}
         }
