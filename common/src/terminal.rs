@@ -16,7 +16,6 @@
 //! received messages are collected in one buffer and written out when no
 //! further event is waiting (not one write per line).
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::io::Write;
 use std::process::ExitCode;
@@ -38,10 +37,13 @@ mod lines;
 #[cfg(test)]
 mod tests;
 mod turned_away;
+mod undelivered;
 
 use describe::describe;
 use lines::{Line, Lines};
 use turned_away::TurnedAway;
+pub use undelivered::Side;
+use undelivered::Undelivered;
 
 /// Received text collected before it is written out even though more
 /// events are waiting.
@@ -57,7 +59,12 @@ const IN_FLIGHT_MAX: usize = 4 * 1024 * 1024;
 /// Ctrl+C is caught from before `start` runs: whatever `start` or the relay
 /// prints comes after, so a script or test that has seen such a line can
 /// send SIGINT without racing the handler.
-pub fn run(start: impl Future<Output = Option<(Handle, mpsc::Receiver<Event>)>>) -> ExitCode {
+/// `side`: which program this is, for when a line counts as delivered in
+/// a room ([`Side`]).
+pub fn run(
+    side: Side,
+    start: impl Future<Output = Option<(Handle, mpsc::Receiver<Event>)>>,
+) -> ExitCode {
     // One thread: the relay and the engine's tasks take turns without
     // waking each other across threads; stdin and stdout use tokio's
     // blocking pool, so a slow reader of stdout never stalls the engine.
@@ -83,7 +90,7 @@ pub fn run(start: impl Future<Output = Option<(Handle, mpsc::Receiver<Event>)>>)
             return ExitCode::FAILURE;
         };
         let (stdin, stdout, stderr) = (tokio::io::stdin(), tokio::io::stdout(), std::io::stderr());
-        relay(handle, events, stdin, interrupts, stdout, stderr)
+        relay(side, handle, events, stdin, interrupts, stdout, stderr)
             .await
             .code()
     });
@@ -129,6 +136,7 @@ impl Exit {
 /// one leaves without waiting for it (saying goodbye could hang on a
 /// network that stopped answering).
 async fn relay(
+    side: Side,
     handle: Handle,
     mut events: mpsc::Receiver<Event>,
     mut input: impl AsyncRead + Unpin,
@@ -141,8 +149,7 @@ async fn relay(
         out,
         err,
         pending_out: Vec::with_capacity(WRITE_CHUNK),
-        undelivered: VecDeque::new(),
-        in_flight: 0,
+        undelivered: Undelivered::new(side),
         refused: 0,
         interrupted: false,
         turned_away: TurnedAway::default(),
@@ -150,7 +157,7 @@ async fn relay(
     let mut lines = Lines::default();
     let mut reading = true;
     loop {
-        let room = relay.in_flight < IN_FLIGHT_MAX;
+        let room = relay.undelivered.bytes() < IN_FLIGHT_MAX;
         tokio::select! {
             biased;
             Some(()) = interrupts.next() => {
@@ -218,11 +225,8 @@ struct Relay<O, E> {
     err: E,
     /// `name: text` lines not yet written to `out`.
     pending_out: Vec<u8>,
-    /// Sent and not yet acknowledged, id and length, in the order sent:
-    /// the order the engine reports them acknowledged.
-    undelivered: VecDeque<(String, usize)>,
-    /// The bytes in `undelivered`.
-    in_flight: usize,
+    /// Sent and not yet delivered.
+    undelivered: Undelivered,
     /// Typed lines the engine would not take.
     refused: usize,
     interrupted: bool,
@@ -240,8 +244,7 @@ impl<O: AsyncWrite + Unpin, E: Write> Relay<O, E> {
         let len = text.len();
         match self.handle.send(text) {
             Ok(id) => {
-                self.undelivered.push_back((id, len));
-                self.in_flight += len;
+                self.undelivered.sent(id, len);
             }
             // Blank lines are not messages.
             Err(SendError::Empty) => {}
@@ -285,16 +288,9 @@ impl<O: AsyncWrite + Unpin, E: Write> Relay<O, E> {
                     self.status(&line).await;
                 }
             }
-            // In a room the server holds a message once it acknowledges
-            // it (`Relayed`), and delivers it to each member from there:
-            // the line is as delivered as this program can make it.
-            Event::Acked { id } | Event::Relayed { id, .. } => {
-                // The oldest, unless the engine's order ever changes.
-                let at = self.undelivered.iter().position(|(sent, _)| *sent == id);
-                if let Some((_, len)) = at.and_then(|at| self.undelivered.remove(at)) {
-                    self.in_flight -= len;
-                }
-            }
+            Event::Acked { id } => self.undelivered.acked(&id),
+            Event::Relayed { id, to } => self.undelivered.relayed(&id, to),
+            Event::Delivered { id, by } => self.undelivered.delivered(&id, &by),
             event => {
                 if let Some(status) = describe(&event) {
                     self.status(&status).await;

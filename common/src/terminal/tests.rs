@@ -131,8 +131,18 @@ fn engine() -> (Handle, mpsc::Receiver<Event>, Engine) {
     (handle, rx, Engine { cmds, events })
 }
 
-/// The relay fed `input`, until the engine stops, beside `drive`.
+/// The client's relay fed `input`, until the engine stops, beside `drive`.
 async fn relay_with(
+    input: impl AsyncRead + Unpin,
+    interrupts: impl futures::Stream<Item = ()> + Unpin,
+    drive: impl AsyncFnOnce(Engine),
+) -> (Exit, Vec<String>) {
+    relay_as(Side::Client, input, interrupts, drive).await
+}
+
+/// [`relay_with`] for either program.
+async fn relay_as(
+    side: Side,
     input: impl AsyncRead + Unpin,
     interrupts: impl futures::Stream<Item = ()> + Unpin,
     drive: impl AsyncFnOnce(Engine),
@@ -140,6 +150,7 @@ async fn relay_with(
     let (handle, events, engine) = engine();
     let transcript = Transcript::default();
     let run = relay(
+        side,
         handle,
         events,
         input,
@@ -693,4 +704,34 @@ async fn a_room_says_who_is_in_it_and_who_comes_and_goes_and_a_relayed_line_is_d
         ]
     );
     assert_eq!(exit, ALL_DELIVERED);
+}
+
+#[tokio::test]
+async fn the_servers_line_in_a_room_is_delivered_once_every_member_has_it() {
+    for (marks, undelivered) in [(vec!["alice", "alice"], 1), (vec!["alice", "carol"], 0)] {
+        let (exit, _) = relay_as(
+            Side::Server,
+            &b"hi all\n"[..],
+            futures::stream::pending(),
+            async |mut engine: Engine| {
+                let Asked::Send { id, .. } = engine.next().await else {
+                    panic!()
+                };
+                assert_eq!(engine.next().await, Asked::Close);
+                engine
+                    .emit(Event::Relayed {
+                        id: id.clone(),
+                        to: 2,
+                    })
+                    .await;
+                for by in marks {
+                    let (id, by) = (id.clone(), by.to_owned());
+                    engine.emit(Event::Delivered { id, by }).await;
+                }
+                engine.emit(Event::Closed).await;
+            },
+        )
+        .await;
+        assert_eq!(exit.undelivered, undelivered);
+    }
 }
