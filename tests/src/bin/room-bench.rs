@@ -12,7 +12,7 @@
 //!   once; the messages per second from the first line typed to the last
 //!   line shown by the last member (each line is checked to be shown once,
 //!   in its sender's order, by every other member);
-//! - the server's CPU time (utime + stime from /proc) during that phase,
+//! - the server's CPU time (its threads' schedstat in /proc) during that phase,
 //!   divided by messages × recipients.
 //!
 //! Timings are taken by a reader thread per program the moment a line comes
@@ -278,19 +278,18 @@ fn fan_out(room: &mut Room, samples: usize, size: usize) -> Vec<Duration> {
     times
 }
 
-/// CPU time a process has used so far (utime + stime), in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command (which may hold spaces) in parentheses.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = rest.split(' ').collect();
-    // utime and stime are fields 14 and 15 of the whole line.
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
-fn ticks_per_second() -> f64 {
-    let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+/// CPU time a process's threads have used so far, to the nanosecond: the
+/// first field of each thread's schedstat (utime + stime in /proc/PID/stat
+/// count 10 ms ticks, too coarse for the two-member room).
+fn cpu_time(pid: u32) -> Duration {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    let ns: u64 = tasks
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+            stat.split(' ').next()?.parse::<u64>().ok()
+        })
+        .sum();
+    Duration::from_nanos(ns)
 }
 
 struct Talk {
@@ -311,8 +310,7 @@ fn everyone_talks(room: &mut Room, each: usize, size: usize) -> Talk {
                 .collect()
         })
         .collect();
-    let tick = ticks_per_second();
-    let cpu_before = cpu_ticks(server);
+    let cpu_before = cpu_time(server);
     let start = Instant::now();
     std::thread::scope(|s| {
         for (program, lines) in room.programs.iter_mut().zip(&lines) {
@@ -342,11 +340,10 @@ fn everyone_talks(room: &mut Room, each: usize, size: usize) -> Talk {
         left -= 1;
         last = got.at;
     }
-    let cpu = (cpu_ticks(server) - cpu_before) as f64 / tick;
     Talk {
         messages: n * each,
         elapsed: last - start,
-        server_cpu: Duration::from_secs_f64(cpu),
+        server_cpu: cpu_time(server) - cpu_before,
     }
 }
 
@@ -364,13 +361,29 @@ struct Figures {
     members: usize,
     p50: Duration,
     p99: Duration,
+    /// CPU per fan-out line: the server, the sender, all the other clients
+    /// together, the harness.
+    line_cpu: Vec<Duration>,
     talk: Talk,
+}
+
+/// CPU time so far of the server, the sending client, every other client
+/// (summed) and this harness: where a fan-out's time goes.
+fn spent(room: &Room) -> [Duration; 4] {
+    let cpu = |i: usize| cpu_time(room.programs[i].pid());
+    let others = (2..room.programs.len()).map(cpu).sum();
+    [cpu(0), cpu(1), others, cpu_time(std::process::id())]
 }
 
 fn measure(o: &Options, members: usize) -> Figures {
     eprintln!("room-bench: {members} members...");
     let mut room = start_room(&o.bin_dir, members);
+    let before = spent(&room);
     let mut times = fan_out(&mut room, o.samples, o.size);
+    let after = spent(&room);
+    let line_cpu: Vec<Duration> = (0..4)
+        .map(|i| (after[i] - before[i]) / o.samples as u32)
+        .collect();
     times.sort();
     let each = (o.messages / members).max(1);
     let talk = everyone_talks(&mut room, each, o.size);
@@ -378,6 +391,7 @@ fn measure(o: &Options, members: usize) -> Figures {
         members,
         p50: percentile(&times, 0.5),
         p99: percentile(&times, 0.99),
+        line_cpu,
         talk,
     }
 }
@@ -418,6 +432,23 @@ fn main() {
         &|f| ms(f.p50),
     );
     row("fan-out: p99", "", &|f| ms(f.p99));
+    row(
+        "CPU per fan-out line: server / sender / each other client / all clients / harness",
+        "",
+        &|f| {
+            let c = &f.line_cpu;
+            let others = (f.members - 1).max(2) - 1;
+            let us = |d: Duration| format!("{:.0}", d.as_secs_f64() * 1e6);
+            format!(
+                "{} / {} / {} / {} / {} µs",
+                us(c[0]),
+                us(c[1]),
+                us(c[2] / others as u32),
+                us(c[1] + c[2]),
+                us(c[3])
+            )
+        },
+    );
     row("everyone talking: messages/s", "", &|f| {
         format!(
             "{:.0} ({} messages in {})",
