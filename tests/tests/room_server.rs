@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use common::payload::{Body, MAX_TEXT_BYTES, Message, RosterEntry};
 use common::place::Identity;
-use common::server::limits::MEMBER_QUEUE_BYTES;
+use common::server::limits::{HELD_QUEUE_BYTES, MEMBER_QUEUE_BYTES};
 use common::{Config, Event, Handle, Key, Rejection, Server, ServerConfig, Why};
 use tests::engines::{connected, left, next, received, rejected};
 use tests::raw::{RawPeer, msg};
@@ -91,7 +91,8 @@ async fn frame<T>(peer: &mut RawPeer, mut pick: impl FnMut(&Body) -> Option<T>) 
     loop {
         let line = peer.read_line().await.expect("connection closed");
         let body = peer.session.open(&line).unwrap().unwrap();
-        assert!(messages(&body).is_empty(), "a message: {body:?}");
+        let ids: Vec<String> = messages(&body).into_iter().map(|m| m.id).collect();
+        assert!(ids.is_empty(), "messages {ids:?}");
         if let Some(found) = pick(&body) {
             return found;
         }
@@ -401,6 +402,45 @@ async fn a_member_that_never_reads_is_cut_off_as_slow_and_the_others_keep_going(
         queued <= MEMBER_QUEUE_BYTES + MAX_TEXT_BYTES,
         "{queued} bytes were queued for a member that stopped reading"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_place_is_given_up_when_its_queue_passes_the_held_bound() {
+    let key = Key::generate().unwrap();
+    let (handle, mut events, port) = room(&key, 8).await;
+    let mut alice = join(&key, port, "alice", &Identity::new()).await.unwrap();
+    roster(&mut alice).await;
+    let away = Identity::new();
+    let mut gone = join(&key, port, "carol", &away).await.unwrap();
+    roster(&mut gone).await;
+    connected(&mut events).await;
+    connected(&mut events).await;
+    drop(gone);
+    assert_eq!(left(&mut events).await, ("carol".into(), Why::Lost));
+    // More than the held queue, as alice takes it: carol's place goes.
+    let n = HELD_QUEUE_BYTES / (200 * 1024) + 4;
+    let text = |i: usize| format!("{i:02}{}", "y".repeat(200 * 1024));
+    let reader = tokio::spawn(async move {
+        read_messages(&mut alice, n).await;
+        alice
+    });
+    for i in 0..n {
+        handle.send(text(i)).unwrap();
+        next(&mut events, |e| match e {
+            Event::Delivered { by, .. } => (by == "alice").then_some(()),
+            _ => None,
+        })
+        .await;
+    }
+    let _alice = reader.await.unwrap();
+    // Carol comes back with her chain's next link: a new member (her name
+    // was free again), with nothing kept for her.
+    let mut back = join(&key, port, "carol", &away).await.unwrap();
+    let (me, names) = roster(&mut back).await;
+    assert_eq!(me.name, "carol");
+    assert_eq!(names, ["bob", "alice", "carol"]);
+    back.send(&Body::Ping).await;
+    frame(&mut back, |b| matches!(b, Body::Pong).then_some(())).await;
 }
 
 #[tokio::test]

@@ -604,6 +604,8 @@ impl Hub {
                         conn.end("new-key");
                     }
                 }
+                // What went to nobody now never goes out.
+                self.unreported.clear();
                 self.keys.send_replace(key.clone());
                 self.out.push(Event::KeyChanged(key));
             }
@@ -621,6 +623,7 @@ impl Hub {
             }
             Command::Allow(id) => self.room.allow(&id),
             Command::HangUp => {
+                self.unreported.clear();
                 for place in self.room.empty() {
                     let conn = place.mailbox.lock().conn.take();
                     if let Some(conn) = conn {
