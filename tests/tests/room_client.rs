@@ -3,6 +3,8 @@
 //! protocol 1: its hello names its member and proves the place with the
 //! next link of its chain, every hello with a new one; the server's ERR
 //! lines and `bye` reasons for rooms; and a two-person chat as before.
+// The helpers below are test code too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 use common::payload::{Body, PROTO_ROOMS, RosterEntry, random_id};
 use common::place::{Anchor, parse_proof};
