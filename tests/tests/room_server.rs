@@ -482,3 +482,53 @@ async fn a_new_key_empties_the_room_and_only_the_new_key_gets_in() {
     let mut c = join(&new, port, "carol", &carol).await.unwrap();
     assert_eq!(roster(&mut c).await.1, ["bob", "alice", "carol"]);
 }
+
+#[tokio::test]
+async fn typing_goes_to_protocol_3_members_with_its_sender_and_old_ones_hear_only_the_server() {
+    let key = Key::generate().unwrap();
+    let (handle, mut events, port) = room(&key, 8).await;
+    let mut old = RawPeer::connect(&key, port, "old").await;
+    let mut alice = join(&key, port, "alice", &Identity::new()).await.unwrap();
+    let (a, _) = roster(&mut alice).await;
+    let mut carol = join(&key, port, "carol", &Identity::new()).await.unwrap();
+    let (_, names) = roster(&mut carol).await;
+    assert_eq!(names, ["bob", "old", "alice", "carol"]);
+    for _ in 0..3 {
+        connected(&mut events).await;
+    }
+    alice
+        .send(&Body::Typing {
+            active: true,
+            from: None,
+        })
+        .await;
+    let typing = |b: &Body| match b {
+        Body::Typing { active, from } => Some((*active, from.clone())),
+        _ => None,
+    };
+    assert_eq!(
+        frame(&mut carol, typing).await,
+        (true, Some(a.member.clone()))
+    );
+    let seen = next(&mut events, |e| match e {
+        Event::Typing { from, active } => Some((from, active)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(seen, ("alice".into(), true));
+    // Nothing of alice's reached the old client: a ping answered shows
+    // what was on its way.
+    old.send(&Body::Ping).await;
+    let before_pong = frame(&mut old, |b| match b {
+        Body::Pong => Some(false),
+        Body::Typing { .. } => Some(true),
+        _ => None,
+    })
+    .await;
+    assert!(!before_pong, "a protocol-1 member got a member's typing");
+    // The server's own typing reaches everyone.
+    handle.typing(true);
+    assert_eq!(frame(&mut old, typing).await, (true, None));
+    let (_, from) = frame(&mut carol, typing).await;
+    assert!(from.is_some_and(|f| f != a.member));
+}
