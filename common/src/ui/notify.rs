@@ -78,28 +78,38 @@ fn start() -> SyncSender<Notice> {
     let (tx, rx) = mpsc::sync_channel(WAITING_MAX);
     let spawned = std::thread::Builder::new()
         .name("notifications".into())
-        .spawn(move || show_all(rx));
+        .spawn(move || {
+            if let Err(e) = show_all(rx, show) {
+                eprintln!("desktop notifications are off: {e}");
+            }
+        });
     if let Err(e) = spawned {
         eprintln!("desktop notifications are off: {e}");
     }
     tx
 }
 
-/// Shows each notice until the service fails once; then says so in one
-/// line and stops (dropping the receiver, so later notices go nowhere).
-fn show_all(notices: Receiver<Notice>) {
+/// Shows each notice until the service fails once, and returns that
+/// failure (said in one line); the receiver is dropped with it, so later
+/// notices go nowhere and nothing more is tried.
+fn show_all<E>(
+    notices: Receiver<Notice>,
+    mut show: impl FnMut(&Notice) -> Result<(), E>,
+) -> Result<(), E> {
     for notice in notices {
-        let shown = notify_rust::Notification::new()
-            .appname("fernet-chat")
-            .summary(&notice.title)
-            .body(&escape_markup(&notice.body))
-            .show()
-            .map(drop);
-        if let Err(e) = shown {
-            eprintln!("desktop notifications are off: {e}");
-            return;
-        }
+        show(&notice)?;
     }
+    Ok(())
+}
+
+/// One notice, through the desktop's notification service.
+fn show(notice: &Notice) -> Result<(), notify_rust::error::Error> {
+    notify_rust::Notification::new()
+        .appname("fernet-chat")
+        .summary(&notice.title)
+        .body(&escape_markup(&notice.body))
+        .show()
+        .map(drop)
 }
 
 /// Services may read a body as a small subset of HTML (the freedesktop
@@ -144,6 +154,23 @@ mod tests {
         let notice = Notice::message(&"n".repeat(100), "\u{1b}[2J");
         assert_eq!(notice.title.chars().count(), SENDER_CHARS + 1);
         assert_eq!(notice.body, r"\u{1b}[2J");
+    }
+
+    #[test]
+    fn the_first_failure_stops_all_trying() {
+        let (tx, rx) = mpsc::sync_channel(WAITING_MAX);
+        for n in 0..3 {
+            tx.send(Notice::message("alice", &format!("m{n}"))).unwrap();
+        }
+        drop(tx);
+        let mut tries = 0;
+        let result = show_all(rx, |_| {
+            tries += 1;
+            Err("no notification service")
+        });
+        // Tried once, not once per notice (the receiver, and with it every
+        // later notice, went with the failure).
+        assert_eq!((result, tries), (Err("no notification service"), 1));
     }
 
     #[test]
