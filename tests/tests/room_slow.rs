@@ -30,7 +30,6 @@ fn numbered(sender: &str, i: usize) -> String {
 }
 
 #[tokio::test]
-#[ignore = "waits for the room engine (common/src/server, issue 12)"]
 async fn a_member_that_never_reads_is_cut_off_as_slow_and_the_room_chats_on() {
     const {
         assert!(
