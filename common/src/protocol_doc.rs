@@ -22,7 +22,9 @@ use crate::payload::{
     PROTO_MAX,
 };
 use crate::place::{CHAIN_LENGTH, SKIP};
-use crate::server::limits::{CONTROL_MAX, HELD_QUEUE_BYTES, MEMBER_QUEUE_BYTES, REMOVED_MAX};
+use crate::server::limits::{
+    CONTROL_MAX, HELD_QUEUE_BYTES, INFLOW_BYTES, MEMBER_QUEUE_BYTES, REMOVED_MAX,
+};
 use crate::token::{MAX_SKEW_SECS, TTL_SECS};
 use crate::{DEFAULT_PORT, admission};
 
@@ -111,6 +113,7 @@ fn the_limits_table_is_what_the_code_enforces() {
         ("held queue", bytes(HELD_QUEUE_BYTES)),
         ("removed members", REMOVED_MAX.to_string()),
         ("member frames", grouped(CONTROL_MAX)),
+        ("room inflow", bytes(INFLOW_BYTES)),
         (
             "delivery marks",
             format!("{} messages", grouped(DELIVERY_MARKS)),

@@ -13,10 +13,10 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::time::{Duration, Instant, sleep_until, timeout};
 
-use super::limits::{CONTROL_MAX, HELD_QUEUE_BYTES, MEMBER_QUEUE_BYTES};
+use super::limits::{CONTROL_MAX, HELD_QUEUE_BYTES, INFLOW_BYTES, MEMBER_QUEUE_BYTES};
 use super::mailbox::{Conn, Control, Mailbox};
 use super::room::{Claim, Place, Room};
 use crate::commands::Commands;
@@ -29,7 +29,8 @@ use crate::outbox::{Pending, Seen, Sender};
 use crate::payload::{Body, MAX_BATCH, MAX_TEXT_BYTES, Message, RosterEntry, clean_name};
 
 /// Messages to the hub in flight at once; senders (handshakes, member
-/// connections) wait when it is full, which slows their sockets.
+/// connections) wait when it is full, which slows their sockets. What
+/// they hold is bounded apart ([`INFLOW_BYTES`]).
 pub(crate) const INBOX: usize = 1024;
 
 /// A member's clock this far off ours (seconds) is worth telling the
@@ -55,6 +56,8 @@ pub(crate) enum ToHub {
         member: String,
         msgs: Vec<Message>,
         token: String,
+        /// Their share of [`INFLOW_BYTES`], given back once relayed.
+        inflow: OwnedSemaphorePermit,
     },
     /// Member `member` acknowledged these messages on connection `conn`.
     Acked {
@@ -107,6 +110,8 @@ pub(crate) struct Seat {
     /// Held until the connection's task ends, so closing can wait for
     /// its `bye` to be written.
     pub alive: mpsc::Sender<()>,
+    /// What the members' messages on their way to the hub may hold.
+    pub inflow: Arc<Semaphore>,
 }
 
 /// The hub's state; see the module documentation.
@@ -131,6 +136,7 @@ pub(crate) struct Hub {
     slow: Vec<String>,
     alive: Option<mpsc::Sender<()>>,
     alive_rx: mpsc::Receiver<()>,
+    inflow: Arc<Semaphore>,
     /// While closing: the last time a member acknowledged something.
     progress: Instant,
 }
@@ -162,6 +168,7 @@ impl Hub {
             slow: Vec::new(),
             alive: Some(alive),
             alive_rx,
+            inflow: Arc::new(Semaphore::new(INFLOW_BYTES)),
             progress: Instant::now(),
         }
     }
@@ -262,7 +269,11 @@ impl Hub {
                 member,
                 msgs,
                 token,
-            } => self.said(&member, msgs, token),
+                inflow,
+            } => {
+                self.said(&member, msgs, token);
+                drop(inflow);
+            }
             ToHub::Acked { member, conn, ids } => self.acked(&member, conn, &ids),
             ToHub::Typing { member, active } => {
                 let Some(at) = self.room.find(&member) else {
@@ -319,6 +330,7 @@ impl Hub {
             mailbox: place.mailbox.clone(),
             roster: place.rooms().then(|| self.room.roster(&place.id)),
             alive,
+            inflow: self.inflow.clone(),
         };
         if a.offset.unsigned_abs() > CLOCK_NOTICE_SECS {
             self.out.push(Event::ClockOffset { secs: a.offset });

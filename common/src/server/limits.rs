@@ -19,3 +19,8 @@ pub const REMOVED_MAX: usize = 256;
 /// socket: beyond this it has stopped keeping up, and is disconnected
 /// (`slow`) like a member over [`MEMBER_QUEUE_BYTES`].
 pub const CONTROL_MAX: usize = 65_536;
+
+/// Bytes of members' message text read from their sockets and not yet
+/// relayed by the room, all members together: a member that sends while
+/// the room is busy (its window behind) waits, and TCP slows it down.
+pub const INFLOW_BYTES: usize = 8 * 1024 * 1024;

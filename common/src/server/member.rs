@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use super::hub::{Seat, ToHub};
+use super::limits::INFLOW_BYTES;
 use super::mailbox::Control;
 use crate::codec::LineError;
 use crate::config::Timing;
@@ -39,7 +40,13 @@ struct Burst {
     /// The frame the messages came in (the last, for a burst of several),
     /// when the window shows ciphertext.
     token: String,
+    /// The bytes of text in `msgs`.
+    bytes: usize,
 }
+
+/// A read burst stops taking lines past this much message text, so one
+/// burst always fits in the room's inflow ([`INFLOW_BYTES`]).
+const BURST_BYTES: usize = INFLOW_BYTES / 4;
 
 /// Serves member `seat` on `link` until the connection ends.
 pub(crate) async fn serve(
@@ -105,7 +112,7 @@ async fn run(
                 let mut end = on_line(line, link, &mut burst, tokens);
                 // Take whatever else is already buffered before waiting again.
                 for _ in 0..256 {
-                    if end.is_some() {
+                    if end.is_some() || burst.bytes >= BURST_BYTES {
                         break;
                     }
                     let Some(line) = link.reader.next().now_or_never() else { break };
@@ -162,6 +169,7 @@ fn on_line(
         Body::Msg {
             id, text, sent_at, ..
         } => {
+            burst.bytes += text.len();
             burst.msgs.push(Message {
                 id,
                 text,
@@ -174,6 +182,7 @@ fn on_line(
             }
         }
         Body::Msgs { msgs } => {
+            burst.bytes += msgs.iter().map(|m| m.text.len()).sum::<usize>();
             burst.msgs.extend(msgs.into_iter().map(|m| Message {
                 from: None,
                 name: None,
@@ -219,10 +228,14 @@ async fn tell(burst: Burst, seat: &Seat, hub: &mpsc::Sender<ToHub>) -> Result<()
         hub.send(acked).await.map_err(|_| ())?;
     }
     if !burst.msgs.is_empty() {
+        // At most a burst (a quarter of the bound) and one frame more.
+        let bytes = burst.bytes.min(INFLOW_BYTES) as u32;
+        let inflow = seat.inflow.clone().acquire_many_owned(bytes).await;
         let said = ToHub::Said {
             member: member(),
             msgs: burst.msgs,
             token: burst.token,
+            inflow: inflow.map_err(|_| ())?,
         };
         hub.send(said).await.map_err(|_| ())?;
     }
