@@ -226,7 +226,10 @@ mod tests {
         let done = mailbox.acked(1, &[b.id.clone(), b.id.clone()]);
         assert_eq!(done.len(), 1, "a second ack of the same id finds nothing");
         assert_eq!((mailbox.bytes(), mailbox.lock().sent), (3, 2));
-        assert!(mailbox.acked(2, std::slice::from_ref(&a.id)).is_empty(), "another conn");
+        assert!(
+            mailbox.acked(2, std::slice::from_ref(&a.id)).is_empty(),
+            "another conn"
+        );
         let second = Conn::new(2);
         let replaced = mailbox.attach(second).unwrap();
         assert_eq!(replaced.id, 1);
