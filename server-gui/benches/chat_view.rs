@@ -21,7 +21,7 @@ use common::payload::MAX_TEXT_BYTES;
 use common::ui::MemoryClipboard;
 use common::ui::chat;
 use common::ui::engine::ServerUpdate;
-use common::{Config, Event, Key, Peer, ServerConfig};
+use common::{Config, Event, Key, Member, ServerConfig};
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use iced::{Font, Pixels, Size, Theme, mouse};
 use iced_test::core::renderer::{Headless, Style};
@@ -98,8 +98,14 @@ fn maximal(i: usize) -> Message {
     received_text(i, text)
 }
 
-/// A server window in a session with `n` messages in its history.
+/// A server window in a room with alice and `n` messages in its history.
 fn window(n: usize) -> App {
+    room(n, 1)
+}
+
+/// A server window in a room of `members` others (its online list beside
+/// the chat) with `n` messages in its history.
+fn room(n: usize, members: usize) -> App {
     let mut app = App::new(
         ServerConfig {
             chat: Config::new(Key::generate().unwrap(), "bob"),
@@ -109,14 +115,20 @@ fn window(n: usize) -> App {
         },
         Box::new(MemoryClipboard::default()),
     );
-    let peer = Peer {
-        name: "alice".into(),
-        addr: "192.168.1.7:50000".parse().unwrap(),
-    };
-    let _ = app.update(Message::Engine(ServerUpdate::Event(Event::Connected {
-        peer,
-        resent: 0,
-    })));
+    for m in 0..members {
+        let member = Member {
+            id: format!("member{m:016}"),
+            name: if m == 0 {
+                "alice".into()
+            } else {
+                format!("member {m}")
+            },
+            addr: Some(format!("192.168.1.{}:50000", 7 + m).parse().unwrap()),
+            since: 1_795_701_720_000,
+            you: false,
+        };
+        let _ = app.update(Message::Engine(ServerUpdate::Event(Event::Joined(member))));
+    }
     for i in 0..n {
         let _ = app.update(received(i));
     }
@@ -132,6 +144,15 @@ fn frame(c: &mut Criterion) {
             b.iter(|| frames.frame(app))
         });
     }
+    // A full room (the default limit): the online list lists 31 others.
+    let members = common::DEFAULT_MAX_MEMBERS - 1;
+    let app = room(10_000, members);
+    let mut frames = Frames::new();
+    group.bench_with_input(
+        BenchmarkId::new("messages, online list of 32", 10_000),
+        &app,
+        |b, app| b.iter(|| frames.frame(app)),
+    );
     group.finish();
 }
 

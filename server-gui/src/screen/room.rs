@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 
 use common::Member;
+use common::text::for_window;
 use iced::widget::{Column, button, column, container, row, text};
 use iced::{Element, Fill, Font};
 
@@ -120,7 +121,7 @@ pub fn removed(members: &[Member]) -> Element<'_, Message> {
     for member in members {
         list = list.push(
             row![
-                text(format!("{} was removed", member.name))
+                text(format!("{} was removed", for_window(&member.name)))
                     .size(12)
                     .style(text::warning),
                 button(text("Allow back").size(11))
