@@ -93,6 +93,8 @@ impl App {
             name_input: config.chat.name.clone(),
             ..Waiting::default()
         };
+        // Members are removed one by one from the online list; the chat's
+        // Disconnect (the client's way out) is not the server's.
         let mut chat = Chat::default();
         chat.set_can_disconnect(false);
         chat.offer_remove(true);
@@ -162,7 +164,7 @@ impl App {
         &self.chat
     }
 
-    /// Someone is in the room (or, with a two-person engine, connected).
+    /// Someone is in the room.
     pub fn is_connected(&self) -> bool {
         matches!(self.screen, Screen::Room(_))
     }
@@ -171,17 +173,15 @@ impl App {
     /// not focused in front.
     pub fn title(&self) -> String {
         let mut others = self.chat.roster().others().map(|m| m.name.as_str());
-        let peer = self.chat.peer().map(|p| p.name.as_str());
-        let title = match (&self.screen, others.next(), others.next(), peer) {
-            (Screen::Waiting, ..) => "fernet-chat server".to_owned(),
-            (_, Some(one), None, _) | (_, None, _, Some(one)) => {
+        let title = match (&self.screen, others.next(), others.next()) {
+            (Screen::Room(_), Some(one), None) => {
                 format!("fernet-chat server: chatting with {one}")
             }
-            (_, Some(_), Some(_), _) => format!(
+            (Screen::Room(_), Some(_), Some(_)) => format!(
                 "fernet-chat server: {} in the room",
                 self.chat.roster().others().count() + 1
             ),
-            (_, None, _, None) => "fernet-chat server".to_owned(),
+            _ => "fernet-chat server".to_owned(),
         };
         self.chat.attention().title(title)
     }
@@ -219,13 +219,6 @@ impl App {
                 let (task, event) = self.chat.update(message);
                 let extra = match event {
                     Some(chat::Event::Copy(text)) => self.copy(text),
-                    // Ends this session; the server goes back to waiting.
-                    Some(chat::Event::Disconnect) => {
-                        if let Some(handle) = self.engine.handle() {
-                            handle.hang_up();
-                        }
-                        Task::none()
-                    }
                     Some(chat::Event::Remove(id)) => {
                         if let Some(handle) = self.engine.handle() {
                             handle.remove(&id);
@@ -236,7 +229,8 @@ impl App {
                         self.save();
                         Task::none()
                     }
-                    None => Task::none(),
+                    // Not offered here (see `new`).
+                    Some(chat::Event::Disconnect) | None => Task::none(),
                 };
                 Task::batch([task.map(Message::Chat), extra])
             }
@@ -279,7 +273,6 @@ impl App {
     /// Nobody else is in the room: back to the waiting screen.
     fn room_emptied(&mut self) {
         self.screen = Screen::Waiting;
-        self.chat.set_can_disconnect(false);
         self.chat.set_roster(vec![self.own_entry()]);
         self.chat.set_banner(Some(NOBODY.into()));
     }
@@ -395,12 +388,6 @@ impl App {
 
     fn on_event(&mut self, event: Event, now: u64) -> Task<Message> {
         match &event {
-            // A two-person engine: its one peer is the room.
-            Event::Connected { .. } => {
-                self.room_opened();
-                self.chat.set_can_disconnect(true);
-            }
-            Event::Disconnected(_) => self.room_emptied(),
             Event::Joined(_) => self.room_opened(),
             Event::Left { member, why } => {
                 if let (Why::Removed, Engine::Listening(listening)) = (why, &mut self.engine) {

@@ -10,7 +10,7 @@ use common::settings::{ServerSettings, Store};
 use common::ui::MemoryClipboard;
 use common::ui::engine::{self, ServerUpdate};
 use common::ui::entry::{Entry, clock_time};
-use common::{ClientConfig, Clock, Config, Event, Key, Peer, Rejection, ServerConfig};
+use common::{ClientConfig, Clock, Config, Event, Key, Rejection, ServerConfig};
 use iced::futures::{Stream, StreamExt};
 use iced_test::{selector, simulator};
 use server_gui::remember::Remembered;
@@ -256,11 +256,14 @@ fn who_looked_for_the_server_is_one_line_per_address_and_bad_probes_are_counted(
     assert_eq!(app.waiting().probes.lines().count(), 1);
 
     // During a chat: one chat line per address (per minute).
-    let peer = Peer {
+    let alice = common::Member {
+        id: "alice-member-id-000000".into(),
         name: "alice".into(),
-        addr: "192.168.1.7:50000".parse().unwrap(),
+        addr: Some("192.168.1.7:50000".parse().unwrap()),
+        since: 0,
+        you: false,
     };
-    event(&mut app, Event::Connected { peer, resent: 0 });
+    event(&mut app, Event::Joined(alice));
     probed(&mut app, "192.168.1.8");
     probed(&mut app, "192.168.1.8");
     probed(&mut app, "192.168.1.7");

@@ -9,7 +9,7 @@ use common::ui::MemoryClipboard;
 use common::ui::chat;
 use common::ui::engine::ServerUpdate;
 use common::ui::entry::Entry;
-use common::{Clock, Config, Ended, Event, Key, Peer, Rejection, ServerConfig};
+use common::{Clock, Config, Event, Key, Member, Rejection, ServerConfig, Why};
 use iced::keyboard::key::Named;
 use iced::{Rectangle, Size};
 use iced_test::futures::subscription::{Hasher, into_recipes};
@@ -94,12 +94,29 @@ fn rejected(ip: &str, reason: Rejection) -> Event {
     }
 }
 
-fn connected(app: &mut App) {
-    let peer = Peer {
+/// Alice, as the room engine reports her joining.
+fn alice() -> Member {
+    Member {
+        id: "alice-member-id-000000".into(),
         name: "alice".into(),
-        addr: "10.0.0.2:4000".parse().unwrap(),
-    };
-    event(app, Event::Connected { peer, resent: 0 });
+        addr: Some("10.0.0.2:4000".parse().unwrap()),
+        since: NOW_MS,
+        you: false,
+    }
+}
+
+fn connected(app: &mut App) {
+    event(app, Event::Joined(alice()));
+}
+
+fn left(app: &mut App, why: Why) {
+    event(
+        app,
+        Event::Left {
+            member: alice(),
+            why,
+        },
+    );
 }
 
 /// The system lines in the chat.
@@ -219,7 +236,7 @@ fn rejections_during_a_chat_add_one_line_per_session() {
          chat are counted on the waiting screen."
     );
 
-    event(&mut app, Event::Disconnected(Ended::Lost("gone".into())));
+    left(&mut app, Why::Lost);
     let at = common::ui::entry::clock_time(NOW_MS);
     let tally = format!("127.0.0.1 tried a different key: 1,000 times, the last at {at}");
     assert!(simulator(app.view()).find(tally.as_str()).is_ok());
@@ -319,46 +336,50 @@ async fn incoming_message_ack_and_alert_render() {
     assert!(ui.find("sent").is_ok());
     assert!(ui.find("delivered").is_err());
     drop(ui);
-    event(&mut app, Event::Acked { id });
+    event(
+        &mut app,
+        Event::Relayed {
+            id: id.clone(),
+            to: 1,
+        },
+    );
+    event(
+        &mut app,
+        Event::Delivered {
+            id,
+            by: "alice".into(),
+        },
+    );
     let mut ui = simulator(app.view());
-    assert!(ui.find("delivered").is_ok(), "the ack marks it delivered");
+    assert!(
+        ui.find("delivered").is_ok(),
+        "alice's ack marks it delivered"
+    );
     assert!(ui.find("sent").is_err());
     drop(ui);
 
-    event(
-        &mut app,
-        Event::Disconnected(Ended::Alert(common::Alert::Reflected)),
-    );
+    left(&mut app, Why::Lost);
     let mut ui = simulator(app.view());
-    let alert = format!(
-        "Security alert: {}. The connection was closed.",
-        common::Alert::Reflected
-    );
     assert!(
-        ui.find(alert.as_str()).is_ok(),
-        "the alert is a system line"
+        ui.find("alice lost connection").is_ok(),
+        "the leave is a system line"
     );
     assert!(ui.find("delivered").is_ok(), "a delivered message stays so");
     assert!(!app.is_connected());
 }
 
+/// The server removes members one by one; the chat's Disconnect (the
+/// client's way out) is never offered in its window.
 #[test]
-fn disconnect_is_offered_only_during_a_session() {
+fn the_server_offers_remove_beside_members_not_disconnect() {
     let (mut app, _, _) = app();
     assert!(simulator(app.view()).find("Disconnect").is_err());
-    let peer = Peer {
-        name: "alice".into(),
-        addr: "10.0.0.2:4000".parse().unwrap(),
-    };
-    let _ = app.update(Message::Engine(ServerUpdate::Event(Event::Connected {
-        peer,
-        resent: 0,
-    })));
-    assert!(simulator(app.view()).find("Disconnect").is_ok());
-    let _ = app.update(Message::Engine(ServerUpdate::Event(Event::Disconnected(
-        Ended::Lost("gone".into()),
-    ))));
+    assert!(simulator(app.view()).find("Remove").is_err());
+    connected(&mut app);
     assert!(simulator(app.view()).find("Disconnect").is_err());
+    assert!(simulator(app.view()).find("Remove").is_ok());
+    left(&mut app, Why::Bye);
+    assert!(simulator(app.view()).find("Remove").is_err());
 }
 
 #[test]

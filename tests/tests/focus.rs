@@ -12,7 +12,7 @@
 
 use client_gui as client;
 use common::ui::engine::{ClientUpdate, ServerUpdate};
-use common::{Config, Ended, Event, Key, Peer, ServerConfig};
+use common::{Config, Event, Key, Member, Peer, ServerConfig, Why};
 use iced::Size;
 use iced::futures::{FutureExt, StreamExt, stream};
 use iced::keyboard::{self, Modifiers, key::Named};
@@ -288,11 +288,9 @@ fn server_focus_starts_in_the_message_box_and_stays_there_as_the_window_changes(
     let mut window = Window::open(server());
     window.typewrite("hi ");
 
-    // The waiting panel goes away and a "Connected" line scrolls in.
-    window.send(event(Event::Connected {
-        peer: bob(),
-        resent: 0,
-    }));
+    // The waiting panel goes away, the online list comes beside the chat
+    // and a "joined" line scrolls in.
+    window.send(event(Event::Joined(alice())));
     window.typewrite("there");
     // "bob is typing…" appears above the box.
     window.send(event(Event::Typing {
@@ -300,9 +298,11 @@ fn server_focus_starts_in_the_message_box_and_stays_there_as_the_window_changes(
         active: true,
     }));
     window.typewrite("!");
-    // The connection drops: a banner, a system line, the waiting panel.
-    let lost = Ended::Lost("the other side closed the connection".into());
-    window.send(event(Event::Disconnected(lost)));
+    // Her connection drops: a banner, a system line, the waiting panel.
+    window.send(event(Event::Left {
+        member: alice(),
+        why: Why::Lost,
+    }));
     window.typewrite("?");
 
     let app = &window.state;
@@ -310,10 +310,14 @@ fn server_focus_starts_in_the_message_box_and_stays_there_as_the_window_changes(
     assert_eq!(app.chat().draft(), "hi there!?");
 }
 
-fn bob() -> Peer {
-    Peer {
-        name: "bob".into(),
-        addr: "127.0.0.1:50000".parse().unwrap(),
+/// A member joining the server's room.
+fn alice() -> Member {
+    Member {
+        id: "alice-member-id-000000".into(),
+        name: "alice".into(),
+        addr: Some("127.0.0.1:40000".parse().unwrap()),
+        since: 0,
+        you: false,
     }
 }
 
