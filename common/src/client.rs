@@ -19,6 +19,7 @@ use crate::handshake::{self, ErrCode, WelcomeError};
 use crate::link::{Emitter, Gone, Link, Outcome, Room, drive, while_offline};
 use crate::outbox::Outbox;
 use crate::payload::{Body, Hello, PROTO, PROTO_ROOMS, clean_name, random_id};
+use crate::place::REFUSALS_BELIEVED;
 use crate::session::{Role, Session};
 use crate::token;
 
@@ -147,12 +148,18 @@ fn ends_the_chat(ended: &Ended) -> bool {
 /// `proven`: a session has proven the key before, so an `ERR` line (which
 /// anyone on the path can forge) is reported as the unauthenticated hint
 /// it is. A room that does not take our member's place back (`ERR place`)
-/// is asked again at once as a new member; only a second refusal is an
-/// error.
+/// is asked again at once as a new member, and only a second refusal is
+/// an error; after a proven session, starting over would give up what the
+/// server keeps for our place, so only the
+/// [`REFUSALS_BELIEVED`]th refusal in a row is believed.
 async fn dial(config: &ClientConfig, proven: bool) -> Result<Link, ConnectError> {
-    match dial_once(config, proven).await {
-        Err(ConnectError::Place(_)) => {
-            config.chat.identity.renew();
+    let identity = &config.chat.identity;
+    let result = match dial_once(config, proven).await {
+        Err(ConnectError::Place(text)) => {
+            if proven && identity.refused() < REFUSALS_BELIEVED {
+                return Err(ConnectError::Unauthenticated(text));
+            }
+            identity.renew();
             match dial_once(config, proven).await {
                 Err(ConnectError::Place(text)) if proven => {
                     Err(ConnectError::Unauthenticated(text))
@@ -161,7 +168,11 @@ async fn dial(config: &ClientConfig, proven: bool) -> Result<Link, ConnectError>
             }
         }
         result => result,
+    };
+    if result.is_ok() {
+        identity.placed();
     }
+    result
 }
 
 async fn dial_once(config: &ClientConfig, proven: bool) -> Result<Link, ConnectError> {

@@ -50,9 +50,9 @@ pub mod settings;
 pub mod terminal;
 pub mod text;
 pub mod token;
-pub mod wording;
 #[cfg(feature = "ui")]
 pub mod ui;
+pub mod wording;
 
 pub use addr::{DEFAULT_PORT, ServerAddr};
 pub use clock::Clock;

@@ -31,6 +31,11 @@ pub const CHAIN_LENGTH: u32 = 10_000;
 /// How many links a hello may skip: hellos that never reached the server
 /// (a connection lost mid-handshake) used theirs up.
 pub const SKIP: u32 = 16;
+/// After a session proved the key, `ERR place` refusals in a row before
+/// the client believes one and starts over as a new member: an ERR line is
+/// unauthenticated, and starting over gives up what the server keeps for
+/// the old place.
+pub const REFUSALS_BELIEVED: u32 = 3;
 
 type Link = [u8; 32];
 
@@ -73,6 +78,8 @@ struct Chain {
     seed: Link,
     /// Links already sent.
     used: u32,
+    /// `ERR place` answers in a row for this member.
+    refused: u32,
 }
 
 impl Chain {
@@ -83,6 +90,7 @@ impl Chain {
             member: random_id(),
             seed,
             used: 0,
+            refused: 0,
         }
     }
 }
@@ -124,6 +132,18 @@ impl Identity {
     /// Starts over as a new member (the server did not take our proof).
     pub fn renew(&self) {
         *self.lock() = Chain::new();
+    }
+
+    /// Counts an `ERR place` answer; how many came in a row.
+    pub fn refused(&self) -> u32 {
+        let mut chain = self.lock();
+        chain.refused += 1;
+        chain.refused
+    }
+
+    /// A handshake went through: the refusals in a row start again at 0.
+    pub fn placed(&self) {
+        self.lock().refused = 0;
     }
 }
 

@@ -21,7 +21,7 @@ use crate::payload::{
     MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_ROSTER, MAX_TEXT_BYTES,
     PROTO_MAX,
 };
-use crate::place::{CHAIN_LENGTH, SKIP};
+use crate::place::{CHAIN_LENGTH, REFUSALS_BELIEVED, SKIP};
 use crate::server::limits::{
     CONTROL_MAX, HELD_QUEUE_BYTES, INFLOW_BYTES, MEMBER_QUEUE_BYTES, REMOVED_MAX,
 };
@@ -108,6 +108,7 @@ fn the_limits_table_is_what_the_code_enforces() {
         ("room members", DEFAULT_MAX_MEMBERS.to_string()),
         ("roster", format!("{MAX_ROSTER} members")),
         ("chain skip", SKIP.to_string()),
+        ("refusals believed", REFUSALS_BELIEVED.to_string()),
         ("place hold", secs(t.hold)),
         ("member queue", bytes(MEMBER_QUEUE_BYTES)),
         ("held queue", bytes(HELD_QUEUE_BYTES)),

@@ -248,6 +248,28 @@ async fn a_place_refused_is_asked_again_at_once_as_a_new_member_then_reported() 
 }
 
 #[tokio::test]
+async fn after_a_session_a_refused_place_is_a_hint_until_refused_again_and_again() {
+    use common::place::REFUSALS_BELIEVED;
+    let key = Key::generate().unwrap();
+    let place = "ERR place that member's place needs its own proof";
+    let (listener, mut events, _client) = carol(&key).await;
+    let (server, member, _, _) = room(&key, &listener).await;
+    roster(&mut events).await;
+    drop(server);
+    // Anyone on the path can forge an ERR line: the member is kept (and
+    // with it what the server holds for its place) while it could be one.
+    for _ in 1..REFUSALS_BELIEVED {
+        let hello = answer(&listener, place).await;
+        assert_eq!(member_of(&key, &hello), member);
+    }
+    let hello = answer(&listener, place).await;
+    assert_eq!(member_of(&key, &hello), member);
+    // Refused again and again: believed, asked again at once as a new member.
+    let (_server, hello, _) = RawPeer::hello(&key, &listener).await;
+    assert_ne!(hello.member.as_deref(), Some(member.as_str()));
+}
+
+#[tokio::test]
 async fn bye_slow_reconnects_takes_the_place_back_and_catches_up() {
     let key = Key::generate().unwrap();
     let (listener, mut events, client) = carol(&key).await;
