@@ -125,32 +125,8 @@ impl RawPeer {
         name: &str,
         max: u32,
     ) -> RawPeer {
-        let clock = Clock::system();
-        let (stream, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
-        let (read, write) = stream.into_split();
-        let mut peer = RawPeer {
-            session: Session::new(key.clone(), clock.clone(), String::new(), Role::Server, 0),
-            lines: BufReader::new(read),
-            write,
-        };
-        let hello = peer.read_line().await.expect("no hello");
-        let (hello, offset) = handshake::open_hello(key, &clock, &hello).unwrap();
-        let version = hello.common_version(max).expect("no common version");
-        let nonce = random_id();
-        peer.send_line(&handshake::seal_welcome(
-            key,
-            &clock,
-            &nonce,
-            &hello.nonce,
-            name,
-            version,
-        ))
-        .await;
-        let sid = format!("{}.{nonce}", hello.nonce);
-        peer.session =
-            Session::new(key.clone(), clock, sid, Role::Server, offset).speaking(version);
-        let ready = peer.read_line().await.expect("no ready");
-        assert_eq!(peer.session.open(&ready), Ok(Some(Body::Ready)));
+        let (mut peer, hello, offset) = RawPeer::hello(key, listener).await;
+        peer.welcome(key, &hello, offset, name, max).await;
         peer
     }
 
