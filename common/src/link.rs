@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, Sleep, sleep_until, timeout};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::codec::{LineCodec, LineError, SESSION_LINE_MAX};
@@ -260,6 +261,20 @@ impl Link {
 
     pub fn offset_secs(&self) -> i64 {
         self.session.offset_secs()
+    }
+
+    /// The keepalive timer `ping` fired: sends `ping` if nothing went out
+    /// for `after`, and sets the timer for the next one. (The timer is
+    /// armed once and moved only when it fires: moving it on every line
+    /// would take the timer wheel's lock per message.)
+    pub(crate) fn keep_alive(&mut self, ping: Pin<&mut Sleep>, after: Duration) {
+        let due = self.last_sent + after;
+        if due <= Instant::now() {
+            self.send(&Body::Ping);
+            ping.reset(self.last_sent + after);
+        } else {
+            ping.reset(due);
+        }
     }
 
     /// Seals and queues a frame; returns its token.
@@ -562,15 +577,7 @@ async fn drive_inner<T>(
                 }
             }
             _ = events.closed() => return Err(Gone),
-            _ = &mut ping => {
-                let due = link.last_sent + timing.ping_after;
-                if due <= Instant::now() {
-                    link.send(&Body::Ping);
-                    ping.as_mut().reset(link.last_sent + timing.ping_after);
-                } else {
-                    ping.as_mut().reset(due);
-                }
-            }
+            _ = &mut ping => link.keep_alive(ping.as_mut(), timing.ping_after),
             _ = &mut lost => {
                 let due = last_recv + timing.lost_after;
                 if due <= Instant::now() {

@@ -128,15 +128,7 @@ async fn run(
             }
             _ = seat.conn.woken() => {}
             _ = link.backlog.drained.notified(), if more => {}
-            _ = &mut ping => {
-                let due = link.last_sent + timing.ping_after;
-                if due <= Instant::now() {
-                    link.send(&Body::Ping);
-                    ping.as_mut().reset(link.last_sent + timing.ping_after);
-                } else {
-                    ping.as_mut().reset(due);
-                }
-            }
+            _ = &mut ping => link.keep_alive(ping.as_mut(), timing.ping_after),
             _ = &mut lost => {
                 let due = last_recv + timing.lost_after;
                 if due <= Instant::now() {
