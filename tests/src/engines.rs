@@ -45,11 +45,20 @@ pub fn quick_retry() -> Timing {
 
 /// Binds a server on 127.0.0.1 (`port` 0: any free port) and starts it.
 pub async fn server_with(chat: Config, port: u16) -> (Handle, Receiver<Event>, u16) {
+    room_server(chat, port, common::DEFAULT_MAX_MEMBERS).await
+}
+
+/// [`server_with`] for a room of at most `max_members`.
+pub async fn room_server(
+    chat: Config,
+    port: u16,
+    max_members: usize,
+) -> (Handle, Receiver<Event>, u16) {
     let server = Server::bind(ServerConfig {
         chat,
         port,
         bind: Some("127.0.0.1".parse().unwrap()),
-        max_members: common::DEFAULT_MAX_MEMBERS,
+        max_members,
     })
     .await
     .unwrap();

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use common::place::Identity;
-use common::{Config, Event, Handle, Key, Server, ServerConfig};
+use common::{Config, Event, Handle, Key};
 use tokio::sync::mpsc::Receiver;
 use tokio::sync::watch;
 use tokio::time::timeout;
@@ -265,16 +265,7 @@ pub fn config(key: &Key, name: &str) -> Config {
 pub async fn serve(chat: Config, max_members: usize) -> (Member, u16) {
     let name = chat.name.clone();
     let identity = chat.identity.clone();
-    let server = Server::bind(ServerConfig {
-        chat,
-        port: 0,
-        bind: Some("127.0.0.1".parse().unwrap()),
-        max_members,
-    })
-    .await
-    .unwrap();
-    let port = server.port();
-    let (handle, events) = server.start();
+    let (handle, events, port) = crate::engines::room_server(chat, 0, max_members).await;
     let member = Member {
         name,
         handle,

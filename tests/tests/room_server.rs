@@ -8,24 +8,14 @@ use std::collections::HashSet;
 use common::payload::{Body, MAX_TEXT_BYTES, Message, RosterEntry};
 use common::place::Identity;
 use common::server::limits::{HELD_QUEUE_BYTES, MEMBER_QUEUE_BYTES};
-use common::{Config, Event, Handle, Key, Rejection, Server, ServerConfig, Why};
+use common::{Config, Event, Handle, Key, Rejection, Why};
 use tests::engines::{connected, left, next, received, rejected};
 use tests::raw::{RawPeer, msg};
 use tokio::sync::mpsc::Receiver;
 
 /// A server "bob" on loopback holding at most `max_members`.
 async fn room(key: &Key, max_members: usize) -> (Handle, Receiver<Event>, u16) {
-    let server = Server::bind(ServerConfig {
-        chat: Config::new(key.clone(), "bob"),
-        port: 0,
-        bind: Some("127.0.0.1".parse().unwrap()),
-        max_members,
-    })
-    .await
-    .unwrap();
-    let port = server.port();
-    let (handle, events) = server.start();
-    (handle, events, port)
+    tests::engines::room_server(Config::new(key.clone(), "bob"), 0, max_members).await
 }
 
 /// A protocol-3 member `identity` joins as `name` with its next link; the
