@@ -212,3 +212,11 @@ pub async fn disconnected(events: &mut Receiver<Event>) -> common::Ended {
     })
     .await
 }
+
+/// Reads and drops the rest of `events`, as an app keeps reading its
+/// engine's events: an engine waits for a reader that stopped (its
+/// events are bounded), and a test that stopped reading one side would
+/// stall the other through it.
+pub fn drain(mut events: Receiver<Event>) {
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+}

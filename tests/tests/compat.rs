@@ -5,7 +5,7 @@
 use common::payload::{Body, MAX_BATCH, Message, random_id};
 use common::{Alert, Config, Event, Key, Why};
 use tests::engines::{
-    client, client_with, connected, delivered, left, next, received, sender_ack, server,
+    client, client_with, connected, delivered, drain, left, next, received, sender_ack, server,
     server_with,
 };
 use tests::raw::{RawPeer, msg};
@@ -234,10 +234,19 @@ async fn chat_with_caps(server_max: u32, client_max: u32) {
         .iter()
         .map(|t| server.send(t.clone()).expect("queued"))
         .collect();
-    // Each side's events are read at once, as two programs would.
+    // Each side's events are read until the end, as a program reads them.
+    let (n_server, n_client) = (to_client.len(), to_server.len());
     let (at_server, at_client) = tokio::join!(
-        side(&mut server_events, to_client.len(), true),
-        side(&mut client_events, to_server.len(), false)
+        async move {
+            let seen = side(&mut server_events, n_server, true).await;
+            drain(server_events);
+            seen
+        },
+        async move {
+            let seen = side(&mut client_events, n_client, false).await;
+            drain(client_events);
+            seen
+        }
     );
     assert_eq!(at_server, (texts.clone(), to_client));
     assert_eq!(at_client, (texts, to_server));

@@ -17,8 +17,8 @@ use std::time::Duration;
 use common::{Alert, Config, ConnectError, Ended, Event, Handle, Key, Timing, Why};
 use rand::Rng;
 use tests::engines::{
-    WAIT, client_with, closed, connected, disconnected, fast_timing, left, next, quick_retry,
-    received, retrying, sender_ack, server_with, texts, until,
+    WAIT, client_with, closed, connected, disconnected, drain, fast_timing, left, next,
+    quick_retry, received, retrying, sender_ack, server_with, texts, until,
 };
 use tests::proxy::{Proxy, Stats, Way};
 use tokio::sync::mpsc::Receiver;
@@ -74,12 +74,11 @@ async fn reconnected_showing_nothing_before(events: &mut Receiver<Event>) -> usi
 struct Seen {
     texts: Vec<String>,
     acked: HashSet<String>,
-    _events: Receiver<Event>,
 }
 
 /// Collects until `n` messages were shown and `n` of ours acknowledged
 /// (the server's: delivered to the client; the client's: held by the
-/// server). Hands the receiver back: dropping it would stop the engine.
+/// server), then reads on ([`drain`]).
 fn collect(mut events: Receiver<Event>, n: usize, server: bool) -> tokio::task::JoinHandle<Seen> {
     tokio::spawn(async move {
         let mut texts = Vec::with_capacity(n);
@@ -104,11 +103,9 @@ fn collect(mut events: Receiver<Event>, n: usize, server: bool) -> tokio::task::
                 ),
             }
         }
-        Seen {
-            texts,
-            acked,
-            _events: events,
-        }
+        // Read on, as the program would: the other side may still wait.
+        drain(events);
+        Seen { texts, acked }
     })
 }
 
