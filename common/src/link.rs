@@ -715,7 +715,7 @@ async fn on_line(
         }
         Body::Delivered { ids, by } => {
             if let Some(room) = &mut link.room {
-                for event in room.delivered(ids, &by) {
+                for event in room.delivered(&ids, &by) {
                     events.emit(event).await?;
                 }
             }

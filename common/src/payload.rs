@@ -190,10 +190,11 @@ pub enum Body {
         member: String,
         why: String,
     },
-    /// Protocol 3: member `by` received these messages of ours.
+    /// Protocol 3: each member in `by` received each of these messages
+    /// of ours (one frame for the marks the server had at once).
     Delivered {
         ids: Vec<String>,
-        by: String,
+        by: Vec<String>,
     },
     Ping,
     Pong,
@@ -315,7 +316,7 @@ pub(crate) struct FrameIn {
     addr: Option<String>,
     since: Option<u64>,
     why: Option<String>,
-    by: Option<String>,
+    by: Option<Vec<String>>,
 }
 
 impl FrameIn {
@@ -411,7 +412,7 @@ impl FrameIn {
             },
             "delivered" if rooms => Body::Delivered {
                 ids: checked_ids(self.ids, "ids")?,
-                by: checked_id(self.by, "by")?,
+                by: id_list(self.by, "by", MAX_ROSTER, FrameError::MarkSize)?,
             },
             _ => return Ok(None),
         }))
@@ -465,6 +466,8 @@ pub enum FrameError {
     BatchTooLong(usize),
     #[error("a roster of {0} members (it must have 1 to {MAX_ROSTER})")]
     RosterSize(usize),
+    #[error("delivery marks naming {0} members (they must name 1 to {MAX_ROSTER})")]
+    MarkSize(usize),
     #[error("a frame whose `{0}` is over its size limit")]
     Oversized(&'static str),
 }
@@ -477,9 +480,19 @@ fn checked_id(id: Option<String>, field: &'static str) -> Result<String, FrameEr
 
 /// 1 to [`MAX_BATCH`] ids.
 fn checked_ids(ids: Option<Vec<String>>, field: &'static str) -> Result<Vec<String>, FrameError> {
+    id_list(ids, field, MAX_BATCH, FrameError::BatchSize)
+}
+
+/// 1 to `max` ids; `wrong_length` says what a list of another length is.
+fn id_list(
+    ids: Option<Vec<String>>,
+    field: &'static str,
+    max: usize,
+    wrong_length: fn(usize) -> FrameError,
+) -> Result<Vec<String>, FrameError> {
     let ids = ids.ok_or(FrameError::Missing(field))?;
-    if ids.is_empty() || ids.len() > MAX_BATCH {
-        return Err(FrameError::BatchSize(ids.len()));
+    if ids.is_empty() || ids.len() > max {
+        return Err(wrong_length(ids.len()));
     }
     for id in &ids {
         parse_id(id).ok_or(FrameError::BadId(field))?;
@@ -739,6 +752,32 @@ mod tests {
         assert_eq!(
             frame(bad).into_body(2).unwrap_err(),
             FrameError::BadId("id")
+        );
+    }
+
+    #[test]
+    fn delivery_marks_name_1_to_a_roster_of_members() {
+        let id = random_id();
+        let marks = |n: usize| serde_json::json!({"kind": "delivered", "ids": [id], "by": vec![id.clone(); n]});
+        assert_eq!(frame(marks(1)).into_body(2).unwrap(), None, "protocol 3");
+        assert_eq!(
+            frame(marks(MAX_ROSTER)).into_body(3).unwrap(),
+            Some(Body::Delivered {
+                ids: vec![id.clone()],
+                by: vec![id.clone(); MAX_ROSTER]
+            })
+        );
+        for n in [0, MAX_ROSTER + 1] {
+            assert_eq!(
+                frame(marks(n)).into_body(3).unwrap_err(),
+                FrameError::MarkSize(n)
+            );
+        }
+        let one = serde_json::json!({"sid": "a", "dir": "s2c", "seq": 0,
+            "kind": "delivered", "ids": [id], "by": id});
+        assert!(
+            serde_json::from_value::<FrameIn>(one).is_err(),
+            "a list, not one id"
         );
     }
 

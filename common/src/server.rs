@@ -13,6 +13,7 @@ mod admit;
 mod hub;
 pub mod limits;
 mod mailbox;
+mod marks;
 mod member;
 mod room;
 

@@ -304,7 +304,9 @@ async fn three_members_get_every_message_once_in_order_with_its_id_and_marks_go_
             Body::Ack { of, to } => acked.push((of, to)),
             Body::Acks { ids, to } => acked.extend(ids.into_iter().map(|of| (of, to))),
             Body::Delivered { ids, by } => {
-                marks.extend(ids.into_iter().map(|id| (id, by.clone())));
+                for by in by {
+                    marks.extend(ids.iter().map(|id| (id.clone(), by.clone())));
+                }
             }
             _ => {}
         }

@@ -125,17 +125,25 @@ impl Room {
     }
 
     /// A `delivered` frame: one [`Event::Delivered`] per id that is ours,
-    /// relayed, and not yet marked by this member (a known one, not us).
-    pub fn delivered(&mut self, ids: Vec<String>, by: &str) -> Vec<Event> {
+    /// relayed, and not yet marked by each member named (a known one, not
+    /// us).
+    pub fn delivered(&mut self, ids: &[String], by: &[String]) -> Vec<Event> {
+        let mut events = Vec::new();
+        for by in by {
+            self.delivered_by(ids, by, &mut events);
+        }
+        events
+    }
+
+    fn delivered_by(&mut self, ids: &[String], by: &str, events: &mut Vec<Event>) {
         let (Some(member), Some(by_key)) = (self.members.get(by), parse_id(by)) else {
-            return Vec::new();
+            return;
         };
         if member.you {
-            return Vec::new();
+            return;
         }
-        let mut events = Vec::new();
         for id in ids {
-            let Some(key) = parse_id(&id) else { continue };
+            let Some(key) = parse_id(id) else { continue };
             let Some(marks) = self.marks.get_mut(&key) else {
                 continue;
             };
@@ -149,11 +157,10 @@ impl Room {
                 self.marks.remove(&key);
             }
             events.push(Event::Delivered {
-                id,
+                id: id.clone(),
                 by: member.name.clone(),
             });
         }
-        events
     }
 }
 
@@ -268,15 +275,22 @@ mod tests {
                 })
                 .collect()
         };
-        let marks = room.delivered(vec![ours.clone(), unknown.clone()], &alice.member);
+        let one = |m: &str| vec![m.to_owned()];
+        let marks = room.delivered(&[ours.clone(), unknown.clone()], &one(&alice.member));
         assert_eq!(by(marks), ["alice:true"], "an id we did not send");
-        assert!(room.delivered(vec![ours.clone()], &alice.member).is_empty());
-        assert!(room.delivered(vec![ours.clone()], &random_id()).is_empty());
-        assert!(room.delivered(vec![ours.clone()], &you).is_empty());
-        assert_eq!(
-            by(room.delivered(vec![ours.clone()], &dave.member)),
-            ["dave:true"]
-        );
+        let ours = [ours.clone()];
+        assert!(room.delivered(&ours, &one(&alice.member)).is_empty());
+        assert!(room.delivered(&ours, &one(&random_id())).is_empty());
+        assert!(room.delivered(&ours, &one(&you)).is_empty());
+        // One frame naming several: each counts once, strangers and we
+        // not at all.
+        let several = [
+            random_id(),
+            you.clone(),
+            alice.member.clone(),
+            dave.member.clone(),
+        ];
+        assert_eq!(by(room.delivered(&ours, &several)), ["dave:true"]);
         assert!(room.marks.is_empty(), "delivered to all: forgotten");
     }
 
@@ -292,6 +306,6 @@ mod tests {
         }
         assert_eq!(room.marks.len(), DELIVERY_MARKS);
         assert_eq!(room.relayed.len(), DELIVERY_MARKS);
-        assert!(room.delivered(vec![first], &alice.member).is_empty());
+        assert!(room.delivered(&[first], &[alice.member]).is_empty());
     }
 }

@@ -191,7 +191,7 @@ async fn room_frames_become_room_events_named_by_member() {
     assert!(c.outbox.is_empty(), "the server holds it now");
     let delivered = |by: &RosterEntry| Body::Delivered {
         ids: vec![ours.clone(), random_id()],
-        by: by.member.clone(),
+        by: vec![by.member.clone()],
     };
     assert_eq!(
         c.events(&delivered(&alice)).await,

@@ -18,6 +18,7 @@ use tokio::time::{Duration, Instant, sleep_until, timeout};
 
 use super::limits::{CONTROL_MAX, HELD_QUEUE_BYTES, INFLOW_BYTES, MEMBER_QUEUE_BYTES};
 use super::mailbox::{Conn, Control, Mailbox};
+use super::marks::Marks;
 use super::room::{Claim, Place, Room};
 use crate::commands::Commands;
 use crate::config::Config;
@@ -36,6 +37,11 @@ pub(crate) const INBOX: usize = 1024;
 /// A member's clock this far off ours (seconds) is worth telling the
 /// server's user about (the protocol corrects for it).
 const CLOCK_NOTICE_SECS: u64 = 60;
+
+/// Messages the hub takes from its inbox in one step, when they are
+/// waiting, before it sends the delivery marks they gathered ([`Marks`])
+/// and reports to the window.
+const STEP_MAX: usize = 64;
 
 /// How long closing waits for member connections to write their `bye`.
 const BYE_WAIT: Duration = Duration::from_secs(2);
@@ -134,6 +140,8 @@ pub(crate) struct Hub {
     out: Vec<Event>,
     /// Members over a bound, to disconnect once the current step is done.
     slow: Vec<String>,
+    /// Delivery marks for senders, sent once the current step is done.
+    marks: Marks,
     alive: Option<mpsc::Sender<()>>,
     alive_rx: mpsc::Receiver<()>,
     inflow: Arc<Semaphore>,
@@ -166,6 +174,7 @@ impl Hub {
             next_conn: 0,
             out: Vec::new(),
             slow: Vec::new(),
+            marks: Marks::default(),
             alive: Some(alive),
             alive_rx,
             inflow: Arc::new(Semaphore::new(INFLOW_BYTES)),
@@ -208,7 +217,14 @@ impl Hub {
             let expiry = self.room.next_expiry();
             tokio::select! {
                 msg = inbox.recv() => match msg {
-                    Some(msg) => self.on(msg),
+                    Some(msg) => {
+                        self.on(msg);
+                        // What else is waiting is one step with it.
+                        for _ in 1..STEP_MAX {
+                            let Ok(msg) = inbox.try_recv() else { break };
+                            self.on(msg);
+                        }
+                    }
                     // Every listener and member is gone.
                     None => return Ok(()),
                 },
@@ -226,6 +242,7 @@ impl Hub {
                 }
                 _ = self.events.closed() => return Err(Gone),
             }
+            self.send_marks();
             self.settle();
             for event in std::mem::take(&mut self.out) {
                 self.events.emit(event).await?;
@@ -398,17 +415,9 @@ impl Hub {
                 token: token.clone(),
             });
         }
-        if self.room.place(at).rooms() {
-            for chunk in shown.chunks(MAX_BATCH) {
-                let by = self.me.member.clone();
-                self.tell(
-                    at,
-                    Control::Delivered {
-                        ids: chunk.to_vec(),
-                        by,
-                    },
-                );
-            }
+        let me = self.me.member.clone();
+        for id in shown {
+            self.marks.add(member, &me, id);
         }
     }
 
@@ -453,8 +462,6 @@ impl Hub {
         };
         let done = self.room.place(at).mailbox.acked(conn, ids);
         let by_name = self.room.place(at).name.clone();
-        // Delivery marks per sender, in one frame each where they fit.
-        let mut marks: Vec<(String, Vec<String>)> = Vec::new();
         for message in done {
             let Some(sender) = &message.from else {
                 continue;
@@ -464,29 +471,22 @@ impl Hub {
                     id: message.id.clone(),
                     by: by_name.clone(),
                 });
-                continue;
-            }
-            match marks.iter_mut().find(|(m, _)| *m == sender.member) {
-                Some((_, ids)) => ids.push(message.id.clone()),
-                None => marks.push((sender.member.clone(), vec![message.id.clone()])),
+            } else {
+                self.marks.add(&sender.member, by, message.id.clone());
             }
         }
-        for (sender, ids) in marks {
+    }
+
+    /// Sends the delivery marks the step gathered to their senders (those
+    /// online and speaking protocol 3).
+    fn send_marks(&mut self) {
+        for (sender, frame) in self.marks.take() {
             let Some(to) = self.room.find(&sender) else {
                 continue;
             };
             let place = self.room.place(to);
-            if !place.rooms() || place.away.is_some() {
-                continue;
-            }
-            for chunk in ids.chunks(MAX_BATCH) {
-                self.tell(
-                    to,
-                    Control::Delivered {
-                        ids: chunk.to_vec(),
-                        by: by.to_owned(),
-                    },
-                );
+            if place.rooms() && place.away.is_none() {
+                self.tell(to, frame);
             }
         }
     }

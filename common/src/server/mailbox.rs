@@ -37,10 +37,11 @@ pub(crate) enum Control {
         member: String,
         why: &'static str,
     },
-    /// Member `by` received these messages of the member's.
+    /// Each member in `by` received each of these messages of the
+    /// member's.
     Delivered {
         ids: Vec<String>,
-        by: String,
+        by: Vec<String>,
     },
 }
 
