@@ -16,7 +16,7 @@ use crate::discovery::roam;
 use crate::error::ConnectError;
 use crate::event::{Ended, Event, Handle, Member, Peer};
 use crate::handshake::{self, ErrCode, WelcomeError};
-use crate::link::{Emitter, Gone, Link, Outcome, Room, drive, while_offline};
+use crate::link::{Delivery, Emitter, Gone, Link, Outcome, Room, drive, while_offline};
 use crate::outbox::Outbox;
 use crate::payload::{Body, Hello, PROTO, PROTO_ROOMS, clean_name, random_id};
 use crate::place::REFUSALS_BELIEVED;
@@ -45,6 +45,8 @@ async fn run(mut config: ClientConfig, mut cmds: Commands, events: Emitter) -> R
     // Failed attempts in a row; the backoff grows with it.
     let mut failures = 0;
     let mut attempt = 0;
+    // Our messages' delivery marks so far, carried from session to session.
+    let mut delivery = Delivery::default();
     // Nothing else ever arrives to interrupt a client's session.
     let (_keep, mut no_interrupt) = mpsc::channel::<()>(1);
     loop {
@@ -74,6 +76,9 @@ async fn run(mut config: ClientConfig, mut cmds: Commands, events: Emitter) -> R
                 proven = true;
                 attempt = 0;
                 let started = Instant::now();
+                if let Some(room) = &mut link.room {
+                    room.resume(std::mem::take(&mut delivery));
+                }
                 let outcome = drive(
                     &mut link,
                     &mut outbox,
@@ -83,6 +88,9 @@ async fn run(mut config: ClientConfig, mut cmds: Commands, events: Emitter) -> R
                     &mut no_interrupt,
                 )
                 .await;
+                if let Some(room) = &mut link.room {
+                    delivery = room.delivery();
+                }
                 match outcome {
                     Outcome::Closed | Outcome::HungUp => {
                         link.close(Some("closed")).await;

@@ -35,7 +35,7 @@ pub(crate) mod room;
 #[cfg(test)]
 mod room_frames;
 
-pub(crate) use room::Room;
+pub(crate) use room::{Delivery, Room};
 
 pub(crate) type Reader = FramedRead<OwnedReadHalf, LineCodec>;
 pub(crate) type Writer = FramedWrite<OwnedWriteHalf, LineCodec>;

@@ -23,7 +23,7 @@ use crate::payload::{
 };
 use crate::place::{CHAIN_LENGTH, REFUSALS_BELIEVED, SKIP};
 use crate::server::limits::{
-    CONTROL_MAX, HELD_QUEUE_BYTES, INFLOW_BYTES, MEMBER_QUEUE_BYTES, REMOVED_MAX,
+    CONTROL_MAX, HELD_MARKS, HELD_QUEUE_BYTES, INFLOW_BYTES, MEMBER_QUEUE_BYTES, REMOVED_MAX,
 };
 use crate::token::{MAX_SKEW_SECS, TTL_SECS};
 use crate::{DEFAULT_PORT, admission};
@@ -113,6 +113,7 @@ fn the_limits_table_is_what_the_code_enforces() {
         ("member queue", bytes(MEMBER_QUEUE_BYTES)),
         ("held queue", bytes(HELD_QUEUE_BYTES)),
         ("removed members", REMOVED_MAX.to_string()),
+        ("held marks", grouped(HELD_MARKS)),
         ("member frames", grouped(CONTROL_MAX)),
         ("room inflow", bytes(INFLOW_BYTES)),
         (

@@ -328,6 +328,60 @@ async fn bye_slow_reconnects_takes_the_place_back_and_catches_up() {
 }
 
 #[tokio::test]
+async fn marks_for_a_message_relayed_before_a_reconnect_count_after_it() {
+    let key = Key::generate().unwrap();
+    let (listener, mut events, client) = carol(&key).await;
+    let (mut server, ..) = room(&key, &listener).await;
+    roster(&mut events).await;
+    let id = client.send("before the blip").unwrap();
+    server
+        .recv(|b| matches!(b, Body::Msg { .. }).then_some(()))
+        .await;
+    server
+        .send(&Body::Ack {
+            of: id.clone(),
+            to: Some(2),
+        })
+        .await;
+    let relayed = next(&mut events, |e| match e {
+        Event::Relayed { id, .. } => Some(id),
+        _ => None,
+    })
+    .await;
+    assert_eq!(relayed, id);
+    // The connection breaks before anyone has it.
+    drop(server);
+    disconnected(&mut events).await;
+
+    // Back: the marks the server kept meanwhile.
+    let (mut server, _, _, alice) = room(&key, &listener).await;
+    roster(&mut events).await;
+    server
+        .send(&Body::Delivered {
+            ids: vec![id.clone()],
+            by: vec![alice.member.clone()],
+        })
+        .await;
+    server.send(&msg("and now")).await;
+    let (before, _) = tests::engines::until(&mut events, |e| match e {
+        Event::Received { text, .. } => Some(text),
+        _ => None,
+    })
+    .await;
+    let marks: Vec<&Event> = before
+        .iter()
+        .filter(|e| matches!(e, Event::Delivered { .. }))
+        .collect();
+    assert_eq!(
+        marks,
+        [&Event::Delivered {
+            id,
+            by: "alice".into()
+        }]
+    );
+}
+
+#[tokio::test]
 async fn bye_new_key_stops_and_says_to_paste_the_new_key() {
     let key = Key::generate().unwrap();
     let (listener, mut events, _client) = carol(&key).await;

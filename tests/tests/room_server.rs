@@ -335,6 +335,53 @@ async fn three_members_get_every_message_once_in_order_with_its_id_and_marks_go_
     }
 }
 
+#[tokio::test]
+async fn delivery_marks_made_while_the_sender_is_away_reach_it_when_it_comes_back() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = room(&key, 8).await;
+    let alice = Identity::new();
+    let mut a = join(&key, port, "alice", &alice).await.unwrap();
+    roster(&mut a).await;
+    connected(&mut events).await;
+    let mut others = Vec::new();
+    for name in ["b", "c"] {
+        let mut peer = join(&key, port, name, &Identity::new()).await.unwrap();
+        let (me, _) = roster(&mut peer).await;
+        connected(&mut events).await;
+        others.push((me.member, peer));
+    }
+    let sent = msg("while you were away");
+    let Body::Msg { id, .. } = &sent else {
+        unreachable!()
+    };
+    a.send(&sent).await;
+    a.recv(|b| matches!(b, Body::Ack { .. } | Body::Acks { .. }).then_some(()))
+        .await;
+    // The sender's connection breaks; its place is held.
+    drop(a);
+    let (gone, why) = left(&mut events).await;
+    assert_eq!((gone.as_str(), why), ("alice", Why::Lost));
+    for (_, peer) in &mut others {
+        read_messages(peer, 1).await;
+        // Answered: the hub has the ack before anything sent after it.
+        peer.send(&Body::Ping).await;
+        frame(peer, |b| matches!(b, Body::Pong).then_some(())).await;
+    }
+    let mut back = join(&key, port, "alice", &alice).await.unwrap();
+    roster(&mut back).await;
+    let mut by = HashSet::new();
+    while by.len() < 2 {
+        let marks = frame(&mut back, |b| match b {
+            Body::Delivered { ids, by } if ids.contains(id) => Some(by.clone()),
+            _ => None,
+        })
+        .await;
+        by.extend(marks);
+    }
+    let expected: HashSet<String> = others.iter().map(|(m, _)| m.clone()).collect();
+    assert_eq!(by, expected, "b and c, each once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_never_reads_is_cut_off_as_slow_and_the_others_keep_going() {
     let key = Key::generate().unwrap();

@@ -26,6 +26,14 @@ pub(crate) struct Room {
     /// Members by id: those of the last roster plus those who joined
     /// since, less those who left; at most [`MAX_ROSTER`].
     members: HashMap<String, Member>,
+    delivery: Delivery,
+}
+
+/// Our relayed messages' delivery so far. It outlives a session (the
+/// client carries it to the next): marks the server kept while we were
+/// away still count after a reconnect.
+#[derive(Debug, Default)]
+pub(crate) struct Delivery {
     /// Delivery marks by message id (as a number: 16 bytes).
     marks: HashMap<u128, Marks>,
     /// The ids in `marks` (and some already complete) in the order they
@@ -48,9 +56,18 @@ impl Room {
         Room {
             me,
             members: HashMap::new(),
-            marks: HashMap::new(),
-            relayed: VecDeque::new(),
+            delivery: Delivery::default(),
         }
+    }
+
+    /// Takes over what an earlier session knew of our messages' delivery.
+    pub fn resume(&mut self, delivery: Delivery) {
+        self.delivery = delivery;
+    }
+
+    /// What this session knows of our messages' delivery, for the next.
+    pub fn delivery(&mut self) -> Delivery {
+        std::mem::take(&mut self.delivery)
     }
 
     /// A two-person chat (a protocol-1 or 2 server): the server and us, so
@@ -115,13 +132,15 @@ impl Room {
         if to == 0 {
             return;
         }
-        while self.relayed.len() >= DELIVERY_MARKS {
-            if let Some(oldest) = self.relayed.pop_front() {
-                self.marks.remove(&oldest);
+        while self.delivery.relayed.len() >= DELIVERY_MARKS {
+            if let Some(oldest) = self.delivery.relayed.pop_front() {
+                self.delivery.marks.remove(&oldest);
             }
         }
-        self.relayed.push_back(key);
-        self.marks.insert(key, Marks { to, by: Vec::new() });
+        self.delivery.relayed.push_back(key);
+        self.delivery
+            .marks
+            .insert(key, Marks { to, by: Vec::new() });
     }
 
     /// A `delivered` frame: one [`Event::Delivered`] per id that is ours,
@@ -144,7 +163,7 @@ impl Room {
         }
         for id in ids {
             let Some(key) = parse_id(id) else { continue };
-            let Some(marks) = self.marks.get_mut(&key) else {
+            let Some(marks) = self.delivery.marks.get_mut(&key) else {
                 continue;
             };
             if marks.by.contains(&by_key) {
@@ -154,7 +173,7 @@ impl Room {
             if marks.by.len() >= marks.to {
                 // Delivered to all: nothing more to count (its place in
                 // `relayed` goes when it is the oldest).
-                self.marks.remove(&key);
+                self.delivery.marks.remove(&key);
             }
             events.push(Event::Delivered {
                 id: id.clone(),
@@ -291,7 +310,10 @@ mod tests {
             dave.member.clone(),
         ];
         assert_eq!(by(room.delivered(&ours, &several)), ["dave:true"]);
-        assert!(room.marks.is_empty(), "delivered to all: forgotten");
+        assert!(
+            room.delivery.marks.is_empty(),
+            "delivered to all: forgotten"
+        );
     }
 
     #[test]
@@ -304,8 +326,8 @@ mod tests {
         for _ in 0..DELIVERY_MARKS {
             room.relayed(&random_id(), 3);
         }
-        assert_eq!(room.marks.len(), DELIVERY_MARKS);
-        assert_eq!(room.relayed.len(), DELIVERY_MARKS);
+        assert_eq!(room.delivery.marks.len(), DELIVERY_MARKS);
+        assert_eq!(room.delivery.relayed.len(), DELIVERY_MARKS);
         assert!(room.delivered(&[first], &[alice.member]).is_empty());
     }
 }

@@ -478,15 +478,16 @@ impl Hub {
     }
 
     /// Sends the delivery marks the step gathered to their senders (those
-    /// online and speaking protocol 3).
+    /// speaking protocol 3); a sender that is away gets them when it
+    /// comes back.
     fn send_marks(&mut self) {
         for (sender, frame) in self.marks.take() {
             let Some(to) = self.room.find(&sender) else {
                 continue;
             };
             let place = self.room.place(to);
-            if place.rooms() && place.away.is_none() {
-                self.tell(to, frame);
+            if place.rooms() && place.mailbox.mark(frame) > CONTROL_MAX && place.away.is_none() {
+                self.slow.push(place.id.clone());
             }
         }
     }

@@ -20,6 +20,11 @@ pub const REMOVED_MAX: usize = 256;
 /// (`slow`) like a member over [`MEMBER_QUEUE_BYTES`].
 pub const CONTROL_MAX: usize = 65_536;
 
+/// Delivery-mark frames kept for a member that is away, sent when it
+/// comes back (newer ones are dropped): its "delivered to 2 of 3" catches
+/// up after a blip.
+pub const HELD_MARKS: usize = 1024;
+
 /// Bytes of members' message text read from their sockets and not yet
 /// relayed by the room, all members together: a member that sends while
 /// the room is busy (its window behind) waits, and TCP slows it down.

@@ -7,18 +7,23 @@
 //! locks this queue for a moment, and its bounds
 //! ([`super::limits::MEMBER_QUEUE_BYTES`], [`super::limits::CONTROL_MAX`]) are checked by
 //! the hub after each push. The queue outlives a connection while the
-//! member's place is held, so a reconnect catches up from it.
+//! member's place is held, so a reconnect catches up from it: messages
+//! are sent again, delivery marks not yet sent are kept (at most
+//! [`super::limits::HELD_MARKS`] while it is away), other frames are
+//! dropped (the roster replaces them).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
+use super::limits::HELD_MARKS;
 use crate::outbox::Pending;
 use crate::payload::RosterEntry;
 
-/// A frame other than a message, for one connection (none of them is
-/// worth keeping for the next one: the roster replaces them).
+/// A frame other than a message, for one connection (only delivery
+/// marks are worth keeping for the next one: the roster replaces the
+/// rest).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Control {
     /// The server holds these messages of the member's (`to`: how many
@@ -112,6 +117,14 @@ impl Inbox {
     pub fn serves(&self, id: u64) -> bool {
         self.conn.as_ref().is_some_and(|c| c.id == id)
     }
+
+    /// Between connections: of the frames not yet sent, the delivery
+    /// marks are kept for the next (the oldest [`HELD_MARKS`]).
+    fn keep_marks(&mut self) {
+        self.frames
+            .retain(|frame| matches!(frame, Control::Delivered { .. }));
+        self.frames.truncate(HELD_MARKS);
+    }
 }
 
 impl Mailbox {
@@ -131,6 +144,22 @@ impl Mailbox {
         inbox.bytes
     }
 
+    /// Queues a delivery mark for the current connection, or, while the
+    /// member is away, for the next one (newer ones are dropped past
+    /// [`HELD_MARKS`]); the frames queued now.
+    pub fn mark(&self, frame: Control) -> usize {
+        let mut inbox = self.lock();
+        match inbox.conn.clone() {
+            Some(conn) => {
+                inbox.frames.push(frame);
+                conn.wake();
+            }
+            None if inbox.frames.len() < HELD_MARKS => inbox.frames.push(frame),
+            None => {}
+        }
+        inbox.frames.len()
+    }
+
     /// Queues a frame for the current connection (dropped if there is
     /// none); the frames queued now.
     pub fn control(&self, frame: Control) -> usize {
@@ -148,7 +177,7 @@ impl Mailbox {
     pub fn attach(&self, conn: Arc<Conn>) -> Option<Arc<Conn>> {
         let mut inbox = self.lock();
         inbox.sent = 0;
-        inbox.frames.clear();
+        inbox.keep_marks();
         inbox.conn.replace(conn)
     }
 
@@ -156,7 +185,7 @@ impl Mailbox {
     pub fn detach(&self, id: u64) -> Option<Arc<Conn>> {
         let mut inbox = self.lock();
         if inbox.serves(id) {
-            inbox.frames.clear();
+            inbox.keep_marks();
             inbox.conn.take()
         } else {
             None
@@ -244,6 +273,37 @@ mod tests {
             }),
             0
         );
+    }
+
+    #[test]
+    fn delivery_marks_wait_for_the_next_connection_and_the_rest_does_not() {
+        let mailbox = Mailbox::default();
+        let mark = |i: usize| Control::Delivered {
+            ids: vec![format!("id{i}")],
+            by: vec!["m".into()],
+        };
+        let typing = Control::Typing {
+            active: true,
+            from: None,
+        };
+        mailbox.attach(Conn::new(1));
+        mailbox.control(typing.clone());
+        mailbox.mark(mark(0));
+        mailbox.detach(1);
+        assert_eq!(mailbox.lock().frames, [mark(0)], "unsent: kept");
+        // Away: marks wait, up to the bound; nothing else does.
+        assert_eq!(mailbox.control(typing.clone()), 0);
+        for i in 1..HELD_MARKS + 10 {
+            mailbox.mark(mark(i));
+        }
+        let held: Vec<Control> = (0..HELD_MARKS).map(mark).collect();
+        assert_eq!(mailbox.lock().frames, held, "the oldest, up to the bound");
+        // Back: the new connection sends them.
+        mailbox.attach(Conn::new(2));
+        assert_eq!(mailbox.lock().frames, held);
+        mailbox.control(typing.clone());
+        mailbox.attach(Conn::new(3));
+        assert_eq!(mailbox.lock().frames, held, "replaced: marks still kept");
     }
 
     #[test]
