@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::event::{Event, Member, Peer};
+use crate::event::{ChatEvent, ClientEvent, Member, Peer};
 use crate::payload::{MAX_ROSTER, RosterEntry, parse_id, random_id};
 
 /// Our messages whose delivery marks are tracked: those relayed and not
@@ -55,7 +55,7 @@ impl Room {
 
     /// A two-person chat (a protocol-1 or 2 server): the server and us, so
     /// the window always has a roster.
-    pub fn pair(&mut self, server: &Peer) -> Event {
+    pub fn pair(&mut self, server: &Peer) -> ClientEvent {
         let server = Member {
             id: random_id(),
             name: server.name.clone(),
@@ -65,12 +65,12 @@ impl Room {
         };
         self.members.clear();
         self.members.insert(server.id.clone(), server.clone());
-        Event::Roster(vec![server, self.me.clone()])
+        ClientEvent::Roster(vec![server, self.me.clone()])
     }
 
     /// A `roster` frame: the room as it is now, `you` our own entry.
     /// Listed in the server's order, each member once.
-    pub fn roster(&mut self, you: &str, entries: Vec<RosterEntry>) -> Event {
+    pub fn roster(&mut self, you: &str, entries: Vec<RosterEntry>) -> ClientEvent {
         self.members.clear();
         let mut listed = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -80,25 +80,25 @@ impl Room {
                 listed.push(member);
             }
         }
-        Event::Roster(listed)
+        ClientEvent::Roster(listed)
     }
 
     /// A `joined` frame; `None` once as many members are known as a roster
     /// may list (a server that announces joins without leaves).
-    pub fn joined(&mut self, entry: RosterEntry) -> Option<Event> {
+    pub fn joined(&mut self, entry: RosterEntry) -> Option<ChatEvent> {
         let member = member(entry, &self.me.id);
         if self.members.len() >= MAX_ROSTER && !self.members.contains_key(&member.id) {
             return None;
         }
         self.members.insert(member.id.clone(), member.clone());
-        Some(Event::Joined(member))
+        Some(ChatEvent::Joined(member))
     }
 
     /// A `left` frame; `None` for a member we do not know.
-    pub fn left(&mut self, id: &str, why: &str) -> Option<Event> {
+    pub fn left(&mut self, id: &str, why: &str) -> Option<ChatEvent> {
         let member = self.members.remove(id)?;
         let why = crate::event::Why::from_code(why);
-        Some(Event::Left { member, why })
+        Some(ChatEvent::Left { member, why })
     }
 
     /// The name of member `id`, if we know it.
@@ -124,9 +124,9 @@ impl Room {
         self.marks.insert(key, Marks { to, by: Vec::new() });
     }
 
-    /// A `delivered` frame: one [`Event::Delivered`] per id that is ours,
+    /// A `delivered` frame: one [`ChatEvent::Delivered`] per id that is ours,
     /// relayed, and not yet marked by this member (a known one, not us).
-    pub fn delivered(&mut self, ids: Vec<String>, by: &str) -> Vec<Event> {
+    pub fn delivered(&mut self, ids: Vec<String>, by: &str) -> Vec<ChatEvent> {
         let (Some(member), Some(by_key)) = (self.members.get(by), parse_id(by)) else {
             return Vec::new();
         };
@@ -148,7 +148,7 @@ impl Room {
                 // `relayed` goes when it is the oldest).
                 self.marks.remove(&key);
             }
-            events.push(Event::Delivered {
+            events.push(ChatEvent::Delivered {
                 id,
                 by: member.name.clone(),
             });
@@ -207,7 +207,7 @@ mod tests {
             alice.clone(),
             you.clone(),
         ];
-        let Event::Roster(members) = room.roster(&you.member, entries) else {
+        let ClientEvent::Roster(members) = room.roster(&you.member, entries) else {
             panic!()
         };
         let names: Vec<_> = members.iter().map(|m| m.name.as_str()).collect();
@@ -228,7 +228,7 @@ mod tests {
         room.roster(&random_id(), vec![entry("bob", None)]);
         assert_eq!(room.left(&alice.member, "bye"), None);
         assert!(room.joined(alice.clone()).is_some());
-        let Some(Event::Left { member, why }) = room.left(&alice.member, "slow") else {
+        let Some(ChatEvent::Left { member, why }) = room.left(&alice.member, "slow") else {
             panic!()
         };
         assert_eq!((member.name.as_str(), why), ("alice", Why::Slow));
@@ -259,11 +259,11 @@ mod tests {
         room.roster(&you, vec![alice.clone(), dave.clone()]);
         let (ours, unknown) = (random_id(), random_id());
         room.relayed(&ours, 2);
-        let by = |events: Vec<Event>| -> Vec<String> {
+        let by = |events: Vec<ChatEvent>| -> Vec<String> {
             events
                 .into_iter()
                 .map(|e| match e {
-                    Event::Delivered { id, by } => format!("{by}:{}", id == ours),
+                    ChatEvent::Delivered { id, by } => format!("{by}:{}", id == ours),
                     other => panic!("{other:?}"),
                 })
                 .collect()
