@@ -108,17 +108,13 @@ pub enum ChatEvent {
 /// Everything the server engine reports, in the order it happens.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerEvent {
+    /// What happens in the room.
     Chat(ChatEvent),
     /// A connection that never became a session, or a discovery datagram
     /// that was not answered, and why.
-    Rejected {
-        addr: SocketAddr,
-        reason: Rejection,
-    },
+    Rejected { addr: SocketAddr, reason: Rejection },
     /// A discovery probe under the key from `from` was answered.
-    Probed {
-        from: SocketAddr,
-    },
+    Probed { from: SocketAddr },
     /// New connections must now use this key (after [`Handle::set_key`]).
     KeyChanged(Key),
     /// The engine stopped after [`Handle::close`] or [`Handle::quit`]. The
@@ -129,12 +125,10 @@ pub enum ServerEvent {
 /// Everything the client engine reports, in the order it happens.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientEvent {
+    /// What happens in the chat.
     Chat(ChatEvent),
     /// Trying to reach the server (attempt 1 is the first connect).
-    Connecting {
-        attempt: u32,
-        server: String,
-    },
+    Connecting { attempt: u32, server: String },
     /// The connection was lost; the next attempt starts in `delay`.
     Retrying {
         attempt: u32,
@@ -144,15 +138,10 @@ pub enum ClientEvent {
     /// The handshake completed: chatting with `peer`. `resent` messages
     /// waiting in the outbox (typed while offline, or not acknowledged before
     /// a lost connection) went out first, in order.
-    Connected {
-        peer: Peer,
-        resent: usize,
-    },
+    Connected { peer: Peer, resent: usize },
     /// The peer confirmed it decrypted our message `id` (a two-person
     /// chat: protocol 1 or 2).
-    Acked {
-        id: String,
-    },
+    Acked { id: String },
     /// Rooms: who is in the room now (at the start of each session;
     /// against a protocol-1 or 2 server, the server and us).
     Roster(Vec<Member>),
@@ -160,10 +149,7 @@ pub enum ClientEvent {
     Disconnected(Ended),
     /// While reconnecting, the server (`name`) answered a probe from
     /// another address; the client connects to `to` from now on.
-    Moved {
-        name: String,
-        to: SocketAddr,
-    },
+    Moved { name: String, to: SocketAddr },
     /// Could not connect and will not retry (wrong key, refused at the
     /// first attempt, ...). The event stream ends after it.
     Failed(ConnectError),

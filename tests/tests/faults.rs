@@ -369,8 +369,7 @@ async fn a_link_slower_than_the_keepalive_loses_nothing_and_stays_up() {
         assert!(
             before.iter().all(|e| matches!(
                 e,
-                ClientEvent::Chat(ChatEvent::Sent { .. })
-                    | ClientEvent::Chat(ChatEvent::Delivered { .. })
+                ClientEvent::Chat(ChatEvent::Sent { .. } | ChatEvent::Delivered { .. })
                     | ClientEvent::Roster(_)
             )),
             "the session was interrupted: {before:?}"

@@ -293,7 +293,7 @@ async fn a_replayed_proof_cannot_take_a_members_place() {
         events.iter().any(|e| {
             matches!(
                 e,
-                Heard::Client(ClientEvent::Disconnected(_)) | Heard::Client(ClientEvent::Failed(_))
+                Heard::Client(ClientEvent::Disconnected(_) | ClientEvent::Failed(_))
             )
         })
     };

@@ -59,7 +59,7 @@ impl EngineEvent for ClientEvent {
     const SIDE: Side = Side::Client;
 
     fn step(self) -> Step {
-        Step::Say(Some(match self {
+        let line = match self {
             ClientEvent::Chat(chat) => return Step::Chat(chat),
             ClientEvent::Acked { id } => return Step::Acked(id),
             ClientEvent::Failed(e) => return Step::Failed(format!("error: {e}")),
@@ -84,7 +84,8 @@ impl EngineEvent for ClientEvent {
             ClientEvent::Disconnected(ended) => format!("disconnected: {ended}"),
             ClientEvent::Moved { name, to } => format!("{name} moved to {to}; connecting there"),
             ClientEvent::Roster(members) => in_the_room(&members),
-        }))
+        };
+        Step::Say(Some(line))
     }
 }
 
