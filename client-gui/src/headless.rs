@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use common::discovery::{self, Found};
-use common::terminal::{self, KEY_VAR, Side};
+use common::terminal::{self, KEY_VAR};
 use common::text;
 use common::{ClientConfig, Config, Key, ServerAddr};
 use futures::StreamExt;
@@ -108,7 +108,7 @@ pub fn run(options: Options) -> ExitCode {
     if !options.discovery {
         chat.discovery = None;
     }
-    terminal::run(Side::Client, async move {
+    terminal::run(async move {
         let server = match server {
             Some(server) => server,
             None => discover(key, options.port, options.discover_timeout).await?,

@@ -24,7 +24,7 @@ use common::ui::chat::{self, Chat};
 use common::ui::engine::{self, ClientParams, ClientUpdate};
 use common::ui::entry::Tone;
 use common::ui::{Clipboard, DesktopNotifier, Notifier, SystemClipboard, desktop, focus};
-use common::{ClientConfig, Clock, Config, ConnectError, Ended, Event};
+use common::{ClientConfig, ClientEvent, Clock, Config, ConnectError, Ended};
 use iced::widget::operation;
 use iced::{Element, Subscription, Task};
 use screen::connect::{self, Connect, search};
@@ -385,26 +385,31 @@ impl App {
         ))
     }
 
-    fn on_event(&mut self, event: Event, now: u64) -> Task<Message> {
-        if self.chat.is_closing() && matches!(event, Event::Closed | Event::Failed(_)) {
+    fn on_event(&mut self, event: ClientEvent, now: u64) -> Task<Message> {
+        if self.chat.is_closing() && matches!(event, ClientEvent::Closed | ClientEvent::Failed(_)) {
             return iced::exit();
         }
-        match &event {
-            Event::Connecting { attempt, server } if *attempt > 1 => {
-                if let Some(session) = &mut self.session {
-                    session.retry = None;
+        match event {
+            ClientEvent::Chat(chat) => self.chat.on_chat(&chat, now).map(Message::Chat),
+            ClientEvent::Connecting { attempt, server } => {
+                if attempt > 1 {
+                    if let Some(session) = &mut self.session {
+                        session.retry = None;
+                    }
+                    self.banner(Some(format!(
+                        "Reconnecting to {server} (attempt {attempt})…"
+                    )));
                 }
-                self.banner(Some(format!(
-                    "Reconnecting to {server} (attempt {attempt})…"
-                )));
+                Task::none()
             }
-            Event::Retrying { delay, error, .. } => {
+            ClientEvent::Retrying { delay, error, .. } => {
                 if let Some(session) = &mut self.session {
-                    session.retry = Some((Instant::now() + *delay, error.to_string()));
+                    session.retry = Some((Instant::now() + delay, error.to_string()));
                 }
                 self.banner(self.countdown());
+                Task::none()
             }
-            Event::Connected { peer, .. } => {
+            ClientEvent::Connected { peer, .. } => {
                 // The chat replaces the form: the message box takes the focus.
                 let focus = if self.is_chatting() {
                     Task::none()
@@ -417,32 +422,51 @@ impl App {
                     session.retry = None;
                 }
                 self.banner(None);
-                let shown = self.chat.on_engine(&event, now).map(Message::Chat);
+                let shown = self.chat.connected(&peer, now).map(Message::Chat);
                 let saved = self.remember(&peer.name, now);
-                return Task::batch([shown, focus, saved]);
+                Task::batch([shown, focus, saved])
             }
-            Event::Roster(members) => {
-                let shown = self.chat.on_engine(&event, now).map(Message::Chat);
-                return Task::batch([shown, self.renamed(members, now)]);
+            ClientEvent::Acked { id } => {
+                self.chat.acked(&id);
+                Task::none()
             }
-            Event::Failed(error) if !self.is_chatting() => {
+            ClientEvent::Roster(members) => {
+                self.chat.set_roster(members.clone());
+                self.renamed(&members, now)
+            }
+            ClientEvent::Failed(error) if !self.is_chatting() => {
                 self.stop();
                 // A full room or a removal is said as the error says it.
                 self.connect.error = Some(capitalize(&error.to_string()));
-                return Task::none();
+                Task::none()
             }
-            Event::Failed(error) => {
+            ClientEvent::Failed(error) => {
                 self.stop();
                 self.banner(Some(format!(
                     "Could not reconnect: {error}. Press Disconnect to go back."
                 )));
+                self.chat.failed(&error, now).map(Message::Chat)
             }
-            Event::Moved { to, .. } => {
+            ClientEvent::Moved { name, to } => {
                 if let Some(session) = &mut self.session {
-                    session.moved_to = Some(*to);
+                    session.moved_to = Some(to);
                 }
+                self.chat.moved(&name, to, now).map(Message::Chat)
             }
-            Event::Disconnected(Ended::NewKey { .. }) => {
+            ClientEvent::Disconnected(ended) => self.disconnected(&ended, now),
+            ClientEvent::Closed => {
+                self.stop();
+                self.screen = Screen::Connect;
+                Task::none()
+            }
+        }
+    }
+
+    /// The session ended: a server's goodbye that ends the chat stops the
+    /// engine and says what to do next; otherwise it reconnects by itself.
+    fn disconnected(&mut self, ended: &Ended, now: u64) -> Task<Message> {
+        match ended {
+            Ended::NewKey { .. } => {
                 self.stop();
                 self.banner(Some(
                     "Press Disconnect, then paste the server's new key.".to_owned(),
@@ -452,32 +476,28 @@ impl App {
                     .system(NEW_KEY, Tone::Notice, now)
                     .map(Message::Chat);
             }
-            Event::Disconnected(Ended::Removed) => {
+            Ended::Removed => {
                 self.stop();
                 self.banner(Some("Press Disconnect to go back.".to_owned()));
                 let line = capitalize(&ConnectError::Removed.to_string());
                 return self.chat.system(line, Tone::Alert, now).map(Message::Chat);
             }
-            Event::Disconnected(Ended::Replaced) => {
+            Ended::Replaced => {
                 self.stop();
                 self.banner(Some(
                     "Another connection took your place in the room. Press Disconnect to go back."
                         .to_owned(),
                 ));
             }
-            Event::Disconnected(Ended::PeerLeft { name, .. }) => {
+            Ended::PeerLeft { name, .. } => {
                 self.stop();
                 self.banner(Some(format!(
                     "{name} ended the chat. Press Disconnect to go back."
                 )));
             }
-            Event::Closed => {
-                self.stop();
-                self.screen = Screen::Connect;
-            }
-            _ => {}
+            Ended::Lost(_) | Ended::Alert(_) | Ended::Slow | Ended::Closed => {}
         }
-        self.chat.on_engine(&event, now).map(Message::Chat)
+        self.chat.disconnected(ended, now).map(Message::Chat)
     }
 
     /// The room knows us by another name than the one we asked for (it

@@ -13,7 +13,7 @@ use common::settings::{ClientSettings, KEY_FILE, RememberedServer, Store};
 use common::ui::MemoryClipboard;
 use common::ui::engine::ClientUpdate;
 use common::ui::entry::Entry;
-use common::{Event, Key, Peer};
+use common::{ClientEvent, Key, Peer};
 use iced_test::simulator;
 
 const SWITCH: &str = "Remember this key on this computer";
@@ -53,7 +53,7 @@ fn connect(app: &mut App, key: &Key, address: &str) {
         name: "bob".into(),
         addr: "127.0.0.1:7878".parse().unwrap(),
     };
-    let connected = Event::Connected { peer, resent: 0 };
+    let connected = ClientEvent::Connected { peer, resent: 0 };
     let _ = app.update(Message::Engine(ClientUpdate::Event(connected)));
     assert!(app.is_chatting());
 }
@@ -199,7 +199,7 @@ async fn settings_that_cannot_be_saved_are_said_once_in_the_chat() {
         name: "bob".into(),
         addr: "127.0.0.1:7878".parse().unwrap(),
     };
-    let again = Event::Connected { peer, resent: 0 };
+    let again = ClientEvent::Connected { peer, resent: 0 };
     let _ = app.update(Message::Engine(ClientUpdate::Event(again)));
     let count = app
         .chat()
@@ -217,7 +217,7 @@ async fn a_server_that_moved_is_remembered_at_its_new_address() {
     connect(&mut app, &Key::generate().unwrap(), "127.0.0.1:7878");
     // The connection drops; the engine finds the server elsewhere and
     // connects there.
-    let moved = Event::Moved {
+    let moved = ClientEvent::Moved {
         name: "bob".into(),
         to: "127.0.0.2:7878".parse().unwrap(),
     };
@@ -226,7 +226,7 @@ async fn a_server_that_moved_is_remembered_at_its_new_address() {
         name: "bob".into(),
         addr: "127.0.0.2:7878".parse().unwrap(),
     };
-    let again = Event::Connected { peer, resent: 0 };
+    let again = ClientEvent::Connected { peer, resent: 0 };
     let _ = app.update(Message::Engine(ClientUpdate::Event(again)));
     let saved: ClientSettings = store.load().unwrap();
     assert_eq!(saved.server.unwrap().address, "127.0.0.2:7878");

@@ -9,11 +9,11 @@ use common::ui::attention::Focus;
 use common::ui::engine::ClientUpdate;
 use common::ui::entry::Entry;
 use common::ui::{MemoryClipboard, MemoryNotifier};
-use common::{ConnectError, Ended, Event, Key, Member, Peer, Why};
+use common::{ChatEvent, ClientEvent, ConnectError, Ended, Key, Member, Peer, Why};
 use iced_test::simulator;
 
-fn event(app: &mut App, event: Event) {
-    let _ = app.update(Message::Engine(ClientUpdate::Event(event)));
+fn event(app: &mut App, event: impl Into<ClientEvent>) {
+    let _ = app.update(Message::Engine(ClientUpdate::Event(event.into())));
 }
 
 fn member(id: &str, name: &str, you: bool) -> Member {
@@ -52,10 +52,10 @@ fn in_room(you: &str) -> (App, MemoryNotifier) {
         name: "bob".into(),
         addr: "127.0.0.1:7878".parse().unwrap(),
     };
-    event(&mut app, Event::Connected { peer, resent: 0 });
+    event(&mut app, ClientEvent::Connected { peer, resent: 0 });
     event(
         &mut app,
-        Event::Roster(vec![
+        ClientEvent::Roster(vec![
             member("s", "bob", false),
             member("c", "carol", false),
             member("a", you, true),
@@ -95,10 +95,10 @@ fn the_online_list_marks_us_and_lists_the_room() {
         !system_lines(&app).iter().any(|l| l.starts_with("You are")),
         "our own name: nothing to say"
     );
-    event(&mut app, Event::Joined(member("d", "dave", false)));
+    event(&mut app, ChatEvent::Joined(member("d", "dave", false)));
     event(
         &mut app,
-        Event::Left {
+        ChatEvent::Left {
             member: member("c", "carol", false),
             why: Why::Slow,
         },
@@ -127,13 +127,13 @@ fn another_name_given_by_the_room_is_said() {
 #[test]
 fn a_full_room_and_a_removal_are_said_in_the_window() {
     let (mut app, _) = connecting();
-    event(&mut app, Event::Failed(ConnectError::RoomFull));
+    event(&mut app, ClientEvent::Failed(ConnectError::RoomFull));
     let error = app.connect_screen().error.clone().unwrap();
     assert!(error.starts_with("The room is full"), "{error}");
     assert!(simulator(app.view()).find(error.as_str()).is_ok());
 
     let (mut app, _) = in_room("alice");
-    event(&mut app, Event::Disconnected(Ended::Removed));
+    event(&mut app, ClientEvent::Disconnected(Ended::Removed));
     assert!(
         system_lines(&app)
             .iter()
@@ -147,7 +147,7 @@ fn a_new_key_on_the_server_says_to_paste_it() {
     let (mut app, _) = in_room("alice");
     event(
         &mut app,
-        Event::Disconnected(Ended::NewKey { name: "bob".into() }),
+        ClientEvent::Disconnected(Ended::NewKey { name: "bob".into() }),
     );
     assert_eq!(system_lines(&app).last().unwrap(), NEW_KEY);
     assert!(simulator(app.view()).find(NEW_KEY).is_ok());
@@ -161,7 +161,7 @@ fn unread_messages_and_notifications_while_unfocused() {
     for (id, from) in [("1", "bob"), ("2", "carol")] {
         event(
             &mut app,
-            Event::Received {
+            ChatEvent::Received {
                 id: id.into(),
                 from: from.into(),
                 text: "hi".into(),

@@ -17,7 +17,9 @@ use common::payload::MAX_TEXT_BYTES;
 use common::ui::engine::{self, ClientUpdate};
 use common::ui::entry::{Entry, PART_BYTES};
 use common::ui::{MemoryClipboard, chat};
-use common::{Config, Event, Handle, Key, KeyError, Server, ServerConfig};
+use common::{
+    ChatEvent, ClientEvent, Config, Handle, Key, KeyError, Server, ServerConfig, ServerEvent,
+};
 use iced::futures::{FutureExt, Stream, StreamExt};
 use iced::keyboard::{self, Modifiers, key::Named};
 use iced::widget::text_editor::{Action, Edit};
@@ -38,7 +40,7 @@ const KEY: &str = "the 44-character key the server window shows";
 /// Bob's server engine on 127.0.0.1.
 struct Bob {
     handle: Handle,
-    events: Receiver<Event>,
+    events: Receiver<ServerEvent>,
 }
 
 impl Bob {
@@ -109,9 +111,9 @@ struct Desk {
     updates: Option<Updates>,
     bob: Bob,
     cable: Cable,
-    heard: Vec<Event>,
+    heard: Vec<ServerEvent>,
     /// What Alice's engine reported to her window so far.
-    alice_heard: Vec<Event>,
+    alice_heard: Vec<ClientEvent>,
 }
 
 impl Desk {
@@ -205,7 +207,7 @@ impl Desk {
         self.heard
             .iter()
             .filter_map(|e| match e {
-                Event::Received { text, .. } => Some(text.as_str()),
+                ServerEvent::Chat(ChatEvent::Received { text, .. }) => Some(text.as_str()),
                 _ => None,
             })
             .collect()
@@ -538,7 +540,7 @@ async fn disconnect_waits_for_undelivered_messages_and_a_second_click_leaves_now
     let attempts = |d: &Desk| {
         d.alice_heard
             .iter()
-            .filter(|e| matches!(e, Event::Connecting { .. }))
+            .filter(|e| matches!(e, ClientEvent::Connecting { .. }))
             .count()
     };
     let before = attempts(&desk);
@@ -711,12 +713,7 @@ async fn at_the_smallest_window_size_nothing_is_cut_off() {
     assert!(token_lines >= 2.9, "the token is {token_lines} lines high");
 }
 
-/// Bob's engine took Alice in: a member who joined his room (or, from a
-/// two-person engine, his peer).
-fn alice_joined(event: &Event) -> bool {
-    match event {
-        Event::Joined(member) => member.name == "alice",
-        Event::Connected { peer, .. } => peer.name == "alice",
-        _ => false,
-    }
+/// Bob's engine took Alice in: a member who joined his room.
+fn alice_joined(event: &ServerEvent) -> bool {
+    matches!(event, ServerEvent::Chat(ChatEvent::Joined(member)) if member.name == "alice")
 }

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use common::payload::MAX_TEXT_BYTES;
-use common::{ClientConfig, Config, Event, Handle, Key, Server, ServerConfig};
+use common::{ChatEvent, ClientConfig, ClientEvent, Config, Handle, Key, Server, ServerConfig};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc::Receiver;
@@ -19,7 +19,7 @@ use tokio::sync::mpsc::Receiver;
 /// read by the bench.
 struct Chat {
     client: Handle,
-    events: Receiver<Event>,
+    events: Receiver<ClientEvent>,
     _server: Handle,
 }
 
@@ -65,7 +65,7 @@ fn pair() -> (Runtime, Chat) {
             chat: config(key, "alice"),
             server: format!("127.0.0.1:{port}").parse().unwrap(),
         });
-        while !matches!(events.recv().await, Some(Event::Connected { .. })) {}
+        while !matches!(events.recv().await, Some(ClientEvent::Connected { .. })) {}
         (client, events)
     });
     let chat = Chat {
@@ -78,11 +78,11 @@ fn pair() -> (Runtime, Chat) {
 
 /// Waits for `n` acknowledgements (in a room, the server's `ack` says to
 /// how many members it relays the message: `Relayed`).
-async fn acks(events: &mut Receiver<Event>, mut n: usize) {
+async fn acks(events: &mut Receiver<ClientEvent>, mut n: usize) {
     while n > 0 {
         match events.recv().await.expect("engine stopped") {
-            Event::Acked { .. } | Event::Relayed { .. } => n -= 1,
-            Event::Disconnected(e) => panic!("disconnected: {e}"),
+            ClientEvent::Acked { .. } | ClientEvent::Chat(ChatEvent::Relayed { .. }) => n -= 1,
+            ClientEvent::Disconnected(e) => panic!("disconnected: {e}"),
             _ => {}
         }
     }

@@ -14,7 +14,7 @@ use crate::commands::Commands;
 use crate::config::{ClientConfig, Config};
 use crate::discovery::roam;
 use crate::error::ConnectError;
-use crate::event::{Ended, Event, Handle, Member, Peer};
+use crate::event::{ClientEvent, Ended, Handle, Member, Peer};
 use crate::handshake::{self, ErrCode, WelcomeError};
 use crate::link::{Delivery, Emitter, Gone, Link, Outcome, Room, drive, while_offline};
 use crate::outbox::Outbox;
@@ -24,9 +24,9 @@ use crate::session::{Role, Session};
 use crate::token;
 
 /// Starts connecting in the background (on the current tokio runtime). The
-/// first events are [`Event::Connecting`], then [`Event::Connected`] or
-/// [`Event::Failed`].
-pub fn connect(config: ClientConfig) -> (Handle, mpsc::Receiver<Event>) {
+/// first events are [`ClientEvent::Connecting`], then
+/// [`ClientEvent::Connected`] or [`ClientEvent::Failed`].
+pub fn connect(config: ClientConfig) -> (Handle, mpsc::Receiver<ClientEvent>) {
     let (handle, cmds) = Handle::new(config.chat.clock.clone());
     let (tx, events) = mpsc::channel(256);
     tokio::spawn(async move {
@@ -35,7 +35,11 @@ pub fn connect(config: ClientConfig) -> (Handle, mpsc::Receiver<Event>) {
     (handle, events)
 }
 
-async fn run(mut config: ClientConfig, mut cmds: Commands, events: Emitter) -> Result<(), Gone> {
+async fn run(
+    mut config: ClientConfig,
+    mut cmds: Commands,
+    events: Emitter<ClientEvent>,
+) -> Result<(), Gone> {
     let timing = config.chat.timing.clone();
     let timing = &timing;
     let mut outbox = Outbox::default();
@@ -51,11 +55,11 @@ async fn run(mut config: ClientConfig, mut cmds: Commands, events: Emitter) -> R
     let (_keep, mut no_interrupt) = mpsc::channel::<()>(1);
     loop {
         if cmds.closing && outbox.is_empty() {
-            return events.emit(Event::Closed).await;
+            return events.emit(ClientEvent::Closed).await;
         }
         attempt += 1;
         events
-            .emit(Event::Connecting {
+            .emit(ClientEvent::Connecting {
                 attempt,
                 server: config.server.to_string(),
             })
@@ -66,10 +70,9 @@ async fn run(mut config: ClientConfig, mut cmds: Commands, events: Emitter) -> R
         let dialing = roam::attempt(&mut config, proven, &events, |config| async move {
             dial(&config, proven).await
         });
-        let Some(result) =
-            while_offline(dialing, &mut cmds, &mut outbox, &events, None, false).await
+        let Some(result) = while_offline(dialing, &mut cmds, &mut outbox, &events, false).await
         else {
-            return events.emit(Event::Closed).await;
+            return events.emit(ClientEvent::Closed).await;
         };
         let error = match result {
             Ok(mut link) => {
@@ -94,7 +97,7 @@ async fn run(mut config: ClientConfig, mut cmds: Commands, events: Emitter) -> R
                 match outcome {
                     Outcome::Closed | Outcome::HungUp => {
                         link.close(Some("closed")).await;
-                        return events.emit(Event::Closed).await;
+                        return events.emit(ClientEvent::Closed).await;
                     }
                     Outcome::Ended(ended) => {
                         link.close(None).await;
@@ -104,7 +107,9 @@ async fn run(mut config: ClientConfig, mut cmds: Commands, events: Emitter) -> R
                         // peer or a path that breaks every session meets
                         // the backoff instead of a reconnect storm.
                         let short = started.elapsed() < timing.lost_after;
-                        events.emit(Event::Disconnected(ended.clone())).await?;
+                        events
+                            .emit(ClientEvent::Disconnected(ended.clone()))
+                            .await?;
                         if left {
                             return Ok(());
                         }
@@ -125,20 +130,20 @@ async fn run(mut config: ClientConfig, mut cmds: Commands, events: Emitter) -> R
             Err(error) => error,
         };
         if !proven {
-            return events.emit(Event::Failed(error)).await;
+            return events.emit(ClientEvent::Failed(error)).await;
         }
         failures += 1;
         let delay = timing.backoff(failures);
         events
-            .emit(Event::Retrying {
+            .emit(ClientEvent::Retrying {
                 attempt,
                 delay,
                 error,
             })
             .await?;
-        let waited = while_offline(sleep(delay), &mut cmds, &mut outbox, &events, None, true);
+        let waited = while_offline(sleep(delay), &mut cmds, &mut outbox, &events, true);
         if waited.await.is_none() {
-            return events.emit(Event::Closed).await;
+            return events.emit(ClientEvent::Closed).await;
         }
     }
 }

@@ -79,7 +79,7 @@ pub struct Config {
     /// The highest protocol version to speak (tests cap it to play a
     /// protocol-1 peer).
     pub max_proto: u32,
-    /// Whether [`crate::Event::Sent`] and [`crate::Event::Received`] carry
+    /// Whether [`crate::ChatEvent::Sent`] and [`crate::ChatEvent::Received`] carry
     /// their Fernet tokens: for an app that shows ciphertext. Terminal mode
     /// never does; a token shared by a batch of messages is then not copied
     /// into each of them.

@@ -74,21 +74,10 @@ pub enum Ended {
     Closed,
 }
 
-/// Everything the engine reports, in the order it happens.
+/// What happens in the chat itself: both programs report it, and the chat
+/// view and terminal mode show it the same way for either.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// Client: trying to reach the server (attempt 1 is the first connect).
-    Connecting { attempt: u32, server: String },
-    /// Client: the connection was lost; the next attempt starts in `delay`.
-    Retrying {
-        attempt: u32,
-        delay: Duration,
-        error: ConnectError,
-    },
-    /// The handshake completed: chatting with `peer`. `resent` messages
-    /// waiting in the outbox (typed while offline, or not acknowledged before
-    /// a lost connection) went out first, in order.
-    Connected { peer: Peer, resent: usize },
+pub enum ChatEvent {
     /// The peer's clock differs from ours by more than a minute: not an
     /// error (the protocol corrects for it), but worth telling the user.
     ClockOffset { secs: i64 },
@@ -103,61 +92,136 @@ pub enum Event {
     },
     /// One of our messages went out in `token`.
     Sent { id: String, token: String },
-    /// The peer confirmed it decrypted our message `id` (a two-person
-    /// chat: protocol 1 or 2).
-    Acked { id: String },
     /// Rooms: the server took our message `id` and relays it to `to`
-    /// members; [`Event::Delivered`] follows for each that receives it.
+    /// members; [`ChatEvent::Delivered`] follows for each that receives it.
     Relayed { id: String, to: usize },
     /// Rooms: member `by` (a name) received our message `id`.
     Delivered { id: String, by: String },
-    /// Rooms: who is in the room now (the client, at the start of each
-    /// session; against a protocol-1 or 2 server, the server and us).
-    Roster(Vec<Member>),
     /// Rooms: a member joined, or came back to its place.
     Joined(Member),
     /// Rooms: a member left the room, and why.
     Left { member: Member, why: Why },
     /// `from` (a name) started or stopped typing.
     Typing { from: String, active: bool },
-    /// The session ended; see [`Ended`]. An [`Ended::Alert`] is a security alert.
-    Disconnected(Ended),
-    /// Server: a connection that never became a session, or a discovery
-    /// datagram that was not answered, and why.
+}
+
+/// Everything the server engine reports, in the order it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerEvent {
+    /// What happens in the room.
+    Chat(ChatEvent),
+    /// A connection that never became a session, or a discovery datagram
+    /// that was not answered, and why.
     Rejected { addr: SocketAddr, reason: Rejection },
-    /// Server: a discovery probe under the key from `from` was answered.
+    /// A discovery probe under the key from `from` was answered.
     Probed { from: SocketAddr },
-    /// Client: while reconnecting, the server (`name`) answered a probe
-    /// from another address; the client connects to `to` from now on.
-    Moved { name: String, to: SocketAddr },
-    /// Client: could not connect and will not retry (wrong key, refused at
-    /// the first attempt, ...). The event stream ends after it.
-    Failed(ConnectError),
-    /// Server: new connections must now use this key (after
-    /// [`Handle::set_key`] while nobody was connected).
+    /// New connections must now use this key (after [`Handle::set_key`]).
     KeyChanged(Key),
     /// The engine stopped after [`Handle::close`] or [`Handle::quit`]. The
     /// stream ends after it.
     Closed,
 }
 
-impl Event {
-    /// Roughly the memory the event holds, for the bound on the engine's
-    /// event queue: the texts a peer chooses the size of, and the event
-    /// itself.
-    pub(crate) fn weight(&self) -> usize {
-        let held = match self {
-            Event::Received {
+/// Everything the client engine reports, in the order it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    /// What happens in the chat.
+    Chat(ChatEvent),
+    /// Trying to reach the server (attempt 1 is the first connect).
+    Connecting { attempt: u32, server: String },
+    /// The connection was lost; the next attempt starts in `delay`.
+    Retrying {
+        attempt: u32,
+        delay: Duration,
+        error: ConnectError,
+    },
+    /// The handshake completed: chatting with `peer`. `resent` messages
+    /// waiting in the outbox (typed while offline, or not acknowledged before
+    /// a lost connection) went out first, in order.
+    Connected { peer: Peer, resent: usize },
+    /// The peer confirmed it decrypted our message `id` (a two-person
+    /// chat: protocol 1 or 2).
+    Acked { id: String },
+    /// Rooms: who is in the room now (at the start of each session;
+    /// against a protocol-1 or 2 server, the server and us).
+    Roster(Vec<Member>),
+    /// The session ended; see [`Ended`]. An [`Ended::Alert`] is a security alert.
+    Disconnected(Ended),
+    /// While reconnecting, the server (`name`) answered a probe from
+    /// another address; the client connects to `to` from now on.
+    Moved { name: String, to: SocketAddr },
+    /// Could not connect and will not retry (wrong key, refused at the
+    /// first attempt, ...). The event stream ends after it.
+    Failed(ConnectError),
+    /// The engine stopped after [`Handle::close`] or [`Handle::quit`]. The
+    /// stream ends after it.
+    Closed,
+}
+
+impl From<ChatEvent> for ServerEvent {
+    fn from(event: ChatEvent) -> ServerEvent {
+        ServerEvent::Chat(event)
+    }
+}
+
+impl From<ChatEvent> for ClientEvent {
+    fn from(event: ChatEvent) -> ClientEvent {
+        ClientEvent::Chat(event)
+    }
+}
+
+/// Roughly the memory an event holds, for the bound on the engine's event
+/// queue ([`crate::link::EVENT_QUEUE_BYTES`]): the texts a peer chooses
+/// the size of, and the event itself.
+pub(crate) trait Weight {
+    fn weight(&self) -> usize;
+}
+
+impl ChatEvent {
+    /// The bytes of the texts a peer chooses the size of.
+    fn held(&self) -> usize {
+        match self {
+            ChatEvent::Received {
                 id,
                 from,
                 text,
                 token,
                 ..
             } => id.len() + from.len() + text.len() + token.len(),
-            Event::Sent { id, token } => id.len() + token.len(),
+            ChatEvent::Sent { id, token } => id.len() + token.len(),
             _ => 0,
+        }
+    }
+}
+
+impl Weight for ServerEvent {
+    fn weight(&self) -> usize {
+        let held = match self {
+            ServerEvent::Chat(chat) => chat.held(),
+            ServerEvent::Rejected { .. }
+            | ServerEvent::Probed { .. }
+            | ServerEvent::KeyChanged(_)
+            | ServerEvent::Closed => 0,
         };
-        size_of::<Event>() + held
+        size_of::<ServerEvent>() + held
+    }
+}
+
+impl Weight for ClientEvent {
+    fn weight(&self) -> usize {
+        let held = match self {
+            ClientEvent::Chat(chat) => chat.held(),
+            ClientEvent::Connecting { .. }
+            | ClientEvent::Retrying { .. }
+            | ClientEvent::Connected { .. }
+            | ClientEvent::Acked { .. }
+            | ClientEvent::Roster(_)
+            | ClientEvent::Disconnected(_)
+            | ClientEvent::Moved { .. }
+            | ClientEvent::Failed(_)
+            | ClientEvent::Closed => 0,
+        };
+        size_of::<ClientEvent>() + held
     }
 }
 
@@ -232,7 +296,7 @@ impl Handle {
 
     /// Server: use `key` from now on. Everyone in the room is disconnected
     /// (`bye` with reason `new-key`) and must paste the new key;
-    /// [`Event::KeyChanged`] confirms it. Removed members are allowed back
+    /// [`ServerEvent::KeyChanged`] confirms it. Removed members are allowed back
     /// (they no longer have the key).
     pub fn set_key(&self, key: Key) {
         let _ = self.tx.send(Command::SetKey(key));
@@ -256,17 +320,18 @@ impl Handle {
     }
 
     /// Finishes the chat: says `bye` once everything sent is delivered,
-    /// then stops; the last event is [`Event::Closed`]. While nobody is
+    /// then stops; the last event is `Closed` ([`ServerEvent::Closed`],
+    /// [`ClientEvent::Closed`]). While nobody is
     /// connected and something is undelivered, the server keeps waiting for
     /// someone and the client keeps reconnecting (a first connection that
-    /// fails still ends in [`Event::Failed`]); a connected peer that stops
+    /// fails still ends in [`ClientEvent::Failed`]); a connected peer that stops
     /// acknowledging gets [`crate::Timing::close_grace`] without progress.
     pub fn close(&self) {
         let _ = self.tx.send(Command::Close);
     }
 
     /// Leaves now: `bye` if connected, no waiting for what is undelivered
-    /// (whatever was not [`Event::Acked`] is lost).
+    /// (whatever was not acknowledged is lost).
     pub fn quit(&self) {
         let _ = self.tx.send(Command::Quit);
     }

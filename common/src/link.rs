@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures::{FutureExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep, sleep_until, timeout};
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -22,8 +22,7 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use crate::codec::{LineCodec, LineError, SESSION_LINE_MAX};
 use crate::commands::Commands;
 use crate::config::Timing;
-use crate::event::{Command, Ended, Event, Peer};
-use crate::key::Key;
+use crate::event::{ChatEvent, ClientEvent, Command, Ended, Peer, Weight};
 use crate::outbox::{Outbox, Pending};
 use crate::payload::{
     Body, MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_REASON_CHARS, Message, MessageRef, Outgoing,
@@ -44,7 +43,7 @@ pub(crate) type Writer = FramedWrite<OwnedWriteHalf, LineCodec>;
 #[derive(Debug)]
 pub(crate) struct Gone;
 
-/// Bytes of events (their texts and tokens, see [`Event::weight`]) the
+/// Bytes of events (their texts and tokens, see [`Weight`]) the
 /// engine queues for the app. The channel also holds at most its capacity
 /// in events, but 256 maximal messages with their tokens would be hundreds
 /// of megabytes: an app that falls behind a key holder flooding it must not
@@ -56,10 +55,22 @@ pub const EVENT_QUEUE_BYTES: usize = 8 * 1024 * 1024;
 /// the engine stops reading the socket and TCP slows the peer down. What
 /// waits in the channel is bounded in events (its capacity) and in bytes
 /// ([`EVENT_QUEUE_BYTES`]), and the app reads a plain `mpsc::Receiver`.
-#[derive(Debug, Clone)]
-pub(crate) struct Emitter {
-    tx: mpsc::Sender<Event>,
+/// `E` is the program's event type: each engine reports only what its
+/// program can receive.
+#[derive(Debug)]
+pub(crate) struct Emitter<E> {
+    tx: mpsc::Sender<E>,
     queued: Arc<Mutex<Queued>>,
+}
+
+// Derived `Clone` would ask `E: Clone` of a channel's sender, which needs none.
+impl<E> Clone for Emitter<E> {
+    fn clone(&self) -> Emitter<E> {
+        Emitter {
+            tx: self.tx.clone(),
+            queued: self.queued.clone(),
+        }
+    }
 }
 
 /// The weights of the events [`Emitter::emit`] has put in the channel that
@@ -86,8 +97,8 @@ impl Queued {
     }
 }
 
-impl Emitter {
-    pub fn new(tx: mpsc::Sender<Event>) -> Emitter {
+impl<E: Weight> Emitter<E> {
+    pub fn new(tx: mpsc::Sender<E>) -> Emitter<E> {
         Emitter {
             tx,
             queued: Arc::default(),
@@ -96,7 +107,8 @@ impl Emitter {
 
     /// Queues `event` for the app, in order, once the queue has room for
     /// it in events and in bytes.
-    pub async fn emit(&self, event: Event) -> Result<(), Gone> {
+    pub async fn emit(&self, event: impl Into<E>) -> Result<(), Gone> {
+        let event = event.into();
         let weight = event.weight();
         let capacity = self.tx.max_capacity();
         loop {
@@ -132,7 +144,7 @@ impl Emitter {
     /// For what strangers can cause at will (a rejected connection): never
     /// waits, and is dropped while the window is behind, so a flood of
     /// connections cannot make the server wait on its window.
-    pub fn report(&self, event: Event) {
+    pub fn report(&self, event: E) {
         let _ = self.tx.try_send(event);
     }
 
@@ -308,7 +320,7 @@ impl Link {
     /// Sends the outbox's messages from `unsent` on, while the writer keeps
     /// up; returns their events. Under protocol 2, messages waiting
     /// together go in one `msgs` frame; nothing waits for more to come.
-    fn pump(&mut self, outbox: &Outbox, unsent: &mut usize) -> Vec<Event> {
+    fn pump(&mut self, outbox: &Outbox, unsent: &mut usize) -> Vec<ChatEvent> {
         let mut sent = Vec::new();
         while self.backlog() < SEND_AHEAD && *unsent < outbox.len() {
             let batch: Vec<&Pending> = self.batch(outbox, *unsent).collect();
@@ -324,7 +336,7 @@ impl Link {
             let token = self.session.seal_any(&body, size);
             let token = self.queue(token);
             for m in &batch {
-                sent.push(Event::Sent {
+                sent.push(ChatEvent::Sent {
                     id: m.id.clone(),
                     token: self.for_event(&token),
                 });
@@ -467,7 +479,7 @@ pub(crate) async fn drive<T>(
     link: &mut Link,
     outbox: &mut Outbox,
     cmds: &mut Commands,
-    events: &Emitter,
+    events: &Emitter<ClientEvent>,
     timing: &Timing,
     interrupt: &mut mpsc::Receiver<T>,
 ) -> Outcome<T> {
@@ -481,7 +493,7 @@ async fn drive_inner<T>(
     link: &mut Link,
     outbox: &mut Outbox,
     cmds: &mut Commands,
-    events: &Emitter,
+    events: &Emitter<ClientEvent>,
     timing: &Timing,
     interrupt: &mut mpsc::Receiver<T>,
 ) -> Result<Outcome<T>, Gone> {
@@ -491,7 +503,7 @@ async fn drive_inner<T>(
     let resent = outbox.len();
     let first = link.pump(outbox, &mut unsent);
     events
-        .emit(Event::Connected {
+        .emit(ClientEvent::Connected {
             peer: link.peer.clone(),
             resent,
         })
@@ -505,7 +517,7 @@ async fn drive_inner<T>(
     }
     let offset = link.offset_secs();
     if offset.unsigned_abs() > 60 {
-        events.emit(Event::ClockOffset { secs: offset }).await?;
+        events.emit(ChatEvent::ClockOffset { secs: offset }).await?;
     }
     for event in first {
         events.emit(event).await?;
@@ -633,7 +645,7 @@ async fn on_line(
     link: &mut Link,
     outbox: &mut Outbox,
     unsent: &mut usize,
-    events: &Emitter,
+    events: &Emitter<ClientEvent>,
 ) -> Result<Option<Ended>, Gone> {
     let line = match line {
         None => {
@@ -691,7 +703,7 @@ async fn on_line(
                 },
                 _ => link.peer.name.clone(),
             };
-            events.emit(Event::Typing { from, active }).await?
+            events.emit(ChatEvent::Typing { from, active }).await?
         }
         Body::Ping => {
             link.send(&Body::Pong);
@@ -756,7 +768,7 @@ async fn received(
     line: &str,
     link: &mut Link,
     outbox: &mut Outbox,
-    events: &Emitter,
+    events: &Emitter<ClientEvent>,
 ) -> Result<(), Gone> {
     link.ack(id.clone());
     if outbox.first_sight(&id) {
@@ -766,7 +778,7 @@ async fn received(
         };
         let token = link.for_event(line);
         events
-            .emit(Event::Received {
+            .emit(ChatEvent::Received {
                 id,
                 from,
                 text,
@@ -788,29 +800,30 @@ async fn acked(
     link: &mut Link,
     outbox: &mut Outbox,
     unsent: &mut usize,
-    events: &Emitter,
+    events: &Emitter<ClientEvent>,
 ) -> Result<(), Gone> {
     if let Some(at) = outbox.ack(&id) {
         if at < *unsent {
             *unsent -= 1;
         }
-        let event = match (to, &mut link.room) {
+        let event: ClientEvent = match (to, &mut link.room) {
             (Some(to), Some(room)) => {
                 room.relayed(&id, to);
-                Event::Relayed {
+                ChatEvent::Relayed {
                     id,
                     to: to as usize,
                 }
+                .into()
             }
-            _ => Event::Acked { id },
+            _ => ClientEvent::Acked { id },
         };
         events.emit(event).await?;
     }
     Ok(())
 }
 
-/// Waits for `work` while the peer is away: messages typed meanwhile go to
-/// the outbox, a new key (server) goes to `keys`. `None` if the engine
+/// Waits for `work` while the client is not connected: messages typed
+/// meanwhile go to the outbox. `None` if the engine
 /// should stop: the user quit, nobody listens to the events any more, or
 /// the user is closing and, with `stop_when_delivered`, nothing is left
 /// to deliver.
@@ -818,8 +831,7 @@ pub(crate) async fn while_offline<F: Future>(
     work: F,
     cmds: &mut Commands,
     outbox: &mut Outbox,
-    events: &Emitter,
-    keys: Option<&watch::Sender<Key>>,
+    events: &Emitter<ClientEvent>,
     stop_when_delivered: bool,
 ) -> Option<F::Output> {
     tokio::pin!(work);
@@ -836,17 +848,13 @@ pub(crate) async fn while_offline<F: Future>(
                     sent_at,
                     from: None,
                 }),
+                // The client has no key to change and nobody to remove.
                 Command::Typing(_)
                 | Command::HangUp
                 | Command::Close
+                | Command::SetKey(_)
                 | Command::Remove(_)
                 | Command::Allow(_) => {}
-                Command::SetKey(key) => {
-                    if let Some(keys) = keys {
-                        keys.send_replace(key.clone());
-                        events.emit(Event::KeyChanged(key)).await.ok()?;
-                    }
-                }
                 Command::Quit => return None,
             },
             _ = events.closed() => return None,
@@ -862,8 +870,8 @@ mod tests {
     // `unconstrained`: tokio's cooperative budget would otherwise make an
     // emit that has room look blocked after 128 of them.
 
-    fn received(n: usize, text_bytes: usize) -> Event {
-        Event::Received {
+    fn received(n: usize, text_bytes: usize) -> ChatEvent {
+        ChatEvent::Received {
             id: n.to_string(),
             from: "mallory".into(),
             text: "x".repeat(text_bytes),
@@ -872,9 +880,9 @@ mod tests {
         }
     }
 
-    fn number(event: Event) -> usize {
+    fn number(event: ClientEvent) -> usize {
         match event {
-            Event::Received { id, .. } => id.parse().unwrap(),
+            ClientEvent::Chat(ChatEvent::Received { id, .. }) => id.parse().unwrap(),
             other => panic!("{other:?}"),
         }
     }
@@ -882,7 +890,7 @@ mod tests {
     #[tokio::test]
     async fn heavy_events_wait_for_room_in_bytes_and_keep_their_order() {
         let (tx, mut rx) = mpsc::channel(256);
-        let emitter = Emitter::new(tx);
+        let emitter = Emitter::<ClientEvent>::new(tx);
         let mib = 1024 * 1024;
         let fit = EVENT_QUEUE_BYTES / (mib + 1024);
         for n in 0..fit {
@@ -906,7 +914,7 @@ mod tests {
     #[tokio::test]
     async fn an_event_larger_than_the_bound_goes_through_alone() {
         let (tx, mut rx) = mpsc::channel(256);
-        let emitter = Emitter::new(tx);
+        let emitter = Emitter::<ClientEvent>::new(tx);
         emitter.emit(received(0, 10)).await.unwrap();
         let mut huge = Box::pin(unconstrained(emitter.emit(received(1, EVENT_QUEUE_BYTES))));
         assert!((&mut huge).now_or_never().is_none());
@@ -922,7 +930,7 @@ mod tests {
     #[tokio::test]
     async fn light_events_fill_the_channel() {
         let (tx, mut rx) = mpsc::channel(256);
-        let emitter = Emitter::new(tx);
+        let emitter = Emitter::<ClientEvent>::new(tx);
         for n in 0..256 {
             unconstrained(emitter.emit(received(n, 100)))
                 .now_or_never()

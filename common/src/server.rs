@@ -31,7 +31,7 @@ use crate::config::{MAX_MEMBERS_LIMIT, ServerConfig};
 use crate::discovery::ResponderError;
 use crate::discovery::responder::Responder;
 use crate::error::BindError;
-use crate::event::{Command, Event, Handle};
+use crate::event::{Command, Handle, ServerEvent};
 use crate::link::Emitter;
 use hub::Hub;
 
@@ -100,7 +100,7 @@ impl Server {
     }
 
     /// Starts serving in the background (on the current tokio runtime).
-    pub fn start(self) -> (Handle, mpsc::Receiver<Event>) {
+    pub fn start(self) -> (Handle, mpsc::Receiver<ServerEvent>) {
         let (handle, cmds) = Handle::new(self.config.chat.clock.clone());
         let (tx, events) = mpsc::channel(256);
         tokio::spawn(serve(self, cmds, Emitter::new(tx)));
@@ -120,7 +120,11 @@ fn bind_v6_only(port: u16) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-async fn serve(server: Server, cmds: mpsc::UnboundedReceiver<Command>, events: Emitter) {
+async fn serve(
+    server: Server,
+    cmds: mpsc::UnboundedReceiver<Command>,
+    events: Emitter<ServerEvent>,
+) {
     let Server {
         listeners,
         config,

@@ -24,7 +24,7 @@ use futures::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::{self, error::TryRecvError};
 
-use crate::event::{Event, Handle, SendError};
+use crate::event::{ChatEvent, Handle, SendError};
 use crate::payload::MAX_TEXT_BYTES;
 use crate::text;
 
@@ -39,10 +39,11 @@ mod tests;
 mod turned_away;
 mod undelivered;
 
-use describe::describe;
+pub use describe::EngineEvent;
+use describe::Step;
 use lines::{Line, Lines};
 use turned_away::TurnedAway;
-pub use undelivered::Side;
+use undelivered::Side;
 use undelivered::Undelivered;
 
 /// Received text collected before it is written out even though more
@@ -59,11 +60,9 @@ const IN_FLIGHT_MAX: usize = 4 * 1024 * 1024;
 /// Ctrl+C is caught from before `start` runs: whatever `start` or the relay
 /// prints comes after, so a script or test that has seen such a line can
 /// send SIGINT without racing the handler.
-/// `side`: which program this is, for when a line counts as delivered in
-/// a room ([`Side`]).
-pub fn run(
-    side: Side,
-    start: impl Future<Output = Option<(Handle, mpsc::Receiver<Event>)>>,
+/// The engine's event type says which program this is ([`EngineEvent`]).
+pub fn run<E: EngineEvent>(
+    start: impl Future<Output = Option<(Handle, mpsc::Receiver<E>)>>,
 ) -> ExitCode {
     // One thread: the relay and the engine's tasks take turns without
     // waking each other across threads; stdin and stdout use tokio's
@@ -90,7 +89,7 @@ pub fn run(
             return ExitCode::FAILURE;
         };
         let (stdin, stdout, stderr) = (tokio::io::stdin(), tokio::io::stdout(), std::io::stderr());
-        relay(side, handle, events, stdin, interrupts, stdout, stderr)
+        relay(handle, events, stdin, interrupts, stdout, stderr)
             .await
             .code()
     });
@@ -135,10 +134,9 @@ impl Exit {
 /// first Ctrl+C (an item of `interrupts`) asks the engine to quit; a second
 /// one leaves without waiting for it (saying goodbye could hang on a
 /// network that stopped answering).
-async fn relay(
-    side: Side,
+async fn relay<E: EngineEvent>(
     handle: Handle,
-    mut events: mpsc::Receiver<Event>,
+    mut events: mpsc::Receiver<E>,
     mut input: impl AsyncRead + Unpin,
     mut interrupts: impl Stream<Item = ()> + Unpin,
     out: impl AsyncWrite + Unpin,
@@ -149,7 +147,7 @@ async fn relay(
         out,
         err,
         pending_out: Vec::with_capacity(WRITE_CHUNK),
-        undelivered: Undelivered::new(side),
+        undelivered: Undelivered::new(E::SIDE),
         refused: 0,
         interrupted: false,
         turned_away: TurnedAway::default(),
@@ -173,13 +171,8 @@ async fn relay(
                     let Some(event) = next else {
                         return relay.finish(false).await;
                     };
-                    match event {
-                        Event::Closed => return relay.finish(false).await,
-                        event @ Event::Failed(_) => {
-                            relay.on_event(event).await;
-                            return relay.finish(true).await;
-                        }
-                        event => relay.on_event(event).await,
+                    if let Some(failed) = relay.on_step(event.step()).await {
+                        return relay.finish(failed).await;
                     }
                     if relay.pending_out.len() >= WRITE_CHUNK {
                         break;
@@ -269,34 +262,44 @@ impl<O: AsyncWrite + Unpin, E: Write> Relay<O, E> {
         }
     }
 
-    async fn on_event(&mut self, event: Event) {
-        match event {
-            Event::Received { from, text, .. } => {
+    /// Does what an engine's event asks; `Some(failed)` once the engine
+    /// stopped (`failed`: the client could not connect).
+    async fn on_step(&mut self, step: Step) -> Option<bool> {
+        match step {
+            Step::Chat(ChatEvent::Received { from, text, .. }) => {
                 let out = &mut self.pending_out;
                 out.extend_from_slice(text::for_terminal(&from).as_bytes());
                 out.extend_from_slice(b": ");
                 out.extend_from_slice(text::for_terminal_message(&text).as_bytes());
                 out.push(b'\n');
             }
-            Event::Rejected { addr, reason } => {
+            Step::Chat(ChatEvent::Relayed { id, to }) => self.undelivered.relayed(&id, to),
+            Step::Chat(ChatEvent::Delivered { id, by }) => self.undelivered.delivered(&id, &by),
+            Step::Chat(chat) => {
+                if let Some(line) = describe::chat(&chat) {
+                    self.status(&line).await;
+                }
+            }
+            Step::Acked(id) => self.undelivered.acked(&id),
+            Step::Rejected { addr, reason } => {
                 if let Some(line) = self.turned_away.add(addr.ip(), &reason) {
                     self.status(&line).await;
                 }
             }
-            Event::Probed { from } => {
+            Step::Probed { from } => {
                 if let Some(line) = self.turned_away.probed(from.ip()) {
                     self.status(&line).await;
                 }
             }
-            Event::Acked { id } => self.undelivered.acked(&id),
-            Event::Relayed { id, to } => self.undelivered.relayed(&id, to),
-            Event::Delivered { id, by } => self.undelivered.delivered(&id, &by),
-            event => {
-                if let Some(status) = describe(&event) {
-                    self.status(&status).await;
-                }
+            Step::Say(Some(line)) => self.status(&line).await,
+            Step::Say(None) => {}
+            Step::Failed(line) => {
+                self.status(&line).await;
+                return Some(true);
             }
+            Step::Closed => return Some(false),
         }
+        None
     }
 
     /// Writes a line on stderr, after the messages before it, with every

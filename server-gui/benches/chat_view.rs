@@ -21,7 +21,7 @@ use common::payload::MAX_TEXT_BYTES;
 use common::ui::MemoryClipboard;
 use common::ui::chat;
 use common::ui::engine::ServerUpdate;
-use common::{Config, Event, Key, Member, ServerConfig};
+use common::{ChatEvent, Config, Key, Member, ServerConfig};
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use iced::{Font, Pixels, Size, Theme, mouse};
 use iced_test::core::renderer::{Headless, Style};
@@ -78,13 +78,16 @@ fn received(i: usize) -> Message {
 /// (kept for "Show ciphertext"): base64 of the encrypted JSON payload.
 fn received_text(i: usize, text: String) -> Message {
     let token = format!("gAAAAA{}", "x".repeat((text.len() + 200) * 4 / 3));
-    Message::Engine(ServerUpdate::Event(Event::Received {
-        id: format!("m{i}"),
-        from: "alice".into(),
-        text,
-        sent_at: 1_800_000_000_000 + i as u64 * 1000,
-        token,
-    }))
+    Message::Engine(ServerUpdate::Event(
+        ChatEvent::Received {
+            id: format!("m{i}"),
+            from: "alice".into(),
+            text,
+            sent_at: 1_800_000_000_000 + i as u64 * 1000,
+            token,
+        }
+        .into(),
+    ))
 }
 
 /// The largest message there is: prose, in lines of about 70 characters.
@@ -127,7 +130,9 @@ fn room(n: usize, members: usize) -> App {
             since: 1_795_701_720_000,
             you: false,
         };
-        let _ = app.update(Message::Engine(ServerUpdate::Event(Event::Joined(member))));
+        let _ = app.update(Message::Engine(ServerUpdate::Event(
+            ChatEvent::Joined(member).into(),
+        )));
     }
     for i in 0..n {
         let _ = app.update(received(i));

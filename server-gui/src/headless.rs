@@ -4,7 +4,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::process::ExitCode;
 
-use common::terminal::{self, KEY_VAR, Side};
+use common::terminal::{self, KEY_VAR};
 use common::{Config, Key, Server, ServerConfig};
 
 /// The key to use: `FERNET_CHAT_KEY` if set, otherwise a new one.
@@ -38,7 +38,7 @@ pub fn run(key: Key, room: Room) -> ExitCode {
         bind: room.bind,
         max_members: room.max_members,
     };
-    terminal::run(Side::Server, async {
+    terminal::run(async {
         let server = match Server::bind(config).await {
             Ok(server) => server,
             Err(e) => {

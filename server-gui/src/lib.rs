@@ -25,7 +25,7 @@ use common::ui::chat::{self, Chat};
 use common::ui::engine::{self as subscription, ServerParams, ServerUpdate};
 use common::ui::entry::Tone;
 use common::ui::{Clipboard, DesktopNotifier, Notifier, SystemClipboard, desktop, focus};
-use common::{Clock, Event, Key, Member, Rejection, ServerConfig, Why};
+use common::{ChatEvent, Clock, Key, Member, Rejection, ServerConfig, ServerEvent, Why};
 use engine::{Engine, Listening};
 use iced::widget::{column, container, operation, rule};
 use iced::{Element, Subscription, Task};
@@ -386,52 +386,59 @@ impl App {
         }
     }
 
-    fn on_event(&mut self, event: Event, now: u64) -> Task<Message> {
-        match &event {
-            Event::Joined(_) => self.room_opened(),
-            Event::Left { member, why } => {
-                if let (Why::Removed, Engine::Listening(listening)) = (why, &mut self.engine) {
-                    listening.removed(member.clone());
-                }
-                let line = self.chat.on_engine(&event, now).map(Message::Chat);
-                if self.chat.roster().others().next().is_none() {
-                    self.room_emptied();
-                }
-                return line;
-            }
-            Event::KeyChanged(key) => {
+    fn on_event(&mut self, event: ServerEvent, now: u64) -> Task<Message> {
+        match event {
+            ServerEvent::Chat(chat) => self.on_chat(chat, now),
+            ServerEvent::KeyChanged(key) => {
                 self.waiting.key = key.to_string();
                 // A restart (a new name) keeps the new key.
-                self.params.config.chat.key = key.clone();
+                self.params.config.chat.key = key;
+                Task::none()
             }
-            Event::Probed { from } => {
-                return match self.waiting.probes.answered(from.ip(), now) {
-                    Some(line) if self.is_connected() => {
-                        self.chat.system(line, Tone::Info, now).map(Message::Chat)
-                    }
-                    _ => Task::none(),
-                };
-            }
-            Event::Closed => match &self.engine {
+            ServerEvent::Probed { from } => match self.waiting.probes.answered(from.ip(), now) {
+                Some(line) if self.is_connected() => {
+                    self.chat.system(line, Tone::Info, now).map(Message::Chat)
+                }
+                _ => Task::none(),
+            },
+            ServerEvent::Closed => match &self.engine {
                 Engine::Restarting(name) => {
                     let name = name.clone();
                     self.restart_as(name);
-                    return Task::none();
+                    Task::none()
                 }
-                _ => return iced::exit(),
+                _ => iced::exit(),
             },
-            Event::Rejected { addr, reason } => {
+            ServerEvent::Rejected { addr, reason } => {
                 self.waiting.turned_away.add(addr.ip(), reason.clone(), now);
                 // Probes that do not decrypt are only counted: a
                 // stranger's datagrams are no news for the chat.
                 if matches!(reason, Rejection::BadProbe | Rejection::StaleProbe { .. }) {
                     return Task::none();
                 }
-                return self.rejected_in_chat(format!("{} {reason}", addr.ip()));
+                self.rejected_in_chat(format!("{} {reason}", addr.ip()))
+            }
+        }
+    }
+
+    /// What happens in the room: the chat shows it; a first member opens
+    /// the room, the last one leaving empties it.
+    fn on_chat(&mut self, event: ChatEvent, now: u64) -> Task<Message> {
+        match &event {
+            ChatEvent::Joined(_) => self.room_opened(),
+            ChatEvent::Left { member, why } => {
+                if let (Why::Removed, Engine::Listening(listening)) = (why, &mut self.engine) {
+                    listening.removed(member.clone());
+                }
+                let line = self.chat.on_chat(&event, now).map(Message::Chat);
+                if self.chat.roster().others().next().is_none() {
+                    self.room_emptied();
+                }
+                return line;
             }
             _ => {}
         }
-        self.chat.on_engine(&event, now).map(Message::Chat)
+        self.chat.on_chat(&event, now).map(Message::Chat)
     }
 
     /// A connection was turned away during a room: the chat says so once

@@ -10,7 +10,9 @@ use common::settings::{ServerSettings, Store};
 use common::ui::MemoryClipboard;
 use common::ui::engine::{self, ServerUpdate};
 use common::ui::entry::{Entry, clock_time};
-use common::{ClientConfig, Clock, Config, Event, Key, Rejection, ServerConfig};
+use common::{
+    ChatEvent, ClientConfig, ClientEvent, Clock, Config, Key, Rejection, ServerConfig, ServerEvent,
+};
 use iced::futures::{Stream, StreamExt};
 use iced_test::{selector, simulator};
 use server_gui::remember::Remembered;
@@ -120,7 +122,7 @@ async fn a_new_name_is_announced_to_the_next_connection_and_remembered() {
             tokio::select! {
                 Some(next) = updates.next() => { let _ = app.update(Message::Engine(next)); }
                 Some(event) = events.recv() => {
-                    if let Event::Connected { peer, .. } = event {
+                    if let ClientEvent::Connected { peer, .. } = event {
                         return peer;
                     }
                 }
@@ -217,13 +219,13 @@ fn a_damaged_settings_file_is_one_line_in_the_window() {
     assert!(simulator(app.view()).find(line.as_str()).is_ok());
 }
 
-fn event(app: &mut App, event: Event) {
-    let _ = app.update(Message::Engine(ServerUpdate::Event(event)));
+fn event(app: &mut App, event: impl Into<ServerEvent>) {
+    let _ = app.update(Message::Engine(ServerUpdate::Event(event.into())));
 }
 
 fn probed(app: &mut App, ip: &str) {
     let from = SocketAddr::new(ip.parse().unwrap(), 40000);
-    event(app, Event::Probed { from });
+    event(app, ServerEvent::Probed { from });
 }
 
 fn chat_lines(app: &App) -> Vec<String> {
@@ -263,7 +265,7 @@ fn who_looked_for_the_server_is_one_line_per_address_and_bad_probes_are_counted(
         since: 0,
         you: false,
     };
-    event(&mut app, Event::Joined(alice));
+    event(&mut app, ChatEvent::Joined(alice));
     probed(&mut app, "192.168.1.8");
     probed(&mut app, "192.168.1.8");
     probed(&mut app, "192.168.1.7");
@@ -278,7 +280,7 @@ fn who_looked_for_the_server_is_one_line_per_address_and_bad_probes_are_counted(
     for _ in 0..3 {
         let addr = SocketAddr::new("10.0.0.9".parse().unwrap(), 7878);
         let reason = Rejection::BadProbe;
-        event(&mut app, Event::Rejected { addr, reason });
+        event(&mut app, ServerEvent::Rejected { addr, reason });
     }
     assert_eq!(chat_lines(&app).len(), before);
     let rows: Vec<_> = app

@@ -8,7 +8,7 @@ use common::ui::chat::NOTIFY;
 use common::ui::engine::ServerUpdate;
 use common::ui::entry::Entry;
 use common::ui::{MemoryClipboard, MemoryNotifier, Notice};
-use common::{Clock, Config, Event, Key, Member, ServerConfig, Why};
+use common::{ChatEvent, Clock, Config, Key, Member, ServerConfig, ServerEvent, Why};
 use iced::Size;
 use iced_test::{Simulator, simulator};
 use server_gui::screen::room::NEW_KEY_NOTICE;
@@ -44,14 +44,14 @@ fn member(id: &str, name: &str, port: u16) -> Member {
     }
 }
 
-fn event(app: &mut App, event: Event) {
-    let _ = app.update(Message::Engine(ServerUpdate::Event(event)));
+fn event(app: &mut App, event: impl Into<ServerEvent>) {
+    let _ = app.update(Message::Engine(ServerUpdate::Event(event.into())));
 }
 
 fn received(app: &mut App, id: &str, from: &str, text: &str) {
     event(
         app,
-        Event::Received {
+        ChatEvent::Received {
             id: id.into(),
             from: from.into(),
             text: text.into(),
@@ -64,8 +64,8 @@ fn received(app: &mut App, id: &str, from: &str, text: &str) {
 /// Alice and carol in the room.
 fn room() -> (App, MemoryNotifier) {
     let (mut app, notifier) = app();
-    event(&mut app, Event::Joined(member("a", "alice", 4000)));
-    event(&mut app, Event::Joined(member("c", "carol", 4001)));
+    event(&mut app, ChatEvent::Joined(member("a", "alice", 4000)));
+    event(&mut app, ChatEvent::Joined(member("c", "carol", 4001)));
     (app, notifier)
 }
 
@@ -122,7 +122,7 @@ fn joins_and_leaves_are_lines_in_the_chat_and_the_last_leave_goes_back_to_waitin
     assert_eq!(app.title(), "fernet-chat server: 3 in the room");
     event(
         &mut app,
-        Event::Left {
+        ChatEvent::Left {
             member: member("c", "carol", 4001),
             why: Why::Bye,
         },
@@ -132,7 +132,7 @@ fn joins_and_leaves_are_lines_in_the_chat_and_the_last_leave_goes_back_to_waitin
     assert_eq!(app.title(), "fernet-chat server: chatting with alice");
     event(
         &mut app,
-        Event::Left {
+        ChatEvent::Left {
             member: member("a", "alice", 4000),
             why: Why::Lost,
         },
@@ -149,7 +149,7 @@ fn several_senders_and_typists_read_apart() {
     received(&mut app, "2", "carol", "hello");
     event(
         &mut app,
-        Event::Typing {
+        ChatEvent::Typing {
             from: "alice".into(),
             active: true,
         },
@@ -157,7 +157,7 @@ fn several_senders_and_typists_read_apart() {
     assert!(shows(&app, WIDE, "alice is typing…"));
     event(
         &mut app,
-        Event::Typing {
+        ChatEvent::Typing {
             from: "carol".into(),
             active: true,
         },
@@ -169,7 +169,12 @@ fn several_senders_and_typists_read_apart() {
 
 /// A real engine on loopback, listening, fed to the window (New key and
 /// sending need one); the runtime and receiver keep it running.
-fn listening(app: &mut App) -> (tokio::runtime::Runtime, tokio::sync::mpsc::Receiver<Event>) {
+fn listening(
+    app: &mut App,
+) -> (
+    tokio::runtime::Runtime,
+    tokio::sync::mpsc::Receiver<ServerEvent>,
+) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt
         .block_on(common::Server::bind(ServerConfig {
@@ -202,7 +207,7 @@ fn our_message_shows_how_many_have_it_then_all() {
         ("c", "carol", 4001),
         ("d", "dave", 4002),
     ] {
-        event(&mut app, Event::Joined(member(id, name, port)));
+        event(&mut app, ChatEvent::Joined(member(id, name, port)));
     }
     let mut ui = simulator(app.view());
     ui.click(iced_test::selector::id(common::ui::chat::INPUT))
@@ -218,7 +223,7 @@ fn our_message_shows_how_many_have_it_then_all() {
     };
     event(
         &mut app,
-        Event::Relayed {
+        ChatEvent::Relayed {
             id: id.clone(),
             to: 3,
         },
@@ -227,7 +232,7 @@ fn our_message_shows_how_many_have_it_then_all() {
     for by in ["alice", "carol"] {
         event(
             &mut app,
-            Event::Delivered {
+            ChatEvent::Delivered {
                 id: id.clone(),
                 by: by.into(),
             },
@@ -237,7 +242,7 @@ fn our_message_shows_how_many_have_it_then_all() {
     assert!(shows(&app, WIDE, "has it: alice, carol"));
     event(
         &mut app,
-        Event::Delivered {
+        ChatEvent::Delivered {
             id,
             by: "dave".into(),
         },
@@ -291,12 +296,12 @@ fn a_notification_for_each_message_while_unfocused_unless_turned_off() {
 fn removed_members_are_listed_with_allow_back_until_allowed() {
     let (mut app, _) = app();
     let _engine = listening(&mut app);
-    event(&mut app, Event::Joined(member("a", "alice", 4000)));
-    event(&mut app, Event::Joined(member("c", "carol", 4001)));
+    event(&mut app, ChatEvent::Joined(member("a", "alice", 4000)));
+    event(&mut app, ChatEvent::Joined(member("c", "carol", 4001)));
     assert!(shows(&app, WIDE, "Remove"), "beside each member");
     event(
         &mut app,
-        Event::Left {
+        ChatEvent::Left {
             member: member("c", "carol", 4001),
             why: Why::Removed,
         },
@@ -309,7 +314,7 @@ fn removed_members_are_listed_with_allow_back_until_allowed() {
     // The room empties: the waiting screen still lists who is refused.
     event(
         &mut app,
-        Event::Left {
+        ChatEvent::Left {
             member: member("a", "alice", 4000),
             why: Why::Bye,
         },
@@ -332,7 +337,7 @@ fn the_room_shows_the_key_and_new_key_says_everyone_was_disconnected() {
     assert!(shows(&app, WIDE, "Copy key"));
     // New key needs an engine: a listening one, on loopback.
     let _engine = listening(&mut app);
-    event(&mut app, Event::Joined(member("a", "alice", 4000)));
+    event(&mut app, ChatEvent::Joined(member("a", "alice", 4000)));
     assert!(app.is_connected());
     let mut ui = simulator(app.view());
     ui.click("New key").unwrap();
@@ -345,7 +350,7 @@ fn the_room_shows_the_key_and_new_key_says_everyone_was_disconnected() {
     // The engine's own word of each member leaving adds nothing more.
     event(
         &mut app,
-        Event::Left {
+        ChatEvent::Left {
             member: member("a", "alice", 4000),
             why: Why::Other("new-key".into()),
         },

@@ -9,7 +9,7 @@ use common::ui::MemoryClipboard;
 use common::ui::chat;
 use common::ui::engine::ServerUpdate;
 use common::ui::entry::Entry;
-use common::{Clock, Config, Event, Key, Member, Rejection, ServerConfig, Why};
+use common::{ChatEvent, Clock, Config, Key, Member, Rejection, ServerConfig, ServerEvent, Why};
 use iced::keyboard::key::Named;
 use iced::{Rectangle, Size};
 use iced_test::futures::subscription::{Hasher, into_recipes};
@@ -63,7 +63,7 @@ fn shows_the_key_and_copy_puts_it_on_the_clipboard() {
 
 /// A real engine on 127.0.0.1 with the window's key, its `Listening`
 /// update fed to the window; the receiver keeps the engine running.
-async fn listening(app: &mut App, key: Key) -> (u16, mpsc::Receiver<Event>) {
+async fn listening(app: &mut App, key: Key) -> (u16, mpsc::Receiver<ServerEvent>) {
     let server = common::Server::bind(ServerConfig {
         chat: Config::new(key, "bob"),
         port: 0,
@@ -83,12 +83,12 @@ async fn listening(app: &mut App, key: Key) -> (u16, mpsc::Receiver<Event>) {
     (port, events)
 }
 
-fn event(app: &mut App, event: Event) {
-    let _ = app.update(Message::Engine(ServerUpdate::Event(event)));
+fn event(app: &mut App, event: impl Into<ServerEvent>) {
+    let _ = app.update(Message::Engine(ServerUpdate::Event(event.into())));
 }
 
-fn rejected(ip: &str, reason: Rejection) -> Event {
-    Event::Rejected {
+fn rejected(ip: &str, reason: Rejection) -> ServerEvent {
+    ServerEvent::Rejected {
         addr: SocketAddr::new(ip.parse().unwrap(), 40000),
         reason,
     }
@@ -106,13 +106,13 @@ fn alice() -> Member {
 }
 
 fn connected(app: &mut App) {
-    event(app, Event::Joined(alice()));
+    event(app, ChatEvent::Joined(alice()));
 }
 
 fn left(app: &mut App, why: Why) {
     event(
         app,
-        Event::Left {
+        ChatEvent::Left {
             member: alice(),
             why,
         },
@@ -179,7 +179,7 @@ fn a_flood_of_rejections_is_tallied_in_a_few_rows() {
         // others, dropped to make room (port 0, as the engine reports them).
         let rejection = if i % 10 == 0 {
             let ip = format!("127.0.0.{}", 2 + (i / 10) % 50);
-            Event::Rejected {
+            ServerEvent::Rejected {
                 addr: SocketAddr::new(ip.parse().unwrap(), 0),
                 reason: Rejection::Crowded,
             }
@@ -191,7 +191,7 @@ fn a_flood_of_rejections_is_tallied_in_a_few_rows() {
         if i % 100 == 0 {
             let ip = format!("10.0.{}.{}", i / 25_600, (i / 100) % 256);
             let from = SocketAddr::new(ip.parse().unwrap(), 40000);
-            event(&mut app, Event::Probed { from });
+            event(&mut app, ServerEvent::Probed { from });
         }
     }
     let rows: Vec<_> = app.waiting().turned_away.rows().cloned().collect();
@@ -301,7 +301,7 @@ async fn incoming_message_ack_and_alert_render() {
     connected(&mut app);
     event(
         &mut app,
-        Event::Received {
+        ChatEvent::Received {
             id: "m1".into(),
             from: "alice".into(),
             text: "hello bob 👋".into(),
@@ -327,7 +327,7 @@ async fn incoming_message_ack_and_alert_render() {
     assert!(simulator(app.view()).find("waiting to send").is_ok());
     event(
         &mut app,
-        Event::Sent {
+        ChatEvent::Sent {
             id: id.clone(),
             token: "gAAAAAanswer".into(),
         },
@@ -338,14 +338,14 @@ async fn incoming_message_ack_and_alert_render() {
     drop(ui);
     event(
         &mut app,
-        Event::Relayed {
+        ChatEvent::Relayed {
             id: id.clone(),
             to: 1,
         },
     );
     event(
         &mut app,
-        Event::Delivered {
+        ChatEvent::Delivered {
             id,
             by: "alice".into(),
         },
@@ -386,13 +386,16 @@ fn the_server_offers_remove_beside_members_not_disconnect() {
 fn a_long_history_lays_out_only_the_newest_entries_and_pages_back() {
     let (mut app, _, _) = app();
     for i in 0..10_000 {
-        let _ = app.update(Message::Engine(ServerUpdate::Event(Event::Received {
-            id: format!("m{i}"),
-            from: "alice".into(),
-            text: format!("message {i}"),
-            sent_at: 0,
-            token: String::new(),
-        })));
+        let _ = app.update(Message::Engine(ServerUpdate::Event(
+            ChatEvent::Received {
+                id: format!("m{i}"),
+                from: "alice".into(),
+                text: format!("message {i}"),
+                sent_at: 0,
+                token: String::new(),
+            }
+            .into(),
+        )));
     }
     assert_eq!(app.chat().entries().len(), 10_000, "the history is kept");
     let mut ui = simulator(app.view());
@@ -416,13 +419,16 @@ fn the_message_under_the_pointer_can_be_selected_but_not_edited() {
     let (mut app, _, _) = app();
     let line = "pick any word here";
     for text in ["first message", line] {
-        let _ = app.update(Message::Engine(ServerUpdate::Event(Event::Received {
-            id: text.into(),
-            from: "alice".into(),
-            text: text.into(),
-            sent_at: 0,
-            token: String::new(),
-        })));
+        let _ = app.update(Message::Engine(ServerUpdate::Event(
+            ChatEvent::Received {
+                id: text.into(),
+                from: "alice".into(),
+                text: text.into(),
+                sent_at: 0,
+                token: String::new(),
+            }
+            .into(),
+        )));
     }
 
     // The pointer moves onto the second message.

@@ -9,25 +9,58 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use common::place::Identity;
-use common::{Config, Event, Handle, Key};
+use common::{ChatEvent, ClientEvent, Config, Handle, Key, ServerEvent};
 use tokio::sync::mpsc::Receiver;
 use tokio::sync::watch;
 use tokio::time::timeout;
 
 use crate::engines::{WAIT, client_with, quick_retry};
 
+/// An event of either program: a room's logs hold the server's and the
+/// clients' alike, so that one check (who was shown what, who has our
+/// message) serves every member.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Heard {
+    Server(ServerEvent),
+    Client(ClientEvent),
+}
+
+impl Heard {
+    /// What happens in the chat, if the event is that.
+    pub fn chat(&self) -> Option<&ChatEvent> {
+        match self {
+            Heard::Server(ServerEvent::Chat(chat)) | Heard::Client(ClientEvent::Chat(chat)) => {
+                Some(chat)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<ServerEvent> for Heard {
+    fn from(event: ServerEvent) -> Heard {
+        Heard::Server(event)
+    }
+}
+
+impl From<ClientEvent> for Heard {
+    fn from(event: ClientEvent) -> Heard {
+        Heard::Client(event)
+    }
+}
+
 /// Every event one engine has reported so far, taken from its stream by a
 /// task of its own as soon as it comes.
 #[derive(Clone)]
 pub struct Log {
-    events: Arc<Mutex<Vec<Event>>>,
+    events: Arc<Mutex<Vec<Heard>>>,
     /// How many events there are; closed when the stream ends.
     count: watch::Receiver<usize>,
 }
 
 impl Log {
     /// Starts taking `events`.
-    pub fn collect(mut events: Receiver<Event>) -> Log {
+    pub fn collect<E: Into<Heard> + Send + 'static>(mut events: Receiver<E>) -> Log {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, count) = watch::channel(0);
         let kept = log.clone();
@@ -35,7 +68,7 @@ impl Log {
             while let Some(event) = events.recv().await {
                 let n = {
                     let mut log = kept.lock().unwrap();
-                    log.push(event);
+                    log.push(event.into());
                     log.len()
                 };
                 tx.send_replace(n);
@@ -44,18 +77,18 @@ impl Log {
         Log { events: log, count }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Event>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<Heard>> {
         self.events.lock().unwrap()
     }
 
     /// A copy of the events so far.
-    pub fn events(&self) -> Vec<Event> {
+    pub fn events(&self) -> Vec<Heard> {
         self.lock().clone()
     }
 
     /// Waits (at most [`WAIT`]) until `done` finds what it looks for in
     /// the events so far; `what` names it in the failure.
-    pub async fn wait<T>(&self, what: &str, done: impl FnMut(&[Event]) -> Option<T>) -> T {
+    pub async fn wait<T>(&self, what: &str, done: impl FnMut(&[Heard]) -> Option<T>) -> T {
         self.wait_for(WAIT, what, done).await
     }
 
@@ -64,7 +97,7 @@ impl Log {
         &self,
         limit: Duration,
         what: &str,
-        mut done: impl FnMut(&[Event]) -> Option<T>,
+        mut done: impl FnMut(&[Heard]) -> Option<T>,
     ) -> T {
         let mut count = self.count.clone();
         let found = timeout(limit, async {
@@ -88,7 +121,7 @@ impl Log {
 
     /// Waits until the engine has stopped (its event stream ended); all
     /// it reported.
-    pub async fn wait_stopped(&self) -> Vec<Event> {
+    pub async fn wait_stopped(&self) -> Vec<Heard> {
         let mut count = self.count.clone();
         let ended = timeout(WAIT, async { while count.changed().await.is_ok() {} }).await;
         assert!(ended.is_ok(), "the engine never stopped: {:?}", self.tail());
@@ -96,7 +129,7 @@ impl Log {
     }
 
     /// The last few events, for failure messages.
-    fn tail(&self) -> Vec<Event> {
+    fn tail(&self) -> Vec<Heard> {
         let log = self.lock();
         log[log.len().saturating_sub(8)..].to_vec()
     }
@@ -155,8 +188,8 @@ impl Log {
                 .enumerate()
                 .skip(skip)
                 .find_map(|(i, e)| match e {
-                    Event::Connected { .. } => Some(i),
-                    Event::Failed(e) => panic!("gave up: {e}"),
+                    Heard::Client(ClientEvent::Connected { .. }) => Some(i),
+                    Heard::Client(ClientEvent::Failed(e)) => panic!("gave up: {e}"),
                     _ => None,
                 })
         })
@@ -181,11 +214,11 @@ pub struct Shown {
     pub text: String,
 }
 
-fn shown(events: &[Event]) -> Vec<Shown> {
+fn shown(events: &[Heard]) -> Vec<Shown> {
     events
         .iter()
-        .filter_map(|e| match e {
-            Event::Received { id, from, text, .. } => Some(Shown {
+        .filter_map(|e| match e.chat()? {
+            ChatEvent::Received { id, from, text, .. } => Some(Shown {
                 id: id.clone(),
                 from: from.clone(),
                 text: text.clone(),
@@ -216,12 +249,12 @@ impl Marks {
     }
 }
 
-fn marks(events: &[Event], of: &str) -> Marks {
+fn marks(events: &[Heard], of: &str) -> Marks {
     let mut marks = Marks::default();
     for event in events {
-        match event {
-            Event::Relayed { id, to } if id == of => marks.to = Some(*to),
-            Event::Delivered { id, by } if id == of => {
+        match event.chat() {
+            Some(ChatEvent::Relayed { id, to }) if id == of => marks.to = Some(*to),
+            Some(ChatEvent::Delivered { id, by }) if id == of => {
                 marks.early |= marks.to.is_none();
                 marks.delivered += 1;
                 marks.by.insert(by.clone());
@@ -359,8 +392,8 @@ impl Member {
             .wait(&what, |events| {
                 events[skip.min(events.len())..]
                     .iter()
-                    .find_map(|e| match e {
-                        Event::Joined(m) if m.id == id => Some(m.clone()),
+                    .find_map(|e| match e.chat()? {
+                        ChatEvent::Joined(m) if m.id == id => Some(m.clone()),
                         _ => None,
                     })
             })
@@ -372,8 +405,8 @@ impl Member {
         let what = format!("{id} left");
         self.log
             .wait(&what, |events| {
-                events.iter().find_map(|e| match e {
-                    Event::Left { member, why } if member.id == id => {
+                events.iter().find_map(|e| match e.chat()? {
+                    ChatEvent::Left { member, why } if member.id == id => {
                         Some((member.clone(), why.clone()))
                     }
                     _ => None,

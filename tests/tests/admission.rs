@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::admission::{PER_SOURCE, TOTAL};
-use common::{Config, ConnectError, Ended, Event, Key, Rejection, Timing};
+use common::{
+    ChatEvent, ClientEvent, Config, ConnectError, Ended, Key, Rejection, ServerEvent, Timing,
+};
 use tests::engines::{
     WAIT, client, client_with, connected, disconnected, received, rejected, server, server_with,
     until,
@@ -134,7 +136,7 @@ async fn a_flood_does_not_keep_a_right_key_client_out(sources: Vec<Ipv4Addr>, ho
         start.elapsed()
     );
     let (before, peer) = until(&mut server_events, |e| match e {
-        Event::Joined(member) => Some(member.name),
+        ServerEvent::Chat(ChatEvent::Joined(member)) => Some(member.name),
         _ => None,
     })
     .await;
@@ -142,7 +144,7 @@ async fn a_flood_does_not_keep_a_right_key_client_out(sources: Vec<Ipv4Addr>, ho
     let crowded: Vec<_> = before
         .iter()
         .filter_map(|e| match e {
-            Event::Rejected {
+            ServerEvent::Rejected {
                 addr,
                 reason: Rejection::Crowded,
             } => Some(addr.ip()),
@@ -253,14 +255,14 @@ async fn a_client_whose_ready_is_held_back_sees_a_lost_connection_not_an_alert()
     assert!(matches!(ended, Ended::Lost(_)), "{ended:?}");
     assert_eq!(rejected(&mut server_events).await, Rejection::NoReady);
     let (before, _) = until(&mut client_events, |e| match e {
-        Event::Connected { .. } => Some(()),
+        ClientEvent::Connected { .. } => Some(()),
         _ => None,
     })
     .await;
     let retries: Vec<_> = before
         .iter()
         .filter_map(|e| match e {
-            Event::Retrying { delay, error, .. } => Some((*delay, error.clone())),
+            ClientEvent::Retrying { delay, error, .. } => Some((*delay, error.clone())),
             _ => None,
         })
         .collect();
@@ -298,8 +300,8 @@ async fn a_first_connection_closed_before_the_answer_is_tried_again() {
     });
     let (client, mut client_events) = client_with(Config::new(key.clone(), "alice"), addr);
     let (before, peer) = until(&mut client_events, |e| match e {
-        Event::Connected { peer, .. } => Some(peer.name),
-        Event::Failed(error) => panic!("the first attempt failed: {error}"),
+        ClientEvent::Connected { peer, .. } => Some(peer.name),
+        ClientEvent::Failed(error) => panic!("the first attempt failed: {error}"),
         _ => None,
     })
     .await;
@@ -309,7 +311,7 @@ async fn a_first_connection_closed_before_the_answer_is_tried_again() {
     assert!(
         before
             .iter()
-            .all(|e| matches!(e, Event::Connecting { attempt: 1, .. })),
+            .all(|e| matches!(e, ClientEvent::Connecting { attempt: 1, .. })),
         "{before:?}"
     );
     client.send("made it").unwrap();

@@ -3,7 +3,7 @@
 //! must not pile up in memory either.
 
 use common::payload::{Body, MAX_TEXT_BYTES};
-use common::{Alert, Event, Key, Why};
+use common::{Alert, ChatEvent, Key, ServerEvent, Why};
 use tests::engines::{connected, left, next, received, server};
 use tests::raw::{RawPeer, msg};
 
@@ -101,8 +101,8 @@ async fn a_long_outbox_goes_out_in_order_as_the_connection_takes_it() {
         let (mut relayed, mut acked) = (Vec::new(), Vec::new());
         while acked.len() < ids.len() {
             match next(&mut events, |e| match e {
-                Event::Relayed { id, to } => Some(Ok((id, to))),
-                Event::Delivered { id, .. } => Some(Err(id)),
+                ServerEvent::Chat(ChatEvent::Relayed { id, to }) => Some(Ok((id, to))),
+                ServerEvent::Chat(ChatEvent::Delivered { id, .. }) => Some(Err(id)),
                 _ => None,
             })
             .await

@@ -6,10 +6,13 @@ use std::time::Duration;
 
 use common::clock::Clock;
 use common::payload::random_id;
-use common::{ClientConfig, Config, ConnectError, Ended, Event, Key, Rejection, handshake, token};
+use common::{
+    ChatEvent, ClientConfig, ClientEvent, Config, ConnectError, Ended, Key, Rejection, ServerEvent,
+    handshake, token,
+};
 use tests::engines::{
-    WAIT, acked, client, closed, connected, delivered, disconnected, next, received, rejected,
-    server,
+    Reported, WAIT, acked, client, closed, connected, delivered, disconnected, next, received,
+    rejected, server,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -39,7 +42,7 @@ async fn chat_both_ways_with_unicode_and_a_large_message() {
     let id = client_handle.send(big.clone()).unwrap();
     assert_eq!(received(&mut server_events).await.1, big);
     let acked = next(&mut client_events, |e| match e {
-        Event::Acked { id } | Event::Relayed { id, .. } => Some(id),
+        ClientEvent::Acked { id } | ClientEvent::Chat(ChatEvent::Relayed { id, .. }) => Some(id),
         _ => None,
     })
     .await;
@@ -112,7 +115,9 @@ async fn ten_thousand_messages_all_acked_none_lost_or_duplicated() {
     let mut acked = HashSet::new();
     while acked.len() < N {
         let id = next(&mut client_events, |e| match e {
-            Event::Acked { id } | Event::Relayed { id, .. } => Some(id),
+            ClientEvent::Acked { id } | ClientEvent::Chat(ChatEvent::Relayed { id, .. }) => {
+                Some(id)
+            }
             _ => None,
         })
         .await;
@@ -131,13 +136,13 @@ async fn a_wrong_key_is_refused_and_the_server_keeps_waiting() {
 
     let (_wrong, mut wrong_events) = client(&Key::generate().unwrap(), port);
     let failed = next(&mut wrong_events, |e| match e {
-        Event::Failed(e) => Some(e),
+        ClientEvent::Failed(e) => Some(e),
         _ => None,
     })
     .await;
     assert_eq!(failed, ConnectError::KeyMismatch);
     let reason = next(&mut server_events, |e| match e {
-        Event::Rejected { reason, .. } => Some(reason),
+        ServerEvent::Rejected { reason, .. } => Some(reason),
         _ => None,
     })
     .await;
@@ -253,7 +258,7 @@ async fn after_a_new_key_only_the_new_key_gets_in() {
     let (server_handle, mut server_events, port) = server(&old).await;
     server_handle.set_key(new.clone());
     let changed = next(&mut server_events, |e| match e {
-        Event::KeyChanged(key) => Some(key),
+        ServerEvent::KeyChanged(key) => Some(key),
         _ => None,
     })
     .await;
@@ -261,7 +266,7 @@ async fn after_a_new_key_only_the_new_key_gets_in() {
 
     let (_stale, mut stale_events) = client(&old, port);
     let failed = next(&mut stale_events, |e| match e {
-        Event::Failed(e) => Some(e),
+        ClientEvent::Failed(e) => Some(e),
         _ => None,
     })
     .await;
@@ -313,7 +318,7 @@ async fn a_server_that_quits_leaves_at_once_whatever_is_undelivered() {
     closed(&mut server_events).await;
     let (_client_handle, mut client_events) = client(&key, port);
     let failed = next(&mut client_events, |e| match e {
-        Event::Failed(e) => Some(e),
+        ClientEvent::Failed(e) => Some(e),
         _ => None,
     })
     .await;
@@ -333,10 +338,12 @@ async fn a_peer_ten_minutes_ahead_still_chats_and_both_get_a_notice() {
         chat,
         server: format!("127.0.0.1:{port}").parse().unwrap(),
     });
-    let offset = |e| match e {
-        Event::ClockOffset { secs } => Some(secs),
-        _ => None,
-    };
+    fn offset<E: Reported>(e: E) -> Option<i64> {
+        match e.chat() {
+            Some(ChatEvent::ClockOffset { secs }) => Some(*secs),
+            _ => None,
+        }
+    }
     let client_sees = next(&mut client_events, offset).await;
     let server_sees = next(&mut server_events, offset).await;
     assert!((-601..=-599).contains(&client_sees), "{client_sees}");

@@ -3,10 +3,10 @@
 //! engine capped at protocol 1 (`Config::max_proto`) speaks only protocol 1.
 
 use common::payload::{Body, MAX_BATCH, Message, random_id};
-use common::{Alert, Config, Event, Key, Why};
+use common::{Alert, ChatEvent, ClientEvent, Config, Key, Why};
 use tests::engines::{
-    client, client_with, connected, delivered, drain, left, next, received, sender_ack, server,
-    server_with,
+    Reported, client, client_with, connected, delivered, drain, left, next, received, sender_ack,
+    server, server_with,
 };
 use tests::raw::{RawPeer, msg};
 use tokio::net::TcpListener;
@@ -44,9 +44,9 @@ fn message(text: &str) -> Message {
 /// and its acks reach the engine (a client's `Acked`, a server's
 /// `Delivered`); the other way, each message is
 /// acknowledged by an `ack` of its own and shown once.
-async fn protocol_1_both_ways(
+async fn protocol_1_both_ways<E: Reported>(
     old: &mut RawPeer,
-    events: &mut Receiver<Event>,
+    events: &mut Receiver<E>,
     ids: &[String],
     name: &str,
 ) {
@@ -59,8 +59,10 @@ async fn protocol_1_both_ways(
         .await;
     }
     for id in ids {
-        let got = next(events, |e| match e {
-            Event::Acked { id } | Event::Delivered { id, .. } => Some(id),
+        let got = next(events, |e| match (e.chat(), e.client()) {
+            (Some(ChatEvent::Delivered { id, .. }), _) | (_, Some(ClientEvent::Acked { id })) => {
+                Some(id.clone())
+            }
             _ => None,
         })
         .await;
@@ -255,20 +257,20 @@ async fn chat_with_caps(server_max: u32, client_max: u32) {
 /// The texts shown and the ids acknowledged, in order, until `n` of each:
 /// for the server, the client's delivery marks; for the client, the
 /// server's acks (`Acked`, or in a room `Relayed`).
-async fn side(
-    events: &mut tokio::sync::mpsc::Receiver<Event>,
+async fn side<E: Reported>(
+    events: &mut tokio::sync::mpsc::Receiver<E>,
     n: usize,
     server: bool,
 ) -> (Vec<String>, Vec<String>) {
     let mut shown = Vec::new();
     let mut acks = Vec::new();
     while shown.len() < n || acks.len() < n {
-        let event = next(events, |e| match e {
-            Event::Received { text, .. } => Some(Ok(text)),
-            Event::Disconnected(e) => panic!("disconnected: {e}"),
-            Event::Left { why, .. } => panic!("left: {why:?}"),
-            Event::Delivered { id, .. } if server => Some(Err(id)),
-            e if !server => sender_ack(&e).map(|id| Err(id.to_owned())),
+        let event = next(events, |e| match (e.chat(), e.client()) {
+            (Some(ChatEvent::Received { text, .. }), _) => Some(Ok(text.clone())),
+            (_, Some(ClientEvent::Disconnected(e))) => panic!("disconnected: {e}"),
+            (Some(ChatEvent::Left { why, .. }), _) => panic!("left: {why:?}"),
+            (Some(ChatEvent::Delivered { id, .. }), _) if server => Some(Err(id.clone())),
+            _ if !server => sender_ack(&e).map(|id| Err(id.to_owned())),
             _ => None,
         })
         .await;

@@ -13,7 +13,8 @@ use common::discovery::limits::{
 use common::discovery::{Found, Reach, SearchConfig, SearchError, search_with};
 use common::payload::{clean_name, random_id};
 use common::{
-    ClientConfig, Clock, Config, Event, Handle, Key, Rejection, Server, ServerConfig, token,
+    ClientConfig, ClientEvent, Clock, Config, Handle, Key, Rejection, Server, ServerConfig,
+    ServerEvent, token,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -32,7 +33,7 @@ async fn server_on(
     name: &str,
     ip: [u8; 4],
     port: u16,
-) -> (Handle, Receiver<Event>, u16) {
+) -> (Handle, Receiver<ServerEvent>, u16) {
     let server = Server::bind(ServerConfig {
         chat: Config::new(key.clone(), name),
         port,
@@ -214,8 +215,8 @@ async fn only_probes_under_the_key_current_and_new_are_answered() {
     while seen.len() < 7 {
         seen.push(
             next(&mut events, |e| match e {
-                Event::Rejected { reason, .. } => Some(Some(reason)),
-                Event::Probed { from } => {
+                ServerEvent::Rejected { reason, .. } => Some(Some(reason)),
+                ServerEvent::Probed { from } => {
                     assert_eq!(from, client.local_addr().unwrap());
                     Some(None)
                 }
@@ -330,7 +331,7 @@ async fn new_key_changes_which_probes_are_answered() {
     let new = Key::generate().unwrap();
     server.set_key(new.clone());
     next(&mut events, |e| {
-        matches!(e, Event::KeyChanged(_)).then_some(())
+        matches!(e, ServerEvent::KeyChanged(_)).then_some(())
     })
     .await;
     let to = SocketAddr::from((LOCAL, port));
@@ -348,7 +349,7 @@ async fn new_key_changes_which_probes_are_answered() {
     let (_, plaintext) = answer(&client, &new).await;
     assert!(echoes(&plaintext, &nonce));
     let reason = next(&mut events, |e| match e {
-        Event::Rejected { reason, .. } => Some(reason),
+        ServerEvent::Rejected { reason, .. } => Some(reason),
         _ => None,
     })
     .await;
@@ -379,10 +380,10 @@ async fn garbage_and_oversized_datagrams_do_not_grow_memory() {
             }
         }
     };
-    let rejected = async |events: &mut Receiver<Event>, n: usize| {
+    let rejected = async |events: &mut Receiver<ServerEvent>, n: usize| {
         for _ in 0..n {
             let reason = next(events, |e| match e {
-                Event::Rejected { reason, .. } => Some(reason),
+                ServerEvent::Rejected { reason, .. } => Some(reason),
                 _ => None,
             })
             .await;
@@ -425,7 +426,7 @@ async fn a_reconnecting_client_follows_a_server_that_moved() {
         client.send(text).unwrap();
     }
     let to = next(&mut client_events, |e| match e {
-        Event::Moved { name, to } => {
+        ClientEvent::Moved { name, to } => {
             assert_eq!(name, "bob");
             Some(to)
         }

@@ -14,10 +14,13 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{Alert, Config, ConnectError, Ended, Event, Handle, Key, Timing, Why};
+use common::{
+    Alert, ChatEvent, ClientEvent, Config, ConnectError, Ended, Handle, Key, ServerEvent, Timing,
+    Why,
+};
 use rand::Rng;
 use tests::engines::{
-    WAIT, client_with, closed, connected, disconnected, drain, fast_timing, left, next,
+    Reported, WAIT, client_with, closed, connected, disconnected, drain, fast_timing, left, next,
     quick_retry, received, retrying, sender_ack, server_with, texts, until,
 };
 use tests::proxy::{Proxy, Stats, Way};
@@ -28,9 +31,9 @@ use tokio::time::{Instant, timeout};
 struct Setup {
     proxy: Proxy,
     server: Handle,
-    server_events: Receiver<Event>,
+    server_events: Receiver<ServerEvent>,
     client: Handle,
-    client_events: Receiver<Event>,
+    client_events: Receiver<ClientEvent>,
 }
 
 async fn setup(timing: Timing) -> Setup {
@@ -55,16 +58,16 @@ async fn setup(timing: Timing) -> Setup {
 }
 
 /// Whether an event is a session starting.
-fn is_connected(e: Event) -> Option<usize> {
+fn is_connected(e: ClientEvent) -> Option<usize> {
     match e {
-        Event::Connected { resent, .. } => Some(resent),
+        ClientEvent::Connected { resent, .. } => Some(resent),
         _ => None,
     }
 }
 
 /// Waits for the client's next session; panics if a message was shown
 /// before it. Returns how many messages were re-sent at its start.
-async fn reconnected_showing_nothing_before(events: &mut Receiver<Event>) -> usize {
+async fn reconnected_showing_nothing_before(events: &mut Receiver<ClientEvent>) -> usize {
     let (before, resent) = until(events, is_connected).await;
     assert!(texts(&before).is_empty(), "shown before the new session");
     resent
@@ -79,22 +82,28 @@ struct Seen {
 /// Collects until `n` messages were shown and `n` of ours acknowledged
 /// (the server's: delivered to the client; the client's: held by the
 /// server), then reads on ([`drain`]).
-fn collect(mut events: Receiver<Event>, n: usize, server: bool) -> tokio::task::JoinHandle<Seen> {
+fn collect<E: Reported>(
+    mut events: Receiver<E>,
+    n: usize,
+    server: bool,
+) -> tokio::task::JoinHandle<Seen> {
     tokio::spawn(async move {
         let mut texts = Vec::with_capacity(n);
         let mut acked = HashSet::new();
         while texts.len() < n || acked.len() < n {
             match timeout(WAIT, events.recv()).await {
-                Ok(Some(Event::Received { text, .. })) => texts.push(text),
-                Ok(Some(Event::Delivered { id, .. })) if server => {
-                    assert!(acked.insert(id), "delivered twice")
-                }
-                Ok(Some(e)) if !server && sender_ack(&e).is_some() => {
-                    let id = sender_ack(&e).unwrap_or_default().to_owned();
-                    assert!(acked.insert(id), "acked twice")
-                }
-                Ok(Some(Event::Failed(e))) => panic!("gave up: {e}"),
-                Ok(Some(_)) => {}
+                Ok(Some(e)) => match (e.chat(), e.client()) {
+                    (Some(ChatEvent::Received { text, .. }), _) => texts.push(text.clone()),
+                    (Some(ChatEvent::Delivered { id, .. }), _) if server => {
+                        assert!(acked.insert(id.clone()), "delivered twice")
+                    }
+                    _ if !server && sender_ack(&e).is_some() => {
+                        let id = sender_ack(&e).unwrap_or_default().to_owned();
+                        assert!(acked.insert(id), "acked twice")
+                    }
+                    (_, Some(ClientEvent::Failed(e))) => panic!("gave up: {e}"),
+                    _ => {}
+                },
                 Ok(None) => panic!("engine stopped"),
                 Err(_) => panic!(
                     "stuck after {} messages shown, {} acked",
@@ -169,18 +178,21 @@ async fn an_idle_session_stays_up_on_keepalive_alone() {
     // Ten times as long as it takes to declare a silent peer lost, with
     // nothing typed: only the pings keep the session.
     tokio::time::sleep(timing.lost_after * 10).await;
-    for events in [&mut s.client_events, &mut s.server_events] {
+    fn still_up<E: Reported>(events: &mut Receiver<E>) {
         while let Ok(event) = events.try_recv() {
             assert!(
-                !matches!(event, Event::Disconnected(_) | Event::Left { .. }),
+                !matches!(event.client(), Some(ClientEvent::Disconnected(_)))
+                    && !matches!(event.chat(), Some(ChatEvent::Left { .. })),
                 "the idle session ended: {event:?}"
             );
         }
     }
+    still_up(&mut s.client_events);
+    still_up(&mut s.server_events);
     assert_eq!(s.proxy.stats().borrow().connections, 1);
     s.client.send("still the same session").unwrap();
     let (before, text) = until(&mut s.server_events, |e| match e {
-        Event::Received { text, .. } => Some(text),
+        ServerEvent::Chat(ChatEvent::Received { text, .. }) => Some(text),
         _ => None,
     })
     .await;
@@ -226,7 +238,7 @@ async fn a_duplicated_line_raises_replayed_and_the_chat_recovers() {
     s.proxy.duplicate_line(Way::Up, 1);
     s.client.send("one").unwrap();
     let (before, why) = until(&mut s.server_events, |e| match e {
-        Event::Left { why, .. } => Some(why),
+        ServerEvent::Chat(ChatEvent::Left { why, .. }) => Some(why),
         _ => None,
     })
     .await;
@@ -253,12 +265,12 @@ async fn a_flipped_byte_in_a_message_raises_tampered_and_the_message_arrives_aft
     s.proxy.flip_byte(Way::Down, 2);
     let id = s.server.send("intact").unwrap();
     let token = next(&mut s.server_events, |e| match e {
-        Event::Sent { id: sent, token } if sent == id => Some(token),
+        ServerEvent::Chat(ChatEvent::Sent { id: sent, token }) if sent == id => Some(token),
         _ => None,
     })
     .await;
     let (before, ended) = until(&mut s.client_events, |e| match e {
-        Event::Disconnected(ended) => Some(ended),
+        ClientEvent::Disconnected(ended) => Some(ended),
         _ => None,
     })
     .await;
@@ -297,7 +309,7 @@ async fn while_the_server_refuses_the_client_backs_off_and_then_delivers_in_orde
         let (delay, _) = retrying(&mut s.client_events).await;
         let waiting = Instant::now();
         next(&mut s.client_events, |e| {
-            matches!(e, Event::Connecting { .. }).then_some(())
+            matches!(e, ClientEvent::Connecting { .. }).then_some(())
         })
         .await;
         assert!(waiting.elapsed() >= delay, "retried before the delay");
@@ -337,8 +349,8 @@ async fn a_link_slower_than_the_keepalive_loses_nothing_and_stays_up() {
     for i in 0..10 {
         let id = s.client.send(format!("slow {i}")).unwrap();
         next(&mut s.client_events, |e| match e {
-            Event::Sent { id: sent, .. } => (sent == id).then_some(()),
-            Event::Disconnected(ended) => panic!("the session ended: {ended}"),
+            ClientEvent::Chat(ChatEvent::Sent { id: sent, .. }) => (sent == id).then_some(()),
+            ClientEvent::Disconnected(ended) => panic!("the session ended: {ended}"),
             _ => None,
         })
         .await;
@@ -347,15 +359,18 @@ async fn a_link_slower_than_the_keepalive_loses_nothing_and_stays_up() {
     let mut acked = HashSet::new();
     while acked.len() < ids.len() {
         let (before, id) = until(&mut s.client_events, |e| match e {
-            Event::Acked { id } | Event::Relayed { id, .. } => Some(id),
-            Event::Disconnected(ended) => panic!("the session ended: {ended}"),
+            ClientEvent::Acked { id } | ClientEvent::Chat(ChatEvent::Relayed { id, .. }) => {
+                Some(id)
+            }
+            ClientEvent::Disconnected(ended) => panic!("the session ended: {ended}"),
             _ => None,
         })
         .await;
         assert!(
             before.iter().all(|e| matches!(
                 e,
-                Event::Sent { .. } | Event::Delivered { .. } | Event::Roster(_)
+                ClientEvent::Chat(ChatEvent::Sent { .. } | ChatEvent::Delivered { .. })
+                    | ClientEvent::Roster(_)
             )),
             "the session was interrupted: {before:?}"
         );
@@ -369,7 +384,7 @@ async fn a_link_slower_than_the_keepalive_loses_nothing_and_stays_up() {
     let mut shown = Vec::new();
     while let Ok(event) = s.server_events.try_recv() {
         match event {
-            Event::Received { text, .. } => shown.push(text),
+            ServerEvent::Chat(ChatEvent::Received { text, .. }) => shown.push(text),
             other => panic!("the session was interrupted: {other:?}"),
         }
     }
@@ -386,7 +401,7 @@ async fn wrong_key_and_garbage_connections_do_not_interrupt_a_live_session() {
     let (_wrong, mut wrong_events) =
         client_with(Config::new(Key::generate().unwrap(), "mallory"), server);
     next(&mut wrong_events, |e| match e {
-        Event::Failed(e) => Some(e),
+        ClientEvent::Failed(e) => Some(e),
         _ => None,
     })
     .await;
@@ -395,8 +410,8 @@ async fn wrong_key_and_garbage_connections_do_not_interrupt_a_live_session() {
         .await
         .unwrap();
     let rejected = |e| match e {
-        Event::Rejected { reason, .. } => Some(reason),
-        Event::Left { why, .. } => panic!("the live session ended: {why:?}"),
+        ServerEvent::Rejected { reason, .. } => Some(reason),
+        ServerEvent::Chat(ChatEvent::Left { why, .. }) => panic!("the live session ended: {why:?}"),
         _ => None,
     };
     next(&mut s.server_events, rejected).await;
@@ -435,7 +450,7 @@ async fn a_forged_key_mismatch_after_a_live_session_is_retried_not_final() {
     );
     let (before, resent) = until(&mut s.client_events, is_connected).await;
     assert!(
-        !before.iter().any(|e| matches!(e, Event::Failed(_))),
+        !before.iter().any(|e| matches!(e, ClientEvent::Failed(_))),
         "{before:?}"
     );
     assert_eq!(resent, 1);
@@ -456,16 +471,21 @@ async fn a_client_closing_while_disconnected_reconnects_delivers_then_says_goodb
     let id = s.client.send("typed before closing").unwrap();
     s.client.close();
     let (before, acked) = until(&mut s.client_events, |e| match e {
-        Event::Acked { id } | Event::Relayed { id, .. } => Some(id),
+        ClientEvent::Acked { id } | ClientEvent::Chat(ChatEvent::Relayed { id, .. }) => Some(id),
         _ => None,
     })
     .await;
     assert_eq!(acked, id);
     assert!(
-        before.iter().any(|e| matches!(e, Event::Connected { .. })),
+        before
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Connected { .. })),
         "{before:?}"
     );
-    assert!(!before.contains(&Event::Closed), "closed before delivering");
+    assert!(
+        !before.contains(&ClientEvent::Closed),
+        "closed before delivering"
+    );
     closed(&mut s.client_events).await;
     assert_eq!(
         received(&mut s.server_events).await.1,
@@ -482,7 +502,10 @@ async fn quit_leaves_at_once_without_waiting_for_undelivered_messages() {
     s.client.send("never acknowledged").unwrap();
     let start = Instant::now();
     s.client.quit();
-    let (before, ()) = until(&mut s.client_events, |e| (e == Event::Closed).then_some(())).await;
+    let (before, ()) = until(&mut s.client_events, |e| {
+        (e == ClientEvent::Closed).then_some(())
+    })
+    .await;
     // No timer of the engine's ran out: not even the shortest.
     assert!(
         start.elapsed() < timing.ping_after,
@@ -490,7 +513,9 @@ async fn quit_leaves_at_once_without_waiting_for_undelivered_messages() {
         start.elapsed()
     );
     assert!(
-        before.iter().all(|e| matches!(e, Event::Sent { .. })),
+        before
+            .iter()
+            .all(|e| matches!(e, ClientEvent::Chat(ChatEvent::Sent { .. }))),
         "{before:?}"
     );
     assert_eq!(s.client_events.recv().await, None);

@@ -12,7 +12,7 @@
 
 use client_gui as client;
 use common::ui::engine::{ClientUpdate, ServerUpdate};
-use common::{Config, Event, Key, Member, Peer, ServerConfig, Why};
+use common::{ChatEvent, ClientEvent, Config, Key, Member, Peer, ServerConfig, ServerEvent, Why};
 use iced::Size;
 use iced::futures::{FutureExt, StreamExt, stream};
 use iced::keyboard::{self, Modifiers, key::Named};
@@ -243,7 +243,7 @@ fn client_focus_returns_to_the_key_after_paste_so_enter_connects() {
 #[test]
 fn client_focus_moves_to_the_message_box_when_the_chat_opens() {
     let mut window = Window::open(client());
-    let connected = Event::Connected {
+    let connected = ClientEvent::Connected {
         peer: Peer {
             name: "alice".into(),
             addr: "127.0.0.1:7878".parse().unwrap(),
@@ -279,8 +279,8 @@ fn server() -> impl Program<Message = server::Message, State = server::App> {
     )
 }
 
-fn event(event: Event) -> server::Message {
-    server::Message::Engine(ServerUpdate::Event(event))
+fn event(event: impl Into<ServerEvent>) -> server::Message {
+    server::Message::Engine(ServerUpdate::Event(event.into()))
 }
 
 #[test]
@@ -290,16 +290,16 @@ fn server_focus_starts_in_the_message_box_and_stays_there_as_the_window_changes(
 
     // The waiting panel goes away, the online list comes beside the chat
     // and a "joined" line scrolls in.
-    window.send(event(Event::Joined(alice())));
+    window.send(event(ChatEvent::Joined(alice())));
     window.typewrite("there");
     // "bob is typing…" appears above the box.
-    window.send(event(Event::Typing {
+    window.send(event(ChatEvent::Typing {
         from: "alice".into(),
         active: true,
     }));
     window.typewrite("!");
     // Her connection drops: a banner, a system line, the waiting panel.
-    window.send(event(Event::Left {
+    window.send(event(ChatEvent::Left {
         member: alice(),
         why: Why::Lost,
     }));

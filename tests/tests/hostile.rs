@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::clock::Clock;
 use common::payload::{Body, random_id};
 use common::session::{Role, Session};
-use common::{Alert, ConnectError, Ended, Event, Key, Why};
+use common::{Alert, ChatEvent, ConnectError, Ended, Key, ServerEvent, Why};
 use tests::engines::{
     client, client_with, connected, disconnected, fast_timing, left, received, retrying, server,
     texts, until,
@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 /// What the security alert that took a member out of the server's room
 /// said.
-async fn server_alert(events: &mut tokio::sync::mpsc::Receiver<Event>) -> String {
+async fn server_alert(events: &mut tokio::sync::mpsc::Receiver<ServerEvent>) -> String {
     match left(events).await {
         (_, Why::Other(why)) => match why.strip_prefix("security alert: ") {
             Some(alert) => alert.to_owned(),
@@ -30,7 +30,11 @@ async fn server_alert(events: &mut tokio::sync::mpsc::Receiver<Event>) -> String
 }
 
 /// After an alert the server still admits an honest client.
-async fn still_serving(key: &Key, port: u16, events: &mut tokio::sync::mpsc::Receiver<Event>) {
+async fn still_serving(
+    key: &Key,
+    port: u16,
+    events: &mut tokio::sync::mpsc::Receiver<ServerEvent>,
+) {
     let (handle, mut client_events) = client(key, port);
     connected(&mut client_events).await;
     handle.send("still here").unwrap();
@@ -67,7 +71,7 @@ async fn a_replayed_frame_is_shown_once_and_raises_replayed() {
     let line = raw.send(&msg("once")).await;
     raw.send_line(&line).await;
     let (before, why) = until(&mut events, |e| match e {
-        Event::Left { why, .. } => Some(why),
+        ServerEvent::Chat(ChatEvent::Left { why, .. }) => Some(why),
         _ => None,
     })
     .await;
@@ -106,14 +110,18 @@ async fn a_message_resent_in_a_new_session_is_acked_again_but_shown_once() {
     assert_eq!(second.recv(ack).await.0, id, "not acked again");
     second.send(&msg("next")).await;
     let (before, text) = until(&mut events, |e| match e {
-        Event::Received { text, .. } => Some(text),
+        ServerEvent::Chat(ChatEvent::Received { text, .. }) => Some(text),
         _ => None,
     })
     .await;
     assert_eq!(text, "next", "shown again");
     // The second session took the first one's place (same name, same
     // address: a protocol-1 reconnect); nobody left.
-    assert!(!before.iter().any(|e| matches!(e, Event::Left { .. })));
+    assert!(
+        !before
+            .iter()
+            .any(|e| matches!(e, ServerEvent::Chat(ChatEvent::Left { .. })))
+    );
     assert_eq!(
         first
             .recv(|b| match b {

@@ -11,10 +11,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::handshake::ErrCode;
 use common::payload::Body;
 use common::place::Identity;
-use common::{Config, ConnectError, Ended, Event, Key, Rejection, Timing, Why};
+use common::{
+    ChatEvent, ClientEvent, Config, ConnectError, Ended, Key, Rejection, ServerEvent, Timing, Why,
+};
 use tests::proxy::{Proxy, Way};
 use tests::raw::{RawPeer, msg};
-use tests::room::{Log, Room, Shown, check_shown, config, join_at, local, serve};
+use tests::room::{Heard, Log, Room, Shown, check_shown, config, join_at, local, serve};
 
 /// What each member sent: its name → (id, text) in the order sent.
 type Sent = BTreeMap<String, Vec<(String, String)>>;
@@ -97,11 +99,11 @@ async fn ten_members_each_see_every_other_message_once_in_order_delivered_to_all
 }
 
 /// The members `log` was told had joined, by id.
-fn joins(events: &[Event], id: &str) -> Vec<common::Member> {
+fn joins(events: &[Heard], id: &str) -> Vec<common::Member> {
     events
         .iter()
-        .filter_map(|e| match e {
-            Event::Joined(m) if m.id == id => Some(m.clone()),
+        .filter_map(|e| match e.chat()? {
+            ChatEvent::Joined(m) if m.id == id => Some(m.clone()),
             _ => None,
         })
         .collect()
@@ -133,7 +135,7 @@ async fn a_member_cut_off_comes_back_to_its_place_and_nothing_is_lost_or_shown_t
         .log
         .wait("carol's session ending", |events| {
             events.iter().find_map(|e| match e {
-                Event::Disconnected(Ended::Lost(_)) => Some(()),
+                Heard::Client(ClientEvent::Disconnected(Ended::Lost(_))) => Some(()),
                 _ => None,
             })
         })
@@ -263,10 +265,10 @@ async fn a_replayed_proof_cannot_take_a_members_place() {
                 .filter(|e| {
                     matches!(
                         e,
-                        Event::Rejected {
+                        Heard::Server(ServerEvent::Rejected {
                             reason: Rejection::Place,
                             ..
-                        }
+                        })
                     )
                 })
                 .count();
@@ -287,10 +289,13 @@ async fn a_replayed_proof_cannot_take_a_members_place() {
             text: text.into()
         })
     );
-    let gone = |events: &[Event]| {
-        events
-            .iter()
-            .any(|e| matches!(e, Event::Disconnected(_) | Event::Failed(_)))
+    let gone = |events: &[Heard]| {
+        events.iter().any(|e| {
+            matches!(
+                e,
+                Heard::Client(ClientEvent::Disconnected(_) | ClientEvent::Failed(_))
+            )
+        })
     };
     assert!(!gone(&carol.log.events()), "carol lost her session");
     let m1 = room.client("m1");
@@ -303,7 +308,7 @@ async fn a_replayed_proof_cannot_take_a_members_place() {
         !m1.log
             .events()
             .iter()
-            .any(|e| matches!(e, Event::Left { member: m, .. } if m.id == member)),
+            .any(|e| matches!(e.chat(), Some(ChatEvent::Left { member: m, .. }) if m.id == member)),
         "carol was announced as leaving"
     );
 }
@@ -311,8 +316,8 @@ async fn a_replayed_proof_cannot_take_a_members_place() {
 /// The id of the member named `name` that `log` saw join.
 async fn joined_named(log: &Log, name: &str) -> common::Member {
     log.wait("a join", |events| {
-        events.iter().find_map(|e| match e {
-            Event::Joined(m) if m.name == name => Some(m.clone()),
+        events.iter().find_map(|e| match e.chat()? {
+            ChatEvent::Joined(m) if m.name == name => Some(m.clone()),
             _ => None,
         })
     })
@@ -435,16 +440,15 @@ async fn a_room_client_chats_with_a_protocol_1_server_as_before() {
         .wait("the ack", |events| {
             events
                 .iter()
-                .any(|e| matches!(e, Event::Acked { id } if *id == to_bob))
+                .any(|e| matches!(e, Heard::Client(ClientEvent::Acked { id }) if *id == to_bob))
                 .then_some(())
         })
         .await;
     assert!(
-        !alice
-            .log
-            .events()
-            .iter()
-            .any(|e| matches!(e, Event::Relayed { .. } | Event::Delivered { .. })),
+        !alice.log.events().iter().any(|e| matches!(
+            e.chat(),
+            Some(ChatEvent::Relayed { .. } | ChatEvent::Delivered { .. })
+        )),
         "room marks from a two-person chat"
     );
     let roster = alice
@@ -465,7 +469,7 @@ async fn a_room_client_chats_with_a_protocol_1_server_as_before() {
 async fn failed(log: &Log) -> ConnectError {
     log.wait("the engine giving up", |events| {
         events.iter().find_map(|e| match e {
-            Event::Failed(e) => Some(e.clone()),
+            Heard::Client(ClientEvent::Failed(e)) => Some(e.clone()),
             _ => None,
         })
     })
@@ -490,10 +494,10 @@ async fn a_full_room_turns_the_next_member_away_until_someone_leaves() {
                 .any(|e| {
                     matches!(
                         e,
-                        Event::Rejected {
+                        Heard::Server(ServerEvent::Rejected {
                             reason: Rejection::RoomFull,
                             ..
-                        }
+                        })
                     )
                 })
                 .then_some(())
@@ -517,7 +521,7 @@ async fn a_removed_member_is_refused_until_allowed_back() {
     let events = m1.log.wait_stopped().await;
     assert_eq!(
         events.last(),
-        Some(&Event::Disconnected(Ended::Removed)),
+        Some(&Heard::Client(ClientEvent::Disconnected(Ended::Removed))),
         "it stops with the reason"
     );
     assert_eq!(
@@ -561,7 +565,7 @@ async fn a_new_key_ends_everyone_and_only_the_new_key_gets_in() {
         .wait("the new key", |events| {
             events
                 .iter()
-                .any(|e| *e == Event::KeyChanged(new.clone()))
+                .any(|e| *e == Heard::Server(ServerEvent::KeyChanged(new.clone())))
                 .then_some(())
         })
         .await;
@@ -570,7 +574,7 @@ async fn a_new_key_ends_everyone_and_only_the_new_key_gets_in() {
         let ended = Ended::NewKey { name: "bob".into() };
         assert_eq!(
             events.last(),
-            Some(&Event::Disconnected(ended.clone())),
+            Some(&Heard::Client(ClientEvent::Disconnected(ended.clone()))),
             "{} stops with the reason",
             member.name
         );
@@ -592,11 +596,11 @@ async fn a_new_key_ends_everyone_and_only_the_new_key_gets_in() {
     assert_eq!(names, BTreeSet::from(["bob", "m4"]), "the room was emptied");
 }
 
-fn rosters_in(events: &[Event]) -> Vec<Vec<common::Member>> {
+fn rosters_in(events: &[Heard]) -> Vec<Vec<common::Member>> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Roster(members) => Some(members.clone()),
+            Heard::Client(ClientEvent::Roster(members)) => Some(members.clone()),
             _ => None,
         })
         .collect()

@@ -8,7 +8,7 @@
 
 use common::payload::{Body, PROTO_ROOMS, RosterEntry, random_id};
 use common::place::{Anchor, parse_proof};
-use common::{Config, ConnectError, Ended, Event, Key, Member};
+use common::{ChatEvent, ClientEvent, Config, ConnectError, Ended, Key, Member};
 use tests::engines::{
     acked, client_with, connected, disconnected, next, quick_retry, received, server_with,
 };
@@ -19,7 +19,7 @@ use tokio::sync::mpsc::Receiver;
 
 /// A listener on loopback and a client engine named carol that connects
 /// to it, reconnecting quickly.
-async fn carol(key: &Key) -> (TcpListener, Receiver<Event>, common::Handle) {
+async fn carol(key: &Key) -> (TcpListener, Receiver<ClientEvent>, common::Handle) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut chat = Config::new(key.clone(), "carol");
     chat.timing = quick_retry();
@@ -66,10 +66,10 @@ async fn room(key: &Key, listener: &TcpListener) -> (RawPeer, String, String, Ro
 }
 
 /// The next roster the engine reports: names, with ours marked.
-async fn roster(events: &mut Receiver<Event>) -> Vec<String> {
+async fn roster(events: &mut Receiver<ClientEvent>) -> Vec<String> {
     let members: Vec<Member> = next(events, |e| match e {
-        Event::Roster(members) => Some(members),
-        Event::Failed(e) => panic!("gave up: {e}"),
+        ClientEvent::Roster(members) => Some(members),
+        ClientEvent::Failed(e) => panic!("gave up: {e}"),
         _ => None,
     })
     .await;
@@ -104,13 +104,15 @@ async fn against_a_protocol_1_server_engine_it_is_a_two_person_chat() {
         ("carol".into(), "hi bob".into())
     );
     let (skipped, acked) = tests::engines::until(&mut events, |e| match e {
-        Event::Acked { id } => Some(id),
+        ClientEvent::Acked { id } => Some(id),
         _ => None,
     })
     .await;
     assert_eq!(acked, id);
     assert!(
-        !skipped.iter().any(|e| matches!(e, Event::Relayed { .. })),
+        !skipped
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Chat(ChatEvent::Relayed { .. }))),
         "{skipped:?}"
     );
     server.send("hi carol").unwrap();
@@ -184,10 +186,10 @@ fn member_of(key: &Key, line: &str) -> String {
     hello.member.unwrap()
 }
 
-async fn failed(events: &mut Receiver<Event>) -> ConnectError {
+async fn failed(events: &mut Receiver<ClientEvent>) -> ConnectError {
     next(events, |e| match e {
-        Event::Failed(error) => Some(error),
-        Event::Connected { .. } => panic!("connected"),
+        ClientEvent::Failed(error) => Some(error),
+        ClientEvent::Connected { .. } => panic!("connected"),
         _ => None,
     })
     .await
@@ -227,14 +229,14 @@ async fn a_place_refused_is_asked_again_at_once_as_a_new_member_then_reported() 
         .welcome(&key, &hello, offset, "bob", PROTO_ROOMS)
         .await;
     let (skipped, _) = tests::engines::until(&mut events, |e| match e {
-        Event::Connected { .. } => Some(()),
+        ClientEvent::Connected { .. } => Some(()),
         _ => None,
     })
     .await;
     assert!(
         !skipped
             .iter()
-            .any(|e| matches!(e, Event::Retrying { .. } | Event::Failed(_))),
+            .any(|e| matches!(e, ClientEvent::Retrying { .. } | ClientEvent::Failed(_))),
         "{skipped:?}"
     );
 
@@ -316,7 +318,7 @@ async fn bye_slow_reconnects_takes_the_place_back_and_catches_up() {
         })
         .await;
     let relayed = next(&mut events, |e| match e {
-        Event::Relayed { id, to } => Some((id, to)),
+        ClientEvent::Chat(ChatEvent::Relayed { id, to }) => Some((id, to)),
         _ => None,
     })
     .await;
@@ -344,7 +346,7 @@ async fn marks_for_a_message_relayed_before_a_reconnect_count_after_it() {
         })
         .await;
     let relayed = next(&mut events, |e| match e {
-        Event::Relayed { id, .. } => Some(id),
+        ClientEvent::Chat(ChatEvent::Relayed { id, .. }) => Some(id),
         _ => None,
     })
     .await;
@@ -364,20 +366,20 @@ async fn marks_for_a_message_relayed_before_a_reconnect_count_after_it() {
         .await;
     server.send(&msg("and now")).await;
     let (before, _) = tests::engines::until(&mut events, |e| match e {
-        Event::Received { text, .. } => Some(text),
+        ClientEvent::Chat(ChatEvent::Received { text, .. }) => Some(text),
         _ => None,
     })
     .await;
-    let marks: Vec<&Event> = before
+    let marks: Vec<&ClientEvent> = before
         .iter()
-        .filter(|e| matches!(e, Event::Delivered { .. }))
+        .filter(|e| matches!(e, ClientEvent::Chat(ChatEvent::Delivered { .. })))
         .collect();
     assert_eq!(
         marks,
-        [&Event::Delivered {
+        [&ClientEvent::Chat(ChatEvent::Delivered {
             id,
             by: "alice".into()
-        }]
+        })]
     );
 }
 
@@ -431,11 +433,11 @@ async fn after_a_proven_session_a_full_room_is_an_unauthenticated_hint_and_retri
     // session that just ended was short: that retry comes first.)
     answer(&listener, "ERR room-full this room is full").await;
     let hint = next(&mut events, |e| match e {
-        Event::Retrying {
+        ClientEvent::Retrying {
             error: ConnectError::Unauthenticated(text),
             ..
         } => Some(text),
-        Event::Failed(e) => panic!("gave up: {e}"),
+        ClientEvent::Failed(e) => panic!("gave up: {e}"),
         _ => None,
     })
     .await;

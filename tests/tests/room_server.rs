@@ -8,13 +8,13 @@ use std::collections::HashSet;
 use common::payload::{Body, MAX_TEXT_BYTES, Message, RosterEntry};
 use common::place::Identity;
 use common::server::limits::{HELD_QUEUE_BYTES, MEMBER_QUEUE_BYTES};
-use common::{Config, Event, Handle, Key, Rejection, Why};
+use common::{ChatEvent, Config, Handle, Key, Rejection, ServerEvent, Why};
 use tests::engines::{connected, left, next, received, rejected};
 use tests::raw::{RawPeer, msg};
 use tokio::sync::mpsc::Receiver;
 
 /// A server "bob" on loopback holding at most `max_members`.
-async fn room(key: &Key, max_members: usize) -> (Handle, Receiver<Event>, u16) {
+async fn room(key: &Key, max_members: usize) -> (Handle, Receiver<ServerEvent>, u16) {
     tests::engines::room_server(Config::new(key.clone(), "bob"), 0, max_members).await
 }
 
@@ -408,8 +408,10 @@ async fn a_member_that_never_reads_is_cut_off_as_slow_and_the_others_keep_going(
         let mut delivered = 0;
         while delivered < 4 {
             match next(&mut events, |e| match e {
-                Event::Delivered { by, .. } if by == "alice" => Some(None),
-                Event::Left { member, why } => Some(Some((member.name, why))),
+                ServerEvent::Chat(ChatEvent::Delivered { by, .. }) if by == "alice" => Some(None),
+                ServerEvent::Chat(ChatEvent::Left { member, why }) => {
+                    Some(Some((member.name, why)))
+                }
                 _ => None,
             })
             .await
@@ -466,7 +468,7 @@ async fn a_held_place_is_given_up_when_its_queue_passes_the_held_bound() {
     for i in 0..n {
         handle.send(text(i)).unwrap();
         next(&mut events, |e| match e {
-            Event::Delivered { by, .. } => (by == "alice").then_some(()),
+            ServerEvent::Chat(ChatEvent::Delivered { by, .. }) => (by == "alice").then_some(()),
             _ => None,
         })
         .await;
@@ -504,7 +506,7 @@ async fn a_new_key_empties_the_room_and_only_the_new_key_gets_in() {
     assert_eq!(bye(&mut a).await, "new-key");
     assert_eq!(bye(&mut old).await, "new-key");
     let changed = next(&mut events, |e| match e {
-        Event::KeyChanged(key) => Some(key),
+        ServerEvent::KeyChanged(key) => Some(key),
         _ => None,
     })
     .await;
@@ -550,7 +552,7 @@ async fn typing_goes_to_protocol_3_members_with_its_sender_and_old_ones_hear_onl
         (true, Some(a.member.clone()))
     );
     let seen = next(&mut events, |e| match e {
-        Event::Typing { from, active } => Some((from, active)),
+        ServerEvent::Chat(ChatEvent::Typing { from, active }) => Some((from, active)),
         _ => None,
     })
     .await;

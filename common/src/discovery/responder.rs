@@ -17,7 +17,7 @@ use super::udp::{recv_any, udp};
 use super::wire::{self, ProbeError};
 use crate::config::Config;
 use crate::error::Rejection;
-use crate::event::Event;
+use crate::event::ServerEvent;
 use crate::key::Key;
 use crate::link::Emitter;
 use crate::payload::clean_name;
@@ -85,7 +85,7 @@ impl Responder {
         chat: Arc<Config>,
         keys: watch::Receiver<Key>,
         announce: Option<IpAddr>,
-        events: Emitter,
+        events: Emitter<ServerEvent>,
     ) {
         let Responder {
             sockets,
@@ -119,21 +119,21 @@ impl Responder {
             let opened = match wire::open_probe(&key, chat.clock.now_secs(), datagram) {
                 Ok(opened) => opened,
                 Err(ProbeError::NotAProbe) => {
-                    events.report(Event::Rejected {
+                    events.report(ServerEvent::Rejected {
                         addr: from,
                         reason: Rejection::BadProbe,
                     });
                     continue;
                 }
                 Err(ProbeError::Version(_)) => {
-                    events.report(Event::Rejected {
+                    events.report(ServerEvent::Rejected {
                         addr: from,
                         reason: Rejection::Version,
                     });
                     continue;
                 }
                 Err(ProbeError::Stale { off_secs }) => {
-                    events.report(Event::Rejected {
+                    events.report(ServerEvent::Rejected {
                         addr: from,
                         reason: Rejection::StaleProbe { off_secs },
                     });
@@ -155,7 +155,7 @@ impl Responder {
             }
             let answer = token::seal(&key, &chat.clock, &answer);
             if socket.send_to(answer.as_bytes(), from).await.is_ok() {
-                events.report(Event::Probed { from });
+                events.report(ServerEvent::Probed { from });
             }
         }
     }

@@ -13,19 +13,19 @@ use super::search::{Found, Reach, SearchConfig, search_with};
 use crate::addr::ServerAddr;
 use crate::config::ClientConfig;
 use crate::error::ConnectError;
-use crate::event::Event;
+use crate::event::ClientEvent;
 use crate::link::{Emitter, Link};
 
 /// One connection attempt by `dial`. When `reconnecting` (a session has
 /// proven the key before), probes at the same time: a server that answers
 /// from an address other than `config.server` (and does not announce that
 /// one) has moved, and is dialled there at once; `config.server` follows
-/// it and [`Event::Moved`] says so. An address typed as a host name is
+/// it and [`ClientEvent::Moved`] says so. An address typed as a host name is
 /// given up only after dialling it failed.
 pub(crate) async fn attempt<F, Fut>(
     config: &mut ClientConfig,
     reconnecting: bool,
-    events: &Emitter,
+    events: &Emitter<ClientEvent>,
     dial: F,
 ) -> Result<Link, ConnectError>
 where
@@ -66,7 +66,7 @@ where
     // If nobody reads events any more, the attempt still goes on: the
     // caller finds out at its next emit.
     let _ = events
-        .emit(Event::Moved {
+        .emit(ClientEvent::Moved {
             name: moved.name,
             to: moved.addr,
         })

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::event::{Event, Member, Peer};
+use crate::event::{ChatEvent, ClientEvent, Member, Peer};
 use crate::payload::{MAX_ROSTER, RosterEntry, parse_id, random_id};
 
 /// Our messages whose delivery marks are tracked: those relayed and not
@@ -72,7 +72,7 @@ impl Room {
 
     /// A two-person chat (a protocol-1 or 2 server): the server and us, so
     /// the window always has a roster.
-    pub fn pair(&mut self, server: &Peer) -> Event {
+    pub fn pair(&mut self, server: &Peer) -> ClientEvent {
         let server = Member {
             id: random_id(),
             name: server.name.clone(),
@@ -82,12 +82,12 @@ impl Room {
         };
         self.members.clear();
         self.members.insert(server.id.clone(), server.clone());
-        Event::Roster(vec![server, self.me.clone()])
+        ClientEvent::Roster(vec![server, self.me.clone()])
     }
 
     /// A `roster` frame: the room as it is now, `you` our own entry.
     /// Listed in the server's order, each member once.
-    pub fn roster(&mut self, you: &str, entries: Vec<RosterEntry>) -> Event {
+    pub fn roster(&mut self, you: &str, entries: Vec<RosterEntry>) -> ClientEvent {
         self.members.clear();
         let mut listed = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -97,25 +97,25 @@ impl Room {
                 listed.push(member);
             }
         }
-        Event::Roster(listed)
+        ClientEvent::Roster(listed)
     }
 
     /// A `joined` frame; `None` once as many members are known as a roster
     /// may list (a server that announces joins without leaves).
-    pub fn joined(&mut self, entry: RosterEntry) -> Option<Event> {
+    pub fn joined(&mut self, entry: RosterEntry) -> Option<ChatEvent> {
         let member = member(entry, &self.me.id);
         if self.members.len() >= MAX_ROSTER && !self.members.contains_key(&member.id) {
             return None;
         }
         self.members.insert(member.id.clone(), member.clone());
-        Some(Event::Joined(member))
+        Some(ChatEvent::Joined(member))
     }
 
     /// A `left` frame; `None` for a member we do not know.
-    pub fn left(&mut self, id: &str, why: &str) -> Option<Event> {
+    pub fn left(&mut self, id: &str, why: &str) -> Option<ChatEvent> {
         let member = self.members.remove(id)?;
         let why = crate::event::Why::from_code(why);
-        Some(Event::Left { member, why })
+        Some(ChatEvent::Left { member, why })
     }
 
     /// The name of member `id`, if we know it.
@@ -143,10 +143,10 @@ impl Room {
             .insert(key, Marks { to, by: Vec::new() });
     }
 
-    /// A `delivered` frame: one [`Event::Delivered`] per id that is ours,
+    /// A `delivered` frame: one [`ChatEvent::Delivered`] per id that is ours,
     /// relayed, and not yet marked by each member named (a known one, not
     /// us).
-    pub fn delivered(&mut self, ids: &[String], by: &[String]) -> Vec<Event> {
+    pub fn delivered(&mut self, ids: &[String], by: &[String]) -> Vec<ChatEvent> {
         let mut events = Vec::new();
         for by in by {
             self.delivered_by(ids, by, &mut events);
@@ -154,7 +154,7 @@ impl Room {
         events
     }
 
-    fn delivered_by(&mut self, ids: &[String], by: &str, events: &mut Vec<Event>) {
+    fn delivered_by(&mut self, ids: &[String], by: &str, events: &mut Vec<ChatEvent>) {
         let (Some(member), Some(by_key)) = (self.members.get(by), parse_id(by)) else {
             return;
         };
@@ -175,7 +175,7 @@ impl Room {
                 // `relayed` goes when it is the oldest).
                 self.delivery.marks.remove(&key);
             }
-            events.push(Event::Delivered {
+            events.push(ChatEvent::Delivered {
                 id: id.clone(),
                 by: member.name.clone(),
             });
@@ -233,7 +233,7 @@ mod tests {
             alice.clone(),
             you.clone(),
         ];
-        let Event::Roster(members) = room.roster(&you.member, entries) else {
+        let ClientEvent::Roster(members) = room.roster(&you.member, entries) else {
             panic!()
         };
         let names: Vec<_> = members.iter().map(|m| m.name.as_str()).collect();
@@ -254,7 +254,7 @@ mod tests {
         room.roster(&random_id(), vec![entry("bob", None)]);
         assert_eq!(room.left(&alice.member, "bye"), None);
         assert!(room.joined(alice.clone()).is_some());
-        let Some(Event::Left { member, why }) = room.left(&alice.member, "slow") else {
+        let Some(ChatEvent::Left { member, why }) = room.left(&alice.member, "slow") else {
             panic!()
         };
         assert_eq!((member.name.as_str(), why), ("alice", Why::Slow));
@@ -285,11 +285,11 @@ mod tests {
         room.roster(&you, vec![alice.clone(), dave.clone()]);
         let (ours, unknown) = (random_id(), random_id());
         room.relayed(&ours, 2);
-        let by = |events: Vec<Event>| -> Vec<String> {
+        let by = |events: Vec<ChatEvent>| -> Vec<String> {
             events
                 .into_iter()
                 .map(|e| match e {
-                    Event::Delivered { id, by } => format!("{by}:{}", id == ours),
+                    ChatEvent::Delivered { id, by } => format!("{by}:{}", id == ours),
                     other => panic!("{other:?}"),
                 })
                 .collect()

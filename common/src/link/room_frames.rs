@@ -7,7 +7,8 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 
 use super::*;
 use crate::clock::Clock;
-use crate::event::{Member, Why};
+use crate::event::{ChatEvent, ClientEvent, Member, Why};
+use crate::key::Key;
 use crate::outbox::Pending;
 use crate::payload::{MAX_ROSTER, RosterEntry, random_id};
 use crate::session::Role;
@@ -19,8 +20,8 @@ struct Client {
     server: Session,
     outbox: Outbox,
     unsent: usize,
-    events: Emitter,
-    rx: mpsc::Receiver<Event>,
+    events: Emitter<ClientEvent>,
+    rx: mpsc::Receiver<ClientEvent>,
     me: Member,
 }
 
@@ -70,7 +71,7 @@ async fn client(version: u32) -> Client {
 impl Client {
     /// The server sends `body`: how the session ends, if it does, and the
     /// events it gave.
-    async fn feed(&mut self, body: &Body) -> (Option<Ended>, Vec<Event>) {
+    async fn feed(&mut self, body: &Body) -> (Option<Ended>, Vec<ClientEvent>) {
         let line = self.server.seal(body);
         let ended = on_line(
             Some(Ok(line)),
@@ -89,7 +90,7 @@ impl Client {
         (ended, events)
     }
 
-    async fn events(&mut self, body: &Body) -> Vec<Event> {
+    async fn events(&mut self, body: &Body) -> Vec<ClientEvent> {
         self.feed(body).await.1
     }
 
@@ -138,14 +139,16 @@ async fn room_frames_become_room_events_named_by_member() {
         you: c.me.id.clone(),
         members: vec![bob.clone(), alice.clone(), you],
     };
-    let [Event::Roster(members)] = &c.events(&roster).await[..] else {
+    let [ClientEvent::Roster(members)] = &c.events(&roster).await[..] else {
         panic!()
     };
     let names: Vec<_> = members.iter().map(|m| (m.name.as_str(), m.you)).collect();
     assert_eq!(names, [("bob", false), ("alice", false), ("carol", true)]);
 
     let id = random_id();
-    let [Event::Received { from, .. }] = &c.events(&msg(&id, Some(&alice))).await[..] else {
+    let [ClientEvent::Chat(ChatEvent::Received { from, .. })] =
+        &c.events(&msg(&id, Some(&alice))).await[..]
+    else {
         panic!()
     };
     assert_eq!(from, "alice");
@@ -154,7 +157,9 @@ async fn room_frames_become_room_events_named_by_member() {
         "shown once"
     );
     // The server's own message names nobody: it is the server's.
-    let [Event::Received { from, .. }] = &c.events(&msg(&random_id(), None)).await[..] else {
+    let [ClientEvent::Chat(ChatEvent::Received { from, .. })] =
+        &c.events(&msg(&random_id(), None)).await[..]
+    else {
         panic!()
     };
     assert_eq!(from, "bob");
@@ -165,10 +170,10 @@ async fn room_frames_become_room_events_named_by_member() {
     };
     assert_eq!(
         c.events(&typing).await,
-        [Event::Typing {
+        [ClientEvent::Chat(ChatEvent::Typing {
             from: "alice".into(),
             active: true
-        }]
+        })]
     );
     let stranger = Body::Typing {
         active: true,
@@ -183,10 +188,10 @@ async fn room_frames_become_room_events_named_by_member() {
     };
     assert_eq!(
         c.events(&ack).await,
-        [Event::Relayed {
+        [ClientEvent::Chat(ChatEvent::Relayed {
             id: ours.clone(),
             to: 2
-        }]
+        })]
     );
     assert!(c.outbox.is_empty(), "the server holds it now");
     let delivered = |by: &RosterEntry| Body::Delivered {
@@ -195,16 +200,18 @@ async fn room_frames_become_room_events_named_by_member() {
     };
     assert_eq!(
         c.events(&delivered(&alice)).await,
-        [Event::Delivered {
+        [ClientEvent::Chat(ChatEvent::Delivered {
             id: ours.clone(),
             by: "alice".into()
-        }]
+        })]
     );
     assert!(c.events(&delivered(&alice)).await.is_empty(), "once each");
     assert!(c.events(&delivered(&entry("x"))).await.is_empty());
 
     let dave = entry("dave");
-    let [Event::Joined(joined)] = &c.events(&Body::Joined(dave.clone())).await[..] else {
+    let [ClientEvent::Chat(ChatEvent::Joined(joined))] =
+        &c.events(&Body::Joined(dave.clone())).await[..]
+    else {
         panic!()
     };
     assert_eq!((joined.name.as_str(), joined.you), ("dave", false));
@@ -212,7 +219,7 @@ async fn room_frames_become_room_events_named_by_member() {
         member: dave.member.clone(),
         why: "lost".into(),
     };
-    let [Event::Left { member, why }] = &c.events(&left).await[..] else {
+    let [ClientEvent::Chat(ChatEvent::Left { member, why })] = &c.events(&left).await[..] else {
         panic!()
     };
     assert_eq!((member.name.as_str(), why), ("dave", &Why::Lost));
@@ -251,9 +258,10 @@ async fn a_two_person_chat_is_acked_and_named_as_before() {
         of: ours.clone(),
         to: Some(5),
     };
-    assert_eq!(c.events(&ack).await, [Event::Acked { id: ours }]);
+    assert_eq!(c.events(&ack).await, [ClientEvent::Acked { id: ours }]);
     let alice = entry("alice");
-    let [Event::Received { from, .. }] = &c.events(&msg(&random_id(), Some(&alice))).await[..]
+    let [ClientEvent::Chat(ChatEvent::Received { from, .. })] =
+        &c.events(&msg(&random_id(), Some(&alice))).await[..]
     else {
         panic!()
     };
@@ -272,7 +280,8 @@ async fn the_server_takes_no_room_frames_from_a_client() {
     let mut c = client(3).await;
     c.link.room = None;
     let alice = entry("alice");
-    let [Event::Received { from, .. }] = &c.events(&msg(&random_id(), Some(&alice))).await[..]
+    let [ClientEvent::Chat(ChatEvent::Received { from, .. })] =
+        &c.events(&msg(&random_id(), Some(&alice))).await[..]
     else {
         panic!()
     };
@@ -287,7 +296,7 @@ async fn the_server_takes_no_room_frames_from_a_client() {
         of: ours.clone(),
         to: Some(2),
     };
-    assert_eq!(c.events(&ack).await, [Event::Acked { id: ours }]);
+    assert_eq!(c.events(&ack).await, [ClientEvent::Acked { id: ours }]);
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@ use crate::admission::{Door, Ticket};
 use crate::codec::{HANDSHAKE_LINE_MAX, LineCodec, LineError};
 use crate::config::Config;
 use crate::error::Rejection;
-use crate::event::{Event, Peer};
+use crate::event::{Peer, ServerEvent};
 use crate::handshake::{self, ErrCode};
 use crate::key::Key;
 use crate::link::{Emitter, Link, Reader, Writer};
@@ -37,7 +37,7 @@ pub(crate) async fn accept(
     chat: Arc<Config>,
     key: watch::Receiver<Key>,
     hub: mpsc::Sender<ToHub>,
-    events: Emitter,
+    events: Emitter<ServerEvent>,
     door: Door,
 ) {
     loop {
@@ -52,7 +52,7 @@ pub(crate) async fn accept(
         let (ticket, dropped) = door.enter(addr.ip());
         for ip in dropped {
             let addr = SocketAddr::new(ip, 0);
-            events.report(Event::Rejected {
+            events.report(ServerEvent::Rejected {
                 addr,
                 reason: Rejection::Crowded,
             });
@@ -68,7 +68,7 @@ pub(crate) async fn accept(
             drop(ticket);
             match result {
                 Ok((link, arrival)) => seat(link, arrival, &chat, hub).await,
-                Err(reason) => events.report(Event::Rejected { addr, reason }),
+                Err(reason) => events.report(ServerEvent::Rejected { addr, reason }),
             }
         });
         door.bind(place, task.abort_handle());

@@ -22,7 +22,7 @@ use super::marks::Marks;
 use super::room::{Claim, Place, Room};
 use crate::commands::Commands;
 use crate::config::Config;
-use crate::event::{Command, Event, Why};
+use crate::event::{ChatEvent, Command, ServerEvent, Why};
 use crate::handshake::ErrCode;
 use crate::key::Key;
 use crate::link::{Emitter, Gone};
@@ -125,19 +125,19 @@ pub(crate) struct Hub {
     room: Room,
     chat: Arc<Config>,
     keys: watch::Sender<Key>,
-    events: Emitter,
+    events: Emitter<ServerEvent>,
     /// Message ids seen in the room, so a re-sent copy is not relayed twice.
     seen: Seen,
     /// The server user's messages while nobody else is in the room.
     waiting: VecDeque<Arc<Pending>>,
-    /// The server user's messages not yet reported [`Event::Sent`], and
-    /// how many members each went to: [`Event::Relayed`] follows `Sent`
+    /// The server user's messages not yet reported [`ChatEvent::Sent`], and
+    /// how many members each went to: [`ChatEvent::Relayed`] follows `Sent`
     /// (as it does for a client), once the message first goes out.
     unreported: HashMap<String, usize>,
     me: Arc<Sender>,
     next_conn: u64,
     /// Events to emit once the current step is done.
-    out: Vec<Event>,
+    out: Vec<ServerEvent>,
     /// Members over a bound, to disconnect once the current step is done.
     slow: Vec<String>,
     /// Delivery marks for senders, sent once the current step is done.
@@ -150,7 +150,12 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    pub fn new(chat: Arc<Config>, keys: watch::Sender<Key>, events: Emitter, max: usize) -> Hub {
+    pub fn new(
+        chat: Arc<Config>,
+        keys: watch::Sender<Key>,
+        events: Emitter<ServerEvent>,
+        max: usize,
+    ) -> Hub {
         let name = clean_name(&chat.name);
         let me = RosterEntry {
             member: chat.identity.member(),
@@ -251,7 +256,7 @@ impl Hub {
     }
 
     /// Everyone gets `bye closed`, and the connections a moment to write
-    /// it; then [`Event::Closed`].
+    /// it; then [`ServerEvent::Closed`].
     async fn finish(&mut self) {
         for place in self.room.clear() {
             if let Some(conn) = place.mailbox.lock().conn.take() {
@@ -260,7 +265,7 @@ impl Hub {
         }
         self.alive = None;
         let _ = timeout(BYE_WAIT, self.alive_rx.recv()).await;
-        let _ = self.events.emit(Event::Closed).await;
+        let _ = self.events.emit(ServerEvent::Closed).await;
     }
 
     fn delivered(&self) -> bool {
@@ -297,7 +302,7 @@ impl Hub {
                     return;
                 };
                 let from = self.room.place(at).name.clone();
-                self.out.push(Event::Typing { from, active });
+                self.out.push(ChatEvent::Typing { from, active }.into());
                 self.tell_others(Some(at), |p| {
                     p.rooms().then(|| Control::Typing {
                         active,
@@ -307,11 +312,14 @@ impl Hub {
             }
             ToHub::Sent { id, token } => {
                 if let Some(to) = self.unreported.remove(&id) {
-                    self.out.push(Event::Sent {
-                        id: id.clone(),
-                        token,
-                    });
-                    self.out.push(Event::Relayed { id, to });
+                    self.out.push(
+                        ChatEvent::Sent {
+                            id: id.clone(),
+                            token,
+                        }
+                        .into(),
+                    );
+                    self.out.push(ChatEvent::Relayed { id, to }.into());
                 }
             }
             ToHub::Gone { member, conn, why } => self.gone(&member, conn, why),
@@ -350,11 +358,12 @@ impl Hub {
             inflow: self.inflow.clone(),
         };
         if a.offset.unsigned_abs() > CLOCK_NOTICE_SECS {
-            self.out.push(Event::ClockOffset { secs: a.offset });
+            self.out
+                .push(ChatEvent::ClockOffset { secs: a.offset }.into());
         }
         if !stayed {
             let entry = place.entry();
-            self.out.push(Event::Joined(place.member()));
+            self.out.push(ChatEvent::Joined(place.member()).into());
             self.tell_others(Some(index), |p| {
                 p.rooms().then(|| Control::Joined(entry.clone()))
             });
@@ -407,13 +416,16 @@ impl Hub {
             };
             let text = pending.text.clone();
             self.relay(Some(at), pending);
-            self.out.push(Event::Received {
-                id,
-                from: sender.name.clone(),
-                text,
-                sent_at,
-                token: token.clone(),
-            });
+            self.out.push(
+                ChatEvent::Received {
+                    id,
+                    from: sender.name.clone(),
+                    text,
+                    sent_at,
+                    token: token.clone(),
+                }
+                .into(),
+            );
         }
         let me = self.me.member.clone();
         for id in shown {
@@ -467,10 +479,13 @@ impl Hub {
                 continue;
             };
             if sender.member == self.me.member {
-                self.out.push(Event::Delivered {
-                    id: message.id.clone(),
-                    by: by_name.clone(),
-                });
+                self.out.push(
+                    ChatEvent::Delivered {
+                        id: message.id.clone(),
+                        by: by_name.clone(),
+                    }
+                    .into(),
+                );
             } else {
                 self.marks.add(&sender.member, by, message.id.clone());
             }
@@ -532,7 +547,7 @@ impl Hub {
                 self.room.hold(at, Instant::now() + self.chat.timing.hold);
             }
         }
-        self.out.push(Event::Left { member, why });
+        self.out.push(ChatEvent::Left { member, why }.into());
     }
 
     /// Queues `frame` for the member at `at`; over the bound, it is slow.
@@ -620,7 +635,7 @@ impl Hub {
                 // What went to nobody now never goes out.
                 self.unreported.clear();
                 self.keys.send_replace(key.clone());
-                self.out.push(Event::KeyChanged(key));
+                self.out.push(ServerEvent::KeyChanged(key));
             }
             Command::Remove(id) => {
                 if let Some(at) = self.room.find(&id) {
@@ -641,10 +656,13 @@ impl Hub {
                     let conn = place.mailbox.lock().conn.take();
                     if let Some(conn) = conn {
                         conn.end("closed");
-                        self.out.push(Event::Left {
-                            member: place.member(),
-                            why: Why::Other("closed".into()),
-                        });
+                        self.out.push(
+                            ChatEvent::Left {
+                                member: place.member(),
+                                why: Why::Other("closed".into()),
+                            }
+                            .into(),
+                        );
                     }
                 }
             }

@@ -243,7 +243,7 @@ async fn tell(burst: Burst, seat: &Seat, hub: &mpsc::Sender<ToHub>) -> Result<()
 
 /// Seals what the mailbox holds for this connection: every frame, and
 /// messages while the socket keeps up ([`SEND_AHEAD`]). The server's own
-/// messages it sent, with their tokens, for [`crate::Event::Sent`].
+/// messages it sent, with their tokens, for [`crate::ChatEvent::Sent`].
 fn pump(link: &mut Link, seat: &Seat, tokens: bool, more: &mut bool) -> Vec<(String, String)> {
     let version = link.session.version();
     let most = if version >= 2 { MAX_BATCH } else { 1 };

@@ -14,7 +14,7 @@ use super::lines::{LINE_MAX, READ_CHUNK};
 use super::*;
 use crate::clock::Clock;
 use crate::error::ConnectError;
-use crate::event::{Command, Ended, Peer};
+use crate::event::{ClientEvent, Command, Ended, Peer, ServerEvent};
 
 /// stdout and stderr as one transcript, each line marked with its stream,
 /// so a test sees what was written and in which order.
@@ -78,13 +78,13 @@ impl AsyncWrite for Stream {
 }
 
 /// The engine's side of a relay under test: what the relay asks of it,
-/// and the events to give it.
-struct Engine {
+/// and the events to give it (the client's, unless `E` says otherwise).
+struct Engine<E = ClientEvent> {
     cmds: UnboundedReceiver<Command>,
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<E>,
 }
 
-impl Engine {
+impl<E> Engine<E> {
     /// The next command, with a message's text standing for the message.
     async fn next(&mut self) -> Asked {
         match self
@@ -100,14 +100,16 @@ impl Engine {
         }
     }
 
-    async fn emit(&self, event: Event) {
-        self.events.send(event).await.unwrap();
+    async fn emit(&self, event: impl Into<E>) {
+        self.events.send(event.into()).await.unwrap();
     }
+}
 
+impl Engine {
     /// The peer acknowledged each of `ids`.
     async fn ack_all(&self, ids: impl IntoIterator<Item = String>) {
         for id in ids {
-            self.emit(Event::Acked { id }).await;
+            self.emit(ClientEvent::Acked { id }).await;
         }
     }
 }
@@ -125,7 +127,7 @@ enum Asked {
     Quit,
 }
 
-fn engine() -> (Handle, mpsc::Receiver<Event>, Engine) {
+fn engine<E>() -> (Handle, mpsc::Receiver<E>, Engine<E>) {
     let (handle, cmds) = Handle::new(Clock::system());
     let (events, rx) = mpsc::channel(256);
     (handle, rx, Engine { cmds, events })
@@ -137,20 +139,19 @@ async fn relay_with(
     interrupts: impl futures::Stream<Item = ()> + Unpin,
     drive: impl AsyncFnOnce(Engine),
 ) -> (Exit, Vec<String>) {
-    relay_as(Side::Client, input, interrupts, drive).await
+    relay_as(input, interrupts, drive).await
 }
 
-/// [`relay_with`] for either program.
-async fn relay_as(
-    side: Side,
+/// [`relay_with`] for either program: the server's with
+/// `Engine<ServerEvent>`.
+async fn relay_as<E: EngineEvent>(
     input: impl AsyncRead + Unpin,
     interrupts: impl futures::Stream<Item = ()> + Unpin,
-    drive: impl AsyncFnOnce(Engine),
+    drive: impl AsyncFnOnce(Engine<E>),
 ) -> (Exit, Vec<String>) {
     let (handle, events, engine) = engine();
     let transcript = Transcript::default();
     let run = relay(
-        side,
         handle,
         events,
         input,
@@ -201,8 +202,8 @@ fn peer(name: &str) -> Peer {
     }
 }
 
-fn received(from: &str, text: &str) -> Event {
-    Event::Received {
+fn received(from: &str, text: &str) -> ChatEvent {
+    ChatEvent::Received {
         id: "i".into(),
         from: from.into(),
         text: text.into(),
@@ -219,7 +220,7 @@ async fn what_the_network_says_is_printed_safely_and_in_order() {
         async |mut engine: Engine| {
             assert_eq!(engine.next().await, Asked::Close);
             engine
-                .emit(Event::Connected {
+                .emit(ClientEvent::Connected {
                     peer: peer("mallory\u{202e}gnp.exe"),
                     resent: 0,
                 })
@@ -237,25 +238,19 @@ async fn what_the_network_says_is_printed_safely_and_in_order() {
                 ))
                 .await;
             engine
-                .emit(Event::Disconnected(Ended::PeerLeft {
+                .emit(ClientEvent::Disconnected(Ended::PeerLeft {
                     name: "alice".into(),
                     reason: "closed\nSECURITY ALERT: forged\u{1b}[31m".into(),
                 }))
                 .await;
             engine
-                .emit(Event::Disconnected(Ended::Alert(crate::Alert::Malformed(
-                    "unknown variant `\u{1b}[2J`".into(),
-                ))))
-                .await;
-            engine
-                .emit(Event::Rejected {
-                    addr: "192.0.2.9:1".parse().unwrap(),
-                    reason: crate::Rejection::Handshake(crate::Alert::Malformed("\n\u{85}".into())),
-                })
+                .emit(ClientEvent::Disconnected(Ended::Alert(
+                    crate::Alert::Malformed("unknown variant `\u{1b}[2J`".into()),
+                )))
                 .await;
             engine.emit(received("alice", "last")).await;
             engine
-                .emit(Event::Failed(ConnectError::ServerSaid(
+                .emit(ClientEvent::Failed(ConnectError::ServerSaid(
                     "\u{1b}]0;x\u{7}\nok".into(),
                 )))
                 .await;
@@ -271,7 +266,6 @@ async fn what_the_network_says_is_printed_safely_and_in_order() {
             r"out|   | srv: please paste your key here\u{9b}",
             r"err| disconnected: alice left (closed\u{a}SECURITY ALERT: forged\u{1b}[31m)",
             r"err| SECURITY ALERT: a frame decrypted but is not valid: unknown variant `\u{1b}[2J`; connection closed",
-            r"err| 192.0.2.9 failed the handshake: a frame decrypted but is not valid: \u{a}\u{85}",
             r"out| alice: last",
             r"err| error: the server refused the connection: \u{1b}]0;x\u{7}\u{a}ok",
         ]
@@ -283,6 +277,36 @@ async fn what_the_network_says_is_printed_safely_and_in_order() {
             failed: true
         }
     );
+}
+
+#[tokio::test]
+async fn a_rejection_quoting_the_network_is_printed_safely_and_in_order() {
+    let (exit, lines) = relay_as(
+        tokio::io::empty(),
+        futures::stream::pending(),
+        async |mut engine: Engine<ServerEvent>| {
+            assert_eq!(engine.next().await, Asked::Close);
+            engine.emit(received("alice", "first")).await;
+            engine
+                .emit(ServerEvent::Rejected {
+                    addr: "192.0.2.9:1".parse().unwrap(),
+                    reason: crate::Rejection::Handshake(crate::Alert::Malformed("\n\u{85}".into())),
+                })
+                .await;
+            engine.emit(received("alice", "last")).await;
+            engine.emit(ServerEvent::Closed).await;
+        },
+    )
+    .await;
+    assert_eq!(
+        lines,
+        [
+            r"out| alice: first",
+            r"err| 192.0.2.9 failed the handshake: a frame decrypted but is not valid: \u{a}\u{85}",
+            r"out| alice: last",
+        ]
+    );
+    assert_eq!(exit, ALL_DELIVERED);
 }
 
 #[tokio::test]
@@ -309,7 +333,7 @@ async fn every_line_is_sent_once_in_order_then_the_chat_is_closed() {
             assert_eq!(texts, ["one", "two \u{fffd}", "three", "four"]);
             // Delivered after the end of input, as the engine does it.
             engine.ack_all(sent.into_iter().map(|(id, _)| id)).await;
-            engine.emit(Event::Closed).await;
+            engine.emit(ClientEvent::Closed).await;
         },
     )
     .await;
@@ -337,14 +361,14 @@ async fn lines_not_acknowledged_when_the_engine_stops_fail_the_exit() {
             assert_eq!(engine.next().await, Asked::Close);
             // One delivered (not the oldest), then nothing more: an id
             // never sent changes nothing.
-            engine.emit(Event::Acked { id: id.clone() }).await;
-            engine.emit(Event::Acked { id }).await;
+            engine.emit(ClientEvent::Acked { id: id.clone() }).await;
+            engine.emit(ClientEvent::Acked { id }).await;
             engine
-                .emit(Event::Acked {
+                .emit(ClientEvent::Acked {
                     id: "unknown".into(),
                 })
                 .await;
-            engine.emit(Event::Closed).await;
+            engine.emit(ClientEvent::Closed).await;
         },
     )
     .await;
@@ -376,7 +400,7 @@ async fn the_event_stream_ending_with_lines_undelivered_fails_the_exit() {
         async |mut engine: Engine| {
             assert!(matches!(engine.next().await, Asked::Send { .. }));
             engine
-                .emit(Event::Disconnected(Ended::PeerLeft {
+                .emit(ClientEvent::Disconnected(Ended::PeerLeft {
                     name: "bob".into(),
                     reason: "closed".into(),
                 }))
@@ -451,7 +475,7 @@ async fn a_line_too_long_for_a_message_is_dropped_as_it_comes() {
             };
             assert_eq!(text, "after");
             assert_eq!(engine.next().await, Asked::Close);
-            engine.emit(Event::Closed).await;
+            engine.emit(ClientEvent::Closed).await;
         },
     )
     .await;
@@ -502,7 +526,7 @@ async fn reading_pauses_while_too_much_is_unacknowledged() {
         let expected: Vec<String> = (0..total).map(|i| format!("{i:0999}")).collect();
         assert!(texts == expected, "every line once, in order");
         engine.ack_all(unacked).await;
-        engine.emit(Event::Closed).await;
+        engine.emit(ClientEvent::Closed).await;
     })
     .await;
     assert_eq!(exit, ALL_DELIVERED);
@@ -517,11 +541,11 @@ async fn ctrl_c_quits_at_once_and_counts_what_was_not_delivered() {
         let Asked::Send { id, .. } = engine.next().await else {
             panic!()
         };
-        engine.emit(Event::Acked { id }).await;
+        engine.emit(ClientEvent::Acked { id }).await;
         assert!(matches!(engine.next().await, Asked::Send { .. }));
         press.unbounded_send(()).unwrap();
         assert_eq!(engine.next().await, Asked::Quit);
-        engine.emit(Event::Closed).await;
+        engine.emit(ClientEvent::Closed).await;
     })
     .await;
     assert_eq!(lines, ["err| interrupted: 1 typed line not delivered"]);
@@ -559,25 +583,25 @@ async fn a_second_ctrl_c_leaves_without_waiting_for_the_engine() {
 
 #[tokio::test]
 async fn probes_answered_are_counted_per_source_apart_from_rejections() {
-    let probed = |ip: &str| Event::Probed {
+    let probed = |ip: &str| ServerEvent::Probed {
         from: format!("{ip}:50000").parse().unwrap(),
     };
-    let (_, lines) = relay_with(
+    let (_, lines) = relay_as(
         tokio::io::empty(),
         futures::stream::pending(),
-        async |mut engine: Engine| {
+        async |mut engine: Engine<ServerEvent>| {
             assert_eq!(engine.next().await, Asked::Close);
             for _ in 0..12 {
                 engine.emit(probed("10.0.0.7")).await;
             }
             engine
-                .emit(Event::Rejected {
+                .emit(ServerEvent::Rejected {
                     addr: "10.0.0.7:50000".parse().unwrap(),
                     reason: crate::Rejection::BadProbe,
                 })
                 .await;
             engine.emit(probed("10.0.0.8")).await;
-            engine.emit(Event::Closed).await;
+            engine.emit(ServerEvent::Closed).await;
         },
     )
     .await;
@@ -594,14 +618,14 @@ async fn probes_answered_are_counted_per_source_apart_from_rejections() {
 
 #[tokio::test]
 async fn turned_away_connections_are_counted_not_listed() {
-    let rejected = |ip: &str, reason| Event::Rejected {
+    let rejected = |ip: &str, reason| ServerEvent::Rejected {
         addr: format!("{ip}:50000").parse().unwrap(),
         reason,
     };
-    let (exit, lines) = relay_with(
+    let (exit, lines) = relay_as(
         tokio::io::empty(),
         futures::stream::pending(),
-        async |mut engine: Engine| {
+        async |mut engine: Engine<ServerEvent>| {
             assert_eq!(engine.next().await, Asked::Close);
             for _ in 0..1000 {
                 engine
@@ -616,7 +640,7 @@ async fn turned_away_connections_are_counted_not_listed() {
                     .emit(rejected("127.0.0.2", crate::Rejection::KeyMismatch))
                     .await;
             }
-            engine.emit(Event::Closed).await;
+            engine.emit(ServerEvent::Closed).await;
         },
     )
     .await;
@@ -665,30 +689,30 @@ async fn a_room_says_who_is_in_it_and_who_comes_and_goes_and_a_relayed_line_is_d
             };
             assert_eq!(engine.next().await, Asked::Close);
             engine
-                .emit(Event::Connected {
+                .emit(ClientEvent::Connected {
                     peer: peer("bob"),
                     resent: 0,
                 })
                 .await;
             engine
-                .emit(Event::Roster(vec![
+                .emit(ClientEvent::Roster(vec![
                     member("bob", None, false),
                     member("alice\u{1b}[2J", Some("10.0.0.5:51234"), false),
                     member("carol", None, true),
                 ]))
                 .await;
             let dave = member("dave", Some("10.0.0.9:40000"), false);
-            engine.emit(Event::Joined(dave.clone())).await;
+            engine.emit(ChatEvent::Joined(dave.clone())).await;
             engine.emit(received("dave", "hey")).await;
             engine
-                .emit(Event::Left {
+                .emit(ChatEvent::Left {
                     member: dave,
                     why: crate::Why::Lost,
                 })
                 .await;
             // The server holds it: delivered as far as this program goes.
-            engine.emit(Event::Relayed { id, to: 3 }).await;
-            engine.emit(Event::Closed).await;
+            engine.emit(ChatEvent::Relayed { id, to: 3 }).await;
+            engine.emit(ClientEvent::Closed).await;
         },
     )
     .await;
@@ -710,25 +734,24 @@ async fn a_room_says_who_is_in_it_and_who_comes_and_goes_and_a_relayed_line_is_d
 async fn the_servers_line_in_a_room_is_delivered_once_every_member_has_it() {
     for (marks, undelivered) in [(vec!["alice", "alice"], 1), (vec!["alice", "carol"], 0)] {
         let (exit, _) = relay_as(
-            Side::Server,
             &b"hi all\n"[..],
             futures::stream::pending(),
-            async |mut engine: Engine| {
+            async |mut engine: Engine<ServerEvent>| {
                 let Asked::Send { id, .. } = engine.next().await else {
                     panic!()
                 };
                 assert_eq!(engine.next().await, Asked::Close);
                 engine
-                    .emit(Event::Relayed {
+                    .emit(ChatEvent::Relayed {
                         id: id.clone(),
                         to: 2,
                     })
                     .await;
                 for by in marks {
                     let (id, by) = (id.clone(), by.to_owned());
-                    engine.emit(Event::Delivered { id, by }).await;
+                    engine.emit(ChatEvent::Delivered { id, by }).await;
                 }
-                engine.emit(Event::Closed).await;
+                engine.emit(ServerEvent::Closed).await;
             },
         )
         .await;

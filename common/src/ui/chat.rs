@@ -19,10 +19,11 @@ use super::entry::{ChatMessage, Delivery, Entry, LONG_BYTES, More, Tone, clock_t
 use super::roster::{self, Roster};
 use super::style;
 use super::typing::Typing;
-use crate::event::{Ended, Event as EngineEvent, Handle, Peer, SendError};
+use crate::event::{Handle, Peer, SendError};
 use crate::payload::MAX_TEXT_BYTES;
 use crate::text::for_window;
-use crate::wording;
+
+mod events;
 
 /// How many of the newest entries are laid out by default (at least).
 pub const WINDOW: usize = 200;
@@ -187,8 +188,10 @@ impl Chat {
         &self.roster
     }
 
-    /// Server: replaces the roster, e.g. with only the server's own entry
-    /// when the room empties (the engine announces members, not itself).
+    /// Replaces the roster: the client's at the start of each session
+    /// ([`crate::ClientEvent::Roster`]); the server's with only its own
+    /// entry when the room empties (its engine announces members, not
+    /// itself).
     pub fn set_roster(&mut self, members: Vec<crate::event::Member>) {
         self.roster.set(members);
     }
@@ -287,125 +290,6 @@ impl Chat {
         match self.mine.get(id).and_then(|&i| self.entries.get_mut(i)) {
             Some(Entry::Message(m)) => Some(m),
             _ => None,
-        }
-    }
-
-    /// Takes in what the engine reports. `now` is Unix ms for system lines.
-    pub fn on_engine(&mut self, event: &EngineEvent, now: u64) -> Task<Message> {
-        match event {
-            EngineEvent::Connected { peer, .. } => {
-                self.peer = Some(peer.clone());
-                self.typing.clear();
-                self.system(
-                    format!("Connected to {} ({})", peer.name, peer.addr),
-                    Tone::Info,
-                    now,
-                )
-            }
-            EngineEvent::ClockOffset { secs } => self.system(
-                format!(
-                    "{}'s clock is {} s {} yours. Messages still work; times shown are theirs.",
-                    self.peer
-                        .as_ref()
-                        .map_or("The other computer", |p| p.name.as_str()),
-                    secs.unsigned_abs(),
-                    if *secs > 0 { "ahead of" } else { "behind" },
-                ),
-                Tone::Notice,
-                now,
-            ),
-            EngineEvent::Received {
-                id,
-                from,
-                text,
-                sent_at,
-                token,
-            } => {
-                self.typing.set(from, false);
-                self.attention.received(from, text);
-                let mut m =
-                    ChatMessage::new(id.clone(), from.clone(), false, text.clone(), *sent_at);
-                m.token = Some(token.clone());
-                m.delivery = Delivery::Delivered;
-                self.push(Entry::Message(m))
-            }
-            EngineEvent::Sent { id, token } => {
-                self.delivery(id, Delivery::Sent, Some(token.clone()));
-                Task::none()
-            }
-            EngineEvent::Acked { id } => {
-                self.delivery(id, Delivery::Delivered, None);
-                Task::none()
-            }
-            EngineEvent::Relayed { id, to } => {
-                self.delivery(id, Delivery::Relayed { to: *to }, None);
-                Task::none()
-            }
-            EngineEvent::Delivered { id, by } => {
-                if let Some(m) = self.mine_mut(id) {
-                    m.delivered_to(by);
-                }
-                Task::none()
-            }
-            EngineEvent::Roster(members) => {
-                self.roster.set(members.clone());
-                Task::none()
-            }
-            EngineEvent::Joined(member) => {
-                self.roster.joined(member.clone());
-                if member.you {
-                    return Task::none();
-                }
-                self.system(wording::joined(member), Tone::Info, now)
-            }
-            EngineEvent::Left { member, why } => {
-                self.typing.set(&member.name, false);
-                if !self.roster.left(&member.id) {
-                    return Task::none();
-                }
-                self.system(wording::left(member, why), Tone::Info, now)
-            }
-            EngineEvent::Typing { from, active } => {
-                self.typing.set(from, *active);
-                Task::none()
-            }
-            EngineEvent::Disconnected(ended) => {
-                self.typing.clear();
-                for m in self.entries.iter_mut() {
-                    if let Entry::Message(m) = m
-                        && m.mine
-                        && m.delivery == Delivery::Sent
-                    {
-                        m.delivery = Delivery::NotDelivered;
-                    }
-                }
-                let tone = match ended {
-                    Ended::Alert(_) => Tone::Alert,
-                    _ => Tone::Info,
-                };
-                let text = match ended {
-                    Ended::Alert(alert) => {
-                        format!("Security alert: {alert}. The connection was closed.")
-                    }
-                    other => format!("Disconnected: {other}"),
-                };
-                self.system(text, tone, now)
-            }
-            EngineEvent::Failed(error) => {
-                self.system(format!("Could not connect: {error}"), Tone::Alert, now)
-            }
-            EngineEvent::Moved { name, to } => self.system(
-                format!("{name} moved to {to}; connecting there"),
-                Tone::Info,
-                now,
-            ),
-            // Turned-away connections are the server window's to tally.
-            EngineEvent::Connecting { .. }
-            | EngineEvent::Retrying { .. }
-            | EngineEvent::Rejected { .. }
-            | EngineEvent::Probed { .. }
-            | EngineEvent::KeyChanged(_)
-            | EngineEvent::Closed => Task::none(),
         }
     }
 
@@ -845,10 +729,11 @@ fn shorten(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::ChatEvent;
 
     fn received(chat: &mut Chat, id: &str, text: &str) {
-        let _ = chat.on_engine(
-            &EngineEvent::Received {
+        let _ = chat.on_chat(
+            &ChatEvent::Received {
                 id: id.into(),
                 from: "bob".into(),
                 text: text.into(),

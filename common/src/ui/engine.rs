@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{ClientConfig, ServerConfig};
 use crate::error::BindError;
-use crate::event::{Event, Handle};
+use crate::event::{ClientEvent, Handle, ServerEvent};
 use crate::server::Server;
 
 /// What the server engine's subscription yields.
@@ -30,7 +30,7 @@ pub enum ServerUpdate {
     },
     /// Could not listen.
     BindFailed(BindError),
-    Event(Event),
+    Event(ServerEvent),
 }
 
 /// What the client engine's subscription yields.
@@ -38,7 +38,7 @@ pub enum ServerUpdate {
 pub enum ClientUpdate {
     /// The engine started; events follow.
     Started(Handle),
-    Event(Event),
+    Event(ClientEvent),
 }
 
 /// A server subscription's identity: a new `generation` restarts it (after
@@ -137,10 +137,10 @@ pub fn client(params: &ClientParams) -> impl Stream<Item = ClientUpdate> + use<>
 }
 
 /// Hands the engine's events on, each as `update`, until either side stops.
-async fn forward<U>(
-    mut events: mpsc::Receiver<Event>,
+async fn forward<E, U>(
+    mut events: mpsc::Receiver<E>,
     mut output: futures::channel::mpsc::Sender<U>,
-    update: fn(Event) -> U,
+    update: fn(E) -> U,
 ) {
     while let Some(event) = events.recv().await {
         if output.send(update(event)).await.is_err() {

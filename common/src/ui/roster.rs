@@ -2,8 +2,8 @@
 //! since when; "you" marked). In a narrow window it folds into an "N
 //! online" button above the chat that shows it on demand.
 //!
-//! The list is what the engine said ([`crate::Event::Roster`], `Joined`,
-//! `Left`), at most [`MAX_ROSTER`] members: a room never holds more, and
+//! The list is what the engine said ([`crate::ClientEvent::Roster`], and
+//! [`crate::ChatEvent::Joined`] and `Left` in either window), at most [`MAX_ROSTER`] members: a room never holds more, and
 //! a hostile server cannot make the window keep more.
 
 use iced::widget::{Column, button, column, container, responsive, row, rule, scrollable, text};

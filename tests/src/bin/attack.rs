@@ -42,7 +42,7 @@ use common::clock::Clock;
 use common::handshake;
 use common::payload::{Body, PROTO, random_id};
 use common::session::{Role, Session};
-use common::{ClientConfig, Config, Event, Key, token};
+use common::{ClientConfig, ClientEvent, Config, Key, token};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -851,9 +851,9 @@ async fn engine_client(key: &Key, port: u16) -> Result<(Duration, Vec<String>), 
         let mut notes = Vec::new();
         while let Some(event) = events.recv().await {
             match event {
-                Event::Connected { .. } => return Ok((t0.elapsed(), notes)),
-                Event::Failed(e) => return Err(format!("failed: {e}")),
-                Event::Retrying { error, .. } => notes.push(error.to_string()),
+                ClientEvent::Connected { .. } => return Ok((t0.elapsed(), notes)),
+                ClientEvent::Failed(e) => return Err(format!("failed: {e}")),
+                ClientEvent::Retrying { error, .. } => notes.push(error.to_string()),
                 _ => {}
             }
         }
