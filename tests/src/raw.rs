@@ -46,6 +46,25 @@ impl RawPeer {
 
     async fn welcomed_speaking(key: &Key, port: u16, name: &str, max: u32) -> RawPeer {
         let clock = Clock::system();
+        let nonce = random_id();
+        let hello = handshake::seal_hello_up_to(key, &clock, &nonce, name, max);
+        RawPeer::dial(key, port, &hello, &nonce, max)
+            .await
+            .expect("no welcome")
+    }
+
+    /// Connects to a server engine, sends `hello` (made with `nonce`) and
+    /// takes the welcome's session (versions up to `max`); `Err` holds
+    /// the server's answer when it was not a welcome, or `""` if it
+    /// closed without one.
+    async fn dial(
+        key: &Key,
+        port: u16,
+        hello: &str,
+        nonce: &str,
+        max: u32,
+    ) -> Result<RawPeer, String> {
+        let clock = Clock::system();
         let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let (read, write) = stream.into_split();
         let mut peer = RawPeer {
@@ -53,15 +72,15 @@ impl RawPeer {
             lines: BufReader::new(read),
             write,
         };
-        let nonce = random_id();
-        peer.send_line(&handshake::seal_hello_up_to(key, &clock, &nonce, name, max))
-            .await;
-        let line = peer.read_line().await.expect("no welcome");
-        let (welcome, offset) = handshake::open_welcome(key, &clock, &line, &nonce, max).unwrap();
+        peer.send_line(hello).await;
+        let line = peer.read_line().await.unwrap_or_default();
+        let Ok((welcome, offset)) = handshake::open_welcome(key, &clock, &line, nonce, max) else {
+            return Err(line);
+        };
         let sid = format!("{nonce}.{}", welcome.nonce);
         peer.session =
             Session::new(key.clone(), clock, sid, Role::Client, offset).speaking(welcome.proto);
-        peer
+        Ok(peer)
     }
 
     /// Connects to a room server as a protocol-3 client that names
@@ -76,14 +95,6 @@ impl RawPeer {
         member: &str,
         proof: &str,
     ) -> Result<RawPeer, String> {
-        let clock = Clock::system();
-        let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        let (read, write) = stream.into_split();
-        let mut peer = RawPeer {
-            session: Session::new(key.clone(), clock.clone(), String::new(), Role::Client, 0),
-            lines: BufReader::new(read),
-            write,
-        };
         let nonce = random_id();
         // Written out by hand (the tests crate has no JSON of its own): a
         // name, member or proof that JSON would escape is the caller's bug.
@@ -96,17 +107,8 @@ impl RawPeer {
         let hello = format!(
             r#"{{"kind":"hello","proto":{PROTO},"nonce":"{nonce}","name":"{name}","max_proto":{PROTO_ROOMS},"member":"{member}","proof":"{proof}"}}"#
         );
-        peer.send_line(&token::seal(key, &clock, hello.as_bytes()))
-            .await;
-        let line = peer.read_line().await.unwrap_or_default();
-        let Ok((welcome, offset)) =
-            handshake::open_welcome(key, &clock, &line, &nonce, PROTO_ROOMS)
-        else {
-            return Err(line);
-        };
-        let sid = format!("{nonce}.{}", welcome.nonce);
-        peer.session =
-            Session::new(key.clone(), clock, sid, Role::Client, offset).speaking(welcome.proto);
+        let hello = token::seal(key, &Clock::system(), hello.as_bytes());
+        let mut peer = RawPeer::dial(key, port, &hello, &nonce, PROTO_ROOMS).await?;
         peer.send(&Body::Ready).await;
         Ok(peer)
     }
