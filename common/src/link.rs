@@ -289,6 +289,19 @@ impl Link {
         }
     }
 
+    /// The silence timer `lost` fired: whether nothing was heard since
+    /// `last_recv` for `after` (the peer is lost); if something was, the
+    /// timer moves to when that will be. (Armed once, moved only when it
+    /// fires, like [`Link::keep_alive`]'s.)
+    pub(crate) fn silent(lost: Pin<&mut Sleep>, last_recv: Instant, after: Duration) -> bool {
+        let due = last_recv + after;
+        if due <= Instant::now() {
+            return true;
+        }
+        lost.reset(due);
+        false
+    }
+
     /// Seals and queues a frame; returns its token.
     pub(crate) fn send(&mut self, body: &Body) -> String {
         let token = self.session.seal(body);
@@ -591,12 +604,10 @@ async fn drive_inner<T>(
             _ = events.closed() => return Err(Gone),
             _ = &mut ping => link.keep_alive(ping.as_mut(), timing.ping_after),
             _ = &mut lost => {
-                let due = last_recv + timing.lost_after;
-                if due <= Instant::now() {
+                if Link::silent(lost.as_mut(), last_recv, timing.lost_after) {
                     let secs = timing.lost_after.as_secs_f32();
                     return Ok(Outcome::Ended(Ended::Lost(format!("nothing heard from the other side for {secs} s"))));
                 }
-                lost.as_mut().reset(due);
             }
             _ = sleep_until(give_up_at), if give_up.is_some() => return Ok(Outcome::Closed),
             next = interrupt.recv(), if interrupt_open => match next {

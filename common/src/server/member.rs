@@ -130,11 +130,9 @@ async fn run(
             _ = link.backlog.drained.notified(), if more => {}
             _ = &mut ping => link.keep_alive(ping.as_mut(), timing.ping_after),
             _ = &mut lost => {
-                let due = last_recv + timing.lost_after;
-                if due <= Instant::now() {
+                if Link::silent(lost.as_mut(), last_recv, timing.lost_after) {
                     return End::Left(Why::Lost);
                 }
-                lost.as_mut().reset(due);
             }
         }
     }
