@@ -12,18 +12,18 @@ use crate::event::{Command, ServerCommand};
 
 /// A command type an engine reads: the shared [`Command`]s, and maybe its
 /// own.
-pub(crate) trait Asked: From<Command> {
+pub(crate) trait EngineCommand: From<Command> {
     /// The shared command this is, if it is one.
     fn shared(&self) -> Option<&Command>;
 }
 
-impl Asked for Command {
+impl EngineCommand for Command {
     fn shared(&self) -> Option<&Command> {
         Some(self)
     }
 }
 
-impl Asked for ServerCommand {
+impl EngineCommand for ServerCommand {
     fn shared(&self) -> Option<&Command> {
         match self {
             ServerCommand::Chat(cmd) => Some(cmd),
@@ -44,7 +44,7 @@ pub(crate) struct Commands<C = Command> {
     pub closing: bool,
 }
 
-impl<C: Asked> Commands<C> {
+impl<C: EngineCommand> Commands<C> {
     pub fn new(rx: mpsc::UnboundedReceiver<C>) -> Commands<C> {
         Commands {
             rx,

@@ -288,7 +288,14 @@ impl CommandTx {
 
 /// What both windows can ask of their engine: cheap to clone, never blocks.
 /// Dropping every handle closes the chat like [`Handle::close`]. The server
-/// engine hands out a [`ServerHandle`], which can do more.
+/// engine hands out a [`ServerHandle`], which can do more; a `Handle` (all
+/// the client gets) cannot even be asked to:
+///
+/// ```compile_fail,E0599
+/// fn new_key(client: &common::Handle, key: common::Key) {
+///     client.set_key(key);
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Handle {
     tx: CommandTx,
@@ -360,7 +367,13 @@ impl Handle {
 
 /// The server window's side of its engine: what every [`Handle`] can do,
 /// and what only the room's host can (a new key, removing a member). Only
-/// [`crate::Server::start`] makes one, so a client cannot be asked to.
+/// [`crate::Server::start`] makes one.
+///
+/// ```
+/// fn new_key(server: &common::ServerHandle, key: common::Key) {
+///     server.set_key(key);
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ServerHandle {
     handle: Handle,
