@@ -18,7 +18,7 @@ use common::ui::engine::{self, ClientUpdate};
 use common::ui::entry::{Entry, PART_BYTES};
 use common::ui::{MemoryClipboard, chat};
 use common::{
-    ChatEvent, ClientEvent, Config, Handle, Key, KeyError, Server, ServerConfig, ServerEvent,
+    ChatEvent, ClientEvent, Config, Key, KeyError, Server, ServerConfig, ServerEvent, ServerHandle,
 };
 use iced::futures::{FutureExt, Stream, StreamExt};
 use iced::keyboard::{self, Modifiers, key::Named};
@@ -39,7 +39,7 @@ const KEY: &str = "the 44-character key the server window shows";
 
 /// Bob's server engine on 127.0.0.1.
 struct Bob {
-    handle: Handle,
+    handle: ServerHandle,
     events: Receiver<ServerEvent>,
 }
 

@@ -8,7 +8,9 @@
 use std::time::{Duration, Instant};
 
 use common::payload::MAX_TEXT_BYTES;
-use common::{ChatEvent, ClientConfig, ClientEvent, Config, Handle, Key, Server, ServerConfig};
+use common::{
+    ChatEvent, ClientConfig, ClientEvent, Config, Handle, Key, Server, ServerConfig, ServerHandle,
+};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc::Receiver;
@@ -20,7 +22,7 @@ use tokio::sync::mpsc::Receiver;
 struct Chat {
     client: Handle,
     events: Receiver<ClientEvent>,
-    _server: Handle,
+    _server: ServerHandle,
 }
 
 fn runtime() -> Runtime {

@@ -8,11 +8,35 @@
 
 use tokio::sync::mpsc;
 
-use crate::event::Command;
+use crate::event::{Command, ServerCommand};
 
+/// A command type an engine reads: the shared [`Command`]s, and maybe its
+/// own.
+pub(crate) trait EngineCommand: From<Command> {
+    /// The shared command this is, if it is one.
+    fn shared(&self) -> Option<&Command>;
+}
+
+impl EngineCommand for Command {
+    fn shared(&self) -> Option<&Command> {
+        Some(self)
+    }
+}
+
+impl EngineCommand for ServerCommand {
+    fn shared(&self) -> Option<&Command> {
+        match self {
+            ServerCommand::Chat(cmd) => Some(cmd),
+            ServerCommand::SetKey(_) | ServerCommand::Remove(_) | ServerCommand::Allow(_) => None,
+        }
+    }
+}
+
+/// The client engine reads [`Command`]s, the server's hub
+/// [`ServerCommand`]s.
 #[derive(Debug)]
-pub(crate) struct Commands {
-    rx: mpsc::UnboundedReceiver<Command>,
+pub(crate) struct Commands<C = Command> {
+    rx: mpsc::UnboundedReceiver<C>,
     /// Every handle was dropped: counts as a close, and there is nothing
     /// more to read.
     ended: bool,
@@ -20,8 +44,8 @@ pub(crate) struct Commands {
     pub closing: bool,
 }
 
-impl Commands {
-    pub fn new(rx: mpsc::UnboundedReceiver<Command>) -> Commands {
+impl<C: EngineCommand> Commands<C> {
+    pub fn new(rx: mpsc::UnboundedReceiver<C>) -> Commands<C> {
         Commands {
             rx,
             ended: false,
@@ -31,7 +55,7 @@ impl Commands {
 
     /// The next command. Dropping every handle reads as one `Close`, after
     /// which this never returns (so a `select!` does not spin on it).
-    pub async fn recv(&mut self) -> Command {
+    pub async fn recv(&mut self) -> C {
         if self.ended {
             return std::future::pending().await;
         }
@@ -39,21 +63,21 @@ impl Commands {
             Some(cmd) => self.note(cmd),
             None => {
                 self.ended = true;
-                self.note(Command::Close)
+                self.note(Command::Close.into())
             }
         }
     }
 
     /// A command already queued, if any.
-    pub fn try_recv(&mut self) -> Option<Command> {
+    pub fn try_recv(&mut self) -> Option<C> {
         if self.ended {
             return None;
         }
         self.rx.try_recv().ok().map(|cmd| self.note(cmd))
     }
 
-    fn note(&mut self, cmd: Command) -> Command {
-        if matches!(cmd, Command::Close) {
+    fn note(&mut self, cmd: C) -> C {
+        if matches!(cmd.shared(), Some(Command::Close)) {
             self.closing = true;
         }
         cmd

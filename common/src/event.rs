@@ -1,5 +1,6 @@
 //! What the engine tells the window (events) and what the window asks of the
-//! engine (a [`Handle`]). The window holds no sockets, only these.
+//! engine (a [`Handle`], or for the server a [`ServerHandle`]). The window
+//! holds no sockets, only these.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -115,10 +116,10 @@ pub enum ServerEvent {
     Rejected { addr: SocketAddr, reason: Rejection },
     /// A discovery probe under the key from `from` was answered.
     Probed { from: SocketAddr },
-    /// New connections must now use this key (after [`Handle::set_key`]).
+    /// New connections must now use this key (after [`ServerHandle::set_key`]).
     KeyChanged(Key),
-    /// The engine stopped after [`Handle::close`] or [`Handle::quit`]. The
-    /// stream ends after it.
+    /// The engine stopped after [`ServerHandle::close`] or
+    /// [`ServerHandle::quit`]. The stream ends after it.
     Closed,
 }
 
@@ -236,6 +237,7 @@ pub enum SendError {
     Stopped,
 }
 
+/// What either program's window asks of its engine.
 #[derive(Debug)]
 pub(crate) enum Command {
     Send {
@@ -244,27 +246,71 @@ pub(crate) enum Command {
         sent_at: u64,
     },
     Typing(bool),
-    SetKey(Key),
-    /// Server: remove a member and refuse it until [`Command::Allow`].
-    Remove(String),
-    Allow(String),
     HangUp,
     Close,
     Quit,
 }
 
-/// The window's side of the engine: cheap to clone, never blocks. Dropping
-/// every handle closes the chat like [`Handle::close`].
+/// What the server's window asks of its engine: the shared commands, and
+/// those only a room's host can give.
+#[derive(Debug)]
+pub(crate) enum ServerCommand {
+    Chat(Command),
+    SetKey(Key),
+    /// Remove a member and refuse it until [`ServerCommand::Allow`].
+    Remove(String),
+    Allow(String),
+}
+
+impl From<Command> for ServerCommand {
+    fn from(cmd: Command) -> ServerCommand {
+        ServerCommand::Chat(cmd)
+    }
+}
+
+/// Where a [`Handle`]'s commands go: each engine reads one channel, so the
+/// server's shared commands stay in order with its own.
+#[derive(Debug, Clone)]
+enum CommandTx {
+    Client(mpsc::UnboundedSender<Command>),
+    Server(mpsc::UnboundedSender<ServerCommand>),
+}
+
+impl CommandTx {
+    /// `false` once the engine has stopped.
+    fn send(&self, cmd: Command) -> bool {
+        match self {
+            CommandTx::Client(tx) => tx.send(cmd).is_ok(),
+            CommandTx::Server(tx) => tx.send(cmd.into()).is_ok(),
+        }
+    }
+}
+
+/// What both windows can ask of their engine: cheap to clone, never blocks.
+/// Dropping every handle closes the chat like [`Handle::close`]. The server
+/// engine hands out a [`ServerHandle`], which can do more; a `Handle` (all
+/// the client gets) cannot even be asked to:
+///
+/// ```compile_fail,E0599
+/// fn new_key(client: &common::Handle, key: common::Key) {
+///     client.set_key(key);
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Handle {
-    tx: mpsc::UnboundedSender<Command>,
+    tx: CommandTx,
     clock: Clock,
 }
 
 impl Handle {
+    /// A client engine's handle and the commands it reads.
     pub(crate) fn new(clock: Clock) -> (Handle, mpsc::UnboundedReceiver<Command>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Handle { tx, clock }, rx)
+        let handle = Handle {
+            tx: CommandTx::Client(tx),
+            clock,
+        };
+        (handle, rx)
     }
 
     /// Queues a message; it stays in the outbox until the peer acks it, and is
@@ -279,44 +325,26 @@ impl Handle {
         }
         let id = random_id();
         let sent_at = self.clock.now_ms();
-        self.tx
-            .send(Command::Send {
-                id: id.clone(),
-                text,
-                sent_at,
-            })
-            .map_err(|_| SendError::Stopped)?;
+        let queued = self.tx.send(Command::Send {
+            id: id.clone(),
+            text,
+            sent_at,
+        });
+        if !queued {
+            return Err(SendError::Stopped);
+        }
         Ok(id)
     }
 
     /// Tells the peer we started or stopped typing (dropped when offline).
     pub fn typing(&self, active: bool) {
-        let _ = self.tx.send(Command::Typing(active));
-    }
-
-    /// Server: use `key` from now on. Everyone in the room is disconnected
-    /// (`bye` with reason `new-key`) and must paste the new key;
-    /// [`ServerEvent::KeyChanged`] confirms it. Removed members are allowed back
-    /// (they no longer have the key).
-    pub fn set_key(&self, key: Key) {
-        let _ = self.tx.send(Command::SetKey(key));
-    }
-
-    /// Server: disconnects member `id` (`bye` with reason `removed`) and
-    /// refuses its reconnects until [`Handle::allow`] or a new key.
-    pub fn remove(&self, id: &str) {
-        let _ = self.tx.send(Command::Remove(id.to_owned()));
-    }
-
-    /// Server: lets a removed member `id` join again.
-    pub fn allow(&self, id: &str) {
-        let _ = self.tx.send(Command::Allow(id.to_owned()));
+        self.tx.send(Command::Typing(active));
     }
 
     /// Ends the current session with `bye` but keeps the engine running: the
     /// server goes back to waiting, the client stops.
     pub fn hang_up(&self) {
-        let _ = self.tx.send(Command::HangUp);
+        self.tx.send(Command::HangUp);
     }
 
     /// Finishes the chat: says `bye` once everything sent is delivered,
@@ -327,12 +355,89 @@ impl Handle {
     /// fails still ends in [`ClientEvent::Failed`]); a connected peer that stops
     /// acknowledging gets [`crate::Timing::close_grace`] without progress.
     pub fn close(&self) {
-        let _ = self.tx.send(Command::Close);
+        self.tx.send(Command::Close);
     }
 
     /// Leaves now: `bye` if connected, no waiting for what is undelivered
     /// (whatever was not acknowledged is lost).
     pub fn quit(&self) {
-        let _ = self.tx.send(Command::Quit);
+        self.tx.send(Command::Quit);
+    }
+}
+
+/// The server window's side of its engine: what every [`Handle`] can do,
+/// and what only the room's host can (a new key, removing a member). Only
+/// [`crate::Server::start`] makes one.
+///
+/// ```
+/// fn new_key(server: &common::ServerHandle, key: common::Key) {
+///     server.set_key(key);
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    handle: Handle,
+    tx: mpsc::UnboundedSender<ServerCommand>,
+}
+
+impl ServerHandle {
+    pub(crate) fn new(clock: Clock) -> (ServerHandle, mpsc::UnboundedReceiver<ServerCommand>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handle = Handle {
+            tx: CommandTx::Server(tx.clone()),
+            clock,
+        };
+        (ServerHandle { handle, tx }, rx)
+    }
+
+    /// The part both programs share, for code that serves either (the chat
+    /// view, terminal mode).
+    pub fn shared(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// See [`Handle::send`].
+    pub fn send(&self, text: impl Into<String>) -> Result<String, SendError> {
+        self.handle.send(text)
+    }
+
+    /// See [`Handle::typing`].
+    pub fn typing(&self, active: bool) {
+        self.handle.typing(active);
+    }
+
+    /// Disconnects everyone in the room (`bye` with reason `closed`) and
+    /// goes back to waiting; see [`Handle::hang_up`].
+    pub fn hang_up(&self) {
+        self.handle.hang_up();
+    }
+
+    /// See [`Handle::close`].
+    pub fn close(&self) {
+        self.handle.close();
+    }
+
+    /// See [`Handle::quit`].
+    pub fn quit(&self) {
+        self.handle.quit();
+    }
+
+    /// Uses `key` from now on. Everyone in the room is disconnected (`bye`
+    /// with reason `new-key`) and must paste the new key;
+    /// [`ServerEvent::KeyChanged`] confirms it. Removed members are allowed
+    /// back (they no longer have the key).
+    pub fn set_key(&self, key: Key) {
+        let _ = self.tx.send(ServerCommand::SetKey(key));
+    }
+
+    /// Disconnects member `id` (`bye` with reason `removed`) and refuses its
+    /// reconnects until [`ServerHandle::allow`] or a new key.
+    pub fn remove(&self, id: &str) {
+        let _ = self.tx.send(ServerCommand::Remove(id.to_owned()));
+    }
+
+    /// Lets a removed member `id` join again.
+    pub fn allow(&self, id: &str) {
+        let _ = self.tx.send(ServerCommand::Allow(id.to_owned()));
     }
 }

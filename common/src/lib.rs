@@ -3,9 +3,11 @@
 //! Two people on one LAN share a Fernet key; the server listens, the client
 //! connects, and every line on the wire is a Fernet token (see PROTOCOL.md).
 //! The windows and the terminal mode talk to this crate only through a
-//! [`Handle`] (send, typing, close) and a stream of events, each program
-//! its own: [`ServerEvent`]s or [`ClientEvent`]s, with what happens in the
-//! chat itself ([`ChatEvent`]) common to both.
+//! handle and a stream of events, each program its own: the client a
+//! [`Handle`] (send, typing, close) and [`ClientEvent`]s, the server a
+//! [`ServerHandle`] (the same, plus a new key and removing members) and
+//! [`ServerEvent`]s, with what happens in the chat itself ([`ChatEvent`])
+//! common to both.
 //!
 //! # Layout
 //! - [`key`]: generating and parsing keys.
@@ -17,7 +19,7 @@
 //! - [`session`]: sealing and checking session frames (sid, dir, seq, age).
 //! - [`server`], [`client`]: the tokio tasks that listen or connect;
 //!   [`admission`]: how many connections may be mid-handshake.
-//! - [`event`]: the [`Handle`] and the events the windows use.
+//! - [`event`]: the handles and the events the windows use.
 //! - [`addr`]: typed server addresses and this machine's LAN addresses.
 //! - [`discovery`]: finding the server on the LAN with the key alone (UDP).
 //! - [`terminal`]: the `--headless` mode both binaries share.
@@ -60,7 +62,9 @@ pub use addr::{DEFAULT_PORT, ServerAddr};
 pub use clock::Clock;
 pub use config::{ClientConfig, Config, DEFAULT_MAX_MEMBERS, ServerConfig, Timing};
 pub use error::{BindError, ConnectError, Rejection};
-pub use event::{ChatEvent, ClientEvent, Ended, Handle, Member, Peer, SendError, ServerEvent, Why};
+pub use event::{
+    ChatEvent, ClientEvent, Ended, Handle, Member, Peer, SendError, ServerEvent, ServerHandle, Why,
+};
 pub use key::{Key, KeyError};
 pub use server::Server;
 pub use session::Alert;

@@ -641,9 +641,8 @@ fn on_command(cmd: Command, link: &mut Link, outbox: &mut Outbox) -> Step {
         Command::Typing(active) => {
             link.send(&Body::Typing { active, from: None });
         }
-        // The key cannot change under a live session; closing is noted by
-        // `Commands` and handled by the loop.
-        Command::SetKey(_) | Command::Remove(_) | Command::Allow(_) | Command::Close => {}
+        // Closing is noted by `Commands` and handled by the loop.
+        Command::Close => {}
         Command::HangUp => return Step::HangUp,
         Command::Quit => return Step::Quit,
     }
@@ -859,13 +858,9 @@ pub(crate) async fn while_offline<F: Future>(
                     sent_at,
                     from: None,
                 }),
-                // The client has no key to change and nobody to remove.
-                Command::Typing(_)
-                | Command::HangUp
-                | Command::Close
-                | Command::SetKey(_)
-                | Command::Remove(_)
-                | Command::Allow(_) => {}
+                // Nobody to tell or hang up on; closing is noted by
+                // `Commands`.
+                Command::Typing(_) | Command::HangUp | Command::Close => {}
                 Command::Quit => return None,
             },
             _ = events.closed() => return None,

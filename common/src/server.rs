@@ -31,7 +31,7 @@ use crate::config::{MAX_MEMBERS_LIMIT, ServerConfig};
 use crate::discovery::ResponderError;
 use crate::discovery::responder::Responder;
 use crate::error::BindError;
-use crate::event::{Command, Handle, ServerEvent};
+use crate::event::{ServerCommand, ServerEvent, ServerHandle};
 use crate::link::Emitter;
 use hub::Hub;
 
@@ -100,8 +100,8 @@ impl Server {
     }
 
     /// Starts serving in the background (on the current tokio runtime).
-    pub fn start(self) -> (Handle, mpsc::Receiver<ServerEvent>) {
-        let (handle, cmds) = Handle::new(self.config.chat.clock.clone());
+    pub fn start(self) -> (ServerHandle, mpsc::Receiver<ServerEvent>) {
+        let (handle, cmds) = ServerHandle::new(self.config.chat.clock.clone());
         let (tx, events) = mpsc::channel(256);
         tokio::spawn(serve(self, cmds, Emitter::new(tx)));
         (handle, events)
@@ -122,7 +122,7 @@ fn bind_v6_only(port: u16) -> std::io::Result<TcpListener> {
 
 async fn serve(
     server: Server,
-    cmds: mpsc::UnboundedReceiver<Command>,
+    cmds: mpsc::UnboundedReceiver<ServerCommand>,
     events: Emitter<ServerEvent>,
 ) {
     let Server {

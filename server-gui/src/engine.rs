@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use common::server::limits::REMOVED_MAX;
-use common::{BindError, Handle, Member};
+use common::{BindError, Member, ServerHandle};
 
 pub enum Engine {
     /// Binding the port (at start, after Listen, or after a rename).
@@ -20,7 +20,7 @@ pub enum Engine {
 
 /// A running engine and what it told the window.
 pub struct Listening {
-    pub handle: Handle,
+    pub handle: ServerHandle,
     /// Where the others can reach it.
     pub addrs: Vec<SocketAddr>,
     /// Why a search cannot find this server, if it cannot (one line).
@@ -38,7 +38,7 @@ impl Engine {
         }
     }
 
-    pub fn handle(&self) -> Option<&Handle> {
+    pub fn handle(&self) -> Option<&ServerHandle> {
         self.listening().map(|listening| &listening.handle)
     }
 }

@@ -57,6 +57,8 @@ pub fn run(key: Key, room: Room) -> ExitCode {
             eprintln!("warning: {e}");
         }
         eprintln!("waiting for someone to connect…");
-        Some(server.start())
+        // Terminal mode only chats: no new key, nobody to remove.
+        let (handle, events) = server.start();
+        Some((handle.shared().clone(), events))
     })
 }

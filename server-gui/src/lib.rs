@@ -368,7 +368,7 @@ impl App {
                 discovery,
                 ..
             } => {
-                self.chat.set_handle(Some(handle.clone()));
+                self.chat.set_handle(Some(handle.shared().clone()));
                 self.engine = Engine::Listening(Listening {
                     handle,
                     addrs,

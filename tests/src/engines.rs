@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{
     ChatEvent, ClientConfig, ClientEvent, Config, ConnectError, Handle, Key, Rejection, Server,
-    ServerConfig, ServerEvent, Timing, Why,
+    ServerConfig, ServerEvent, ServerHandle, Timing, Why,
 };
 use tokio::sync::mpsc::Receiver;
 use tokio::time::timeout;
@@ -87,7 +87,7 @@ impl Reported for ClientEvent {
 }
 
 /// Binds a server on 127.0.0.1 (`port` 0: any free port) and starts it.
-pub async fn server_with(chat: Config, port: u16) -> (Handle, Receiver<ServerEvent>, u16) {
+pub async fn server_with(chat: Config, port: u16) -> (ServerHandle, Receiver<ServerEvent>, u16) {
     room_server(chat, port, common::DEFAULT_MAX_MEMBERS).await
 }
 
@@ -96,7 +96,7 @@ pub async fn room_server(
     chat: Config,
     port: u16,
     max_members: usize,
-) -> (Handle, Receiver<ServerEvent>, u16) {
+) -> (ServerHandle, Receiver<ServerEvent>, u16) {
     let server = Server::bind(ServerConfig {
         chat,
         port,
@@ -111,7 +111,7 @@ pub async fn room_server(
 }
 
 /// A server named "bob" with default timing.
-pub async fn server(key: &Key) -> (Handle, Receiver<ServerEvent>, u16) {
+pub async fn server(key: &Key) -> (ServerHandle, Receiver<ServerEvent>, u16) {
     server_with(Config::new(key.clone(), "bob"), 0).await
 }
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use common::place::Identity;
-use common::{ChatEvent, ClientEvent, Config, Handle, Key, ServerEvent};
+use common::{ChatEvent, ClientEvent, Config, Handle, Key, ServerEvent, ServerHandle};
 use tokio::sync::mpsc::Receiver;
 use tokio::sync::watch;
 use tokio::time::timeout;
@@ -268,6 +268,8 @@ fn marks(events: &[Heard], of: &str) -> Marks {
 /// One member of a test room: its engine's handle and what it reported.
 pub struct Member {
     pub name: String,
+    /// What every member can do; the server's own (a new key, removing a
+    /// member) is [`Room::host`].
     pub handle: Handle,
     pub log: Log,
     /// The member id and chain a client engine proves its place with
@@ -294,18 +296,19 @@ pub fn config(key: &Key, name: &str) -> Config {
 }
 
 /// A room server on 127.0.0.1 holding at most `max_members` (itself
-/// included), with `chat` as its settings.
-pub async fn serve(chat: Config, max_members: usize) -> (Member, u16) {
+/// included), with `chat` as its settings: its handle, itself as a member,
+/// and its port.
+pub async fn serve(chat: Config, max_members: usize) -> (ServerHandle, Member, u16) {
     let name = chat.name.clone();
     let identity = chat.identity.clone();
-    let (handle, events, port) = crate::engines::room_server(chat, 0, max_members).await;
+    let (host, events, port) = crate::engines::room_server(chat, 0, max_members).await;
     let member = Member {
         name,
-        handle,
+        handle: host.shared().clone(),
         log: Log::collect(events),
         identity,
     };
-    (member, port)
+    (host, member, port)
 }
 
 /// A client engine with `chat` connecting to `addr`; not waited for.
@@ -330,6 +333,8 @@ pub fn local(port: u16) -> SocketAddr {
 pub struct Room {
     pub key: Key,
     pub port: u16,
+    /// The server engine's handle, for what only the server can do.
+    pub host: ServerHandle,
     pub server: Member,
     pub clients: Vec<Member>,
 }
@@ -338,10 +343,11 @@ impl Room {
     /// A server named "bob" holding at most `max_members`, and no client.
     pub async fn empty(max_members: usize) -> Room {
         let key = Key::generate().unwrap();
-        let (server, port) = serve(config(&key, "bob"), max_members).await;
+        let (host, server, port) = serve(config(&key, "bob"), max_members).await;
         Room {
             key,
             port,
+            host,
             server,
             clients: Vec::new(),
         }

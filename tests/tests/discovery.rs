@@ -13,8 +13,8 @@ use common::discovery::limits::{
 use common::discovery::{Found, Reach, SearchConfig, SearchError, search_with};
 use common::payload::{clean_name, random_id};
 use common::{
-    ClientConfig, ClientEvent, Clock, Config, Handle, Key, Rejection, Server, ServerConfig,
-    ServerEvent, token,
+    ClientConfig, ClientEvent, Clock, Config, Key, Rejection, Server, ServerConfig, ServerEvent,
+    ServerHandle, token,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -33,7 +33,7 @@ async fn server_on(
     name: &str,
     ip: [u8; 4],
     port: u16,
-) -> (Handle, Receiver<ServerEvent>, u16) {
+) -> (ServerHandle, Receiver<ServerEvent>, u16) {
     let server = Server::bind(ServerConfig {
         chat: Config::new(key.clone(), name),
         port,

@@ -15,8 +15,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::{
-    Alert, ChatEvent, ClientEvent, Config, ConnectError, Ended, Handle, Key, ServerEvent, Timing,
-    Why,
+    Alert, ChatEvent, ClientEvent, Config, ConnectError, Ended, Handle, Key, ServerEvent,
+    ServerHandle, Timing, Why,
 };
 use rand::Rng;
 use tests::engines::{
@@ -30,7 +30,7 @@ use tokio::time::{Instant, timeout};
 /// A server and a client whose traffic goes through a proxy, connected.
 struct Setup {
     proxy: Proxy,
-    server: Handle,
+    server: ServerHandle,
     server_events: Receiver<ServerEvent>,
     client: Handle,
     client_events: Receiver<ClientEvent>,

@@ -410,7 +410,7 @@ async fn a_protocol_1_member_sees_everyone_and_everyone_sees_it() {
 #[tokio::test]
 async fn a_room_client_chats_with_a_protocol_1_server_as_before() {
     let key = Key::generate().unwrap();
-    let (server, port) = serve(
+    let (_host, server, port) = serve(
         Config {
             max_proto: 1,
             ..config(&key, "bob")
@@ -517,7 +517,7 @@ async fn a_removed_member_is_refused_until_allowed_back() {
     let room = Room::open(2).await;
     let m1 = room.client("m1");
     let id = m1.identity.member();
-    room.server.handle.remove(&id);
+    room.host.remove(&id);
     let events = m1.log.wait_stopped().await;
     assert_eq!(
         events.last(),
@@ -545,7 +545,7 @@ async fn a_removed_member_is_refused_until_allowed_back() {
     assert_eq!(error, ConnectError::Removed);
     assert_eq!(error.to_string(), "the server removed you from this room");
 
-    room.server.handle.allow(&id);
+    room.host.allow(&id);
     let back = again();
     back.log.wait_connected_after(0).await;
     let joined = room.client("m2").wait_joined_after(&id, 0).await;
@@ -559,7 +559,7 @@ async fn a_removed_member_is_refused_until_allowed_back() {
 async fn a_new_key_ends_everyone_and_only_the_new_key_gets_in() {
     let room = Room::open(2).await;
     let new = Key::generate().unwrap();
-    room.server.handle.set_key(new.clone());
+    room.host.set_key(new.clone());
     room.server
         .log
         .wait("the new key", |events| {

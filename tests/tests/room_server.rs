@@ -8,13 +8,13 @@ use std::collections::HashSet;
 use common::payload::{Body, MAX_TEXT_BYTES, Message, RosterEntry};
 use common::place::Identity;
 use common::server::limits::{HELD_QUEUE_BYTES, MEMBER_QUEUE_BYTES};
-use common::{ChatEvent, Config, Handle, Key, Rejection, ServerEvent, Why};
+use common::{ChatEvent, Config, Key, Rejection, ServerEvent, ServerHandle, Why};
 use tests::engines::{connected, left, next, received, rejected};
 use tests::raw::{RawPeer, msg};
 use tokio::sync::mpsc::Receiver;
 
 /// A server "bob" on loopback holding at most `max_members`.
-async fn room(key: &Key, max_members: usize) -> (Handle, Receiver<ServerEvent>, u16) {
+async fn room(key: &Key, max_members: usize) -> (ServerHandle, Receiver<ServerEvent>, u16) {
     tests::engines::room_server(Config::new(key.clone(), "bob"), 0, max_members).await
 }
 

@@ -22,7 +22,7 @@ use super::marks::Marks;
 use super::room::{Claim, Place, Room};
 use crate::commands::Commands;
 use crate::config::Config;
-use crate::event::{ChatEvent, Command, ServerEvent, Why};
+use crate::event::{ChatEvent, Command, ServerCommand, ServerEvent, Why};
 use crate::handshake::ErrCode;
 use crate::key::Key;
 use crate::link::{Emitter, Gone};
@@ -188,7 +188,11 @@ impl Hub {
     }
 
     /// Runs the room until the window closes it (or goes away).
-    pub async fn run(mut self, mut inbox: mpsc::Receiver<ToHub>, mut cmds: Commands) {
+    pub async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<ToHub>,
+        mut cmds: Commands<ServerCommand>,
+    ) {
         let _ = self.serve(&mut inbox, &mut cmds).await;
         self.finish().await;
     }
@@ -196,7 +200,7 @@ impl Hub {
     async fn serve(
         &mut self,
         inbox: &mut mpsc::Receiver<ToHub>,
-        cmds: &mut Commands,
+        cmds: &mut Commands<ServerCommand>,
     ) -> Result<(), Gone> {
         let mut was_closing = false;
         loop {
@@ -601,9 +605,9 @@ impl Hub {
     }
 
     /// Handles a window command; `true` to stop at once.
-    fn command(&mut self, cmd: Command) -> bool {
+    fn command(&mut self, cmd: ServerCommand) -> bool {
         match cmd {
-            Command::Send { id, text, sent_at } => {
+            ServerCommand::Chat(Command::Send { id, text, sent_at }) => {
                 let message = Pending {
                     id: id.clone(),
                     text,
@@ -617,7 +621,7 @@ impl Hub {
                     self.unreported.insert(id, to);
                 }
             }
-            Command::Typing(active) => {
+            ServerCommand::Chat(Command::Typing(active)) => {
                 let me = self.me.member.clone();
                 self.tell_others(None, |p| {
                     Some(Control::Typing {
@@ -626,7 +630,7 @@ impl Hub {
                     })
                 });
             }
-            Command::SetKey(key) => {
+            ServerCommand::SetKey(key) => {
                 for place in self.room.clear() {
                     if let Some(conn) = place.mailbox.lock().conn.take() {
                         conn.end("new-key");
@@ -637,7 +641,7 @@ impl Hub {
                 self.keys.send_replace(key.clone());
                 self.out.push(ServerEvent::KeyChanged(key));
             }
-            Command::Remove(id) => {
+            ServerCommand::Remove(id) => {
                 if let Some(at) = self.room.find(&id) {
                     let place = self.room.place(at);
                     let conn = place.mailbox.lock().conn.take();
@@ -649,8 +653,8 @@ impl Hub {
                     self.room.remove(&id);
                 }
             }
-            Command::Allow(id) => self.room.allow(&id),
-            Command::HangUp => {
+            ServerCommand::Allow(id) => self.room.allow(&id),
+            ServerCommand::Chat(Command::HangUp) => {
                 self.unreported.clear();
                 for place in self.room.empty() {
                     let conn = place.mailbox.lock().conn.take();
@@ -667,8 +671,8 @@ impl Hub {
                 }
             }
             // Noted by `Commands`; the loop delivers, then stops.
-            Command::Close => {}
-            Command::Quit => return true,
+            ServerCommand::Chat(Command::Close) => {}
+            ServerCommand::Chat(Command::Quit) => return true,
         }
         false
     }

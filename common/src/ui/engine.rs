@@ -1,7 +1,8 @@
 //! The engine as an iced subscription (as in iced's websocket example): the
-//! stream starts the engine, hands the app a [`Handle`] in its first item,
-//! then forwards the engine's events. Dropping the subscription drops the
-//! event receiver, which stops the engine; the app never holds a socket.
+//! stream starts the engine, hands the app its handle (a [`ServerHandle`]
+//! or a [`Handle`]) in its first item, then forwards the engine's events.
+//! Dropping the subscription drops the event receiver, which stops the
+//! engine; the app never holds a socket.
 
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
@@ -13,7 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{ClientConfig, ServerConfig};
 use crate::error::BindError;
-use crate::event::{ClientEvent, Handle, ServerEvent};
+use crate::event::{ClientEvent, Handle, ServerEvent, ServerHandle};
 use crate::server::Server;
 
 /// What the server engine's subscription yields.
@@ -23,7 +24,7 @@ pub enum ServerUpdate {
     /// `discovery` says why it cannot answer searches, if it cannot (it
     /// still serves TCP).
     Listening {
-        handle: Handle,
+        handle: ServerHandle,
         port: u16,
         addrs: Vec<SocketAddr>,
         discovery: Option<String>,
@@ -43,7 +44,7 @@ pub enum ClientUpdate {
 
 /// A server subscription's identity: a new `generation` restarts it (after
 /// picking another port, or a new name). The key is not part of it:
-/// changing the key goes through [`Handle::set_key`] without restarting.
+/// changing the key goes through [`ServerHandle::set_key`] without restarting.
 #[derive(Debug, Clone)]
 pub struct ServerParams {
     pub config: ServerConfig,
