@@ -15,7 +15,7 @@ pub const HANDSHAKE_LINE_MAX: usize = 8 * 1024;
 /// Line limit once the session is established (bytes, LF excluded): the
 /// token of the largest message. Its JSON may escape every byte of the text
 /// as `\u00XX` (6 bytes for 1); the frame's other fields need far less than
-/// [`FRAME_FIELDS_MAX`]. A smaller limit would let one legitimate message
+/// `FRAME_FIELDS_MAX`. A smaller limit would let one legitimate message
 /// be refused on every reconnect, for ever.
 pub const SESSION_LINE_MAX: usize = token_len(MAX_TEXT_BYTES * 6 + FRAME_FIELDS_MAX);
 

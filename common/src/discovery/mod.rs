@@ -15,7 +15,7 @@
 //! - `gate`: the server's replay memory and rate limits.
 //! - `interfaces`: which interfaces are probed and announced.
 //! - `responder`: the server's UDP side.
-//! - `search`: the client's search ([`search`], [`search_with`]).
+//! - `search`: the client's search ([`search()`], [`search_with`]).
 //! - `roam`: reconnecting to a server that moved.
 //! - `udp`: sockets both sides open.
 

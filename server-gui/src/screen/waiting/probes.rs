@@ -33,7 +33,7 @@ pub struct Probes {
 
 impl Probes {
     /// Notes a probe from `ip` answered at `now` (Unix ms); the line to
-    /// tell, if this address was not told within [`TELL_EVERY_MS`].
+    /// tell, if this address was not told within `TELL_EVERY_MS`.
     pub fn answered(&mut self, ip: IpAddr, now: u64) -> Option<String> {
         let told = match self.seen.iter().position(|s| s.ip == ip) {
             Some(i) => self.seen.remove(i).map(|s| s.told),
@@ -51,7 +51,7 @@ impl Probes {
         tell.then(|| format!("{ip} looked for this server"))
     }
 
-    /// The latest [`SHOWN`] addresses: "192.168.1.7 looked for this server
+    /// The latest `SHOWN` addresses: "192.168.1.7 looked for this server
     /// at 14:02", newest first.
     pub fn lines(&self) -> impl Iterator<Item = String> + '_ {
         self.seen
