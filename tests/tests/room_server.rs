@@ -36,6 +36,22 @@ async fn roster(peer: &mut RawPeer) -> (RosterEntry, Vec<String>) {
     (me, members.into_iter().map(|m| m.name).collect())
 }
 
+/// Member `identity` joins as `name` and reads its roster, and the
+/// server's window sees it connect under the name the roster gave it;
+/// its entry and the peer.
+async fn seated(
+    key: &Key,
+    port: u16,
+    name: &str,
+    identity: &Identity,
+    events: &mut Receiver<ServerEvent>,
+) -> (RosterEntry, RawPeer) {
+    let mut peer = join(key, port, name, identity).await.unwrap();
+    let (me, _) = roster(&mut peer).await;
+    assert_eq!(connected(events).await, me.name);
+    (me, peer)
+}
+
 /// The messages a frame carries.
 fn messages(body: &Body) -> Vec<Message> {
     match body {
@@ -105,9 +121,7 @@ async fn names_are_made_unique_in_the_room_ignoring_case() {
     let (_handle, mut events, port) = room(&key, 8).await;
     let mut named = Vec::new();
     for wanted in ["alice", "Alice", "BOB", "alice"] {
-        let mut peer = join(&key, port, wanted, &Identity::new()).await.unwrap();
-        let (me, _) = roster(&mut peer).await;
-        assert_eq!(connected(&mut events).await, me.name);
+        let (me, peer) = seated(&key, port, wanted, &Identity::new(), &mut events).await;
         named.push((me.name, peer));
     }
     let names: Vec<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
@@ -225,9 +239,8 @@ async fn a_protocol_1_member_sees_who_said_what_in_the_text() {
     let (handle, mut events, port) = room(&key, 8).await;
     let mut old = RawPeer::connect(&key, port, "old").await;
     assert_eq!(connected(&mut events).await, "old");
-    let mut alice = join(&key, port, "alice", &Identity::new()).await.unwrap();
-    let (me, _) = roster(&mut alice).await;
-    assert_eq!(connected(&mut events).await, "alice");
+    let (me, mut alice) = seated(&key, port, "alice", &Identity::new(), &mut events).await;
+    assert_eq!(me.name, "alice");
 
     let hi = msg("hi all");
     alice.send(&hi).await;
@@ -258,9 +271,8 @@ async fn three_members_get_every_message_once_in_order_with_its_id_and_marks_go_
     let (_handle, mut events, port) = room(&key, 8).await;
     let mut peers = Vec::new();
     for name in ["a", "b", "c"] {
-        let mut peer = join(&key, port, name, &Identity::new()).await.unwrap();
-        let (me, _) = roster(&mut peer).await;
-        assert_eq!(connected(&mut events).await, name);
+        let (me, peer) = seated(&key, port, name, &Identity::new(), &mut events).await;
+        assert_eq!(me.name, name);
         peers.push((me, peer));
     }
     let (a, rest) = peers.split_first_mut().unwrap();
@@ -340,14 +352,10 @@ async fn delivery_marks_made_while_the_sender_is_away_reach_it_when_it_comes_bac
     let key = Key::generate().unwrap();
     let (_handle, mut events, port) = room(&key, 8).await;
     let alice = Identity::new();
-    let mut a = join(&key, port, "alice", &alice).await.unwrap();
-    roster(&mut a).await;
-    connected(&mut events).await;
+    let (_, mut a) = seated(&key, port, "alice", &alice, &mut events).await;
     let mut others = Vec::new();
     for name in ["b", "c"] {
-        let mut peer = join(&key, port, name, &Identity::new()).await.unwrap();
-        let (me, _) = roster(&mut peer).await;
-        connected(&mut events).await;
+        let (me, peer) = seated(&key, port, name, &Identity::new(), &mut events).await;
         others.push((me.member, peer));
     }
     let sent = msg("while you were away");
