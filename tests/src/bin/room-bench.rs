@@ -15,19 +15,23 @@
 //! - the server's CPU time (its threads' schedstat in /proc) during that phase,
 //!   divided by messages × recipients.
 //!
-//! Timings are taken by a reader thread per program the moment a line comes
-//! out of its stdout. Run by hand through `.ci/room-bench` (it builds the
+//! Timings are taken the moment a line comes out of a program's stdout, by
+//! one thread that waits on all the pipes at once (a thread per program
+//! cost the two cores about a millisecond per fan-out, all of it
+//! measurement). Run by hand through `.ci/room-bench` (it builds the
 //! release programs first); CI does not run it. Only 127.0.0.1 is used.
 //!
 //! Usage: `room-bench [--bin-dir DIR] [--members 50] [--samples 300]
 //! [--messages 5000] [--size 100]`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::net::unix::pipe;
+use tokio::sync::mpsc;
 
 /// A wait that hits this is a failure of the programs, not a slow run.
 const STALL: Duration = Duration::from_secs(60);
@@ -90,18 +94,37 @@ struct Line {
 /// A running program: its stdin (what it types) and its pid.
 struct Program {
     child: Child,
-    stdin: ChildStdin,
+    stdin: pipe::Sender,
 }
 
 impl Program {
+    /// Starts `command` with its three streams piped: stdout read line by
+    /// line onto `lines` as `member`, stderr drained.
+    fn start(command: &mut Command, member: usize, lines: &mpsc::UnboundedSender<Line>) -> Self {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("build the release programs first (.ci/room-bench does)");
+        let out = pipe::Receiver::from_owned_fd(child.stdout.take().unwrap().into()).unwrap();
+        tokio::spawn(read_lines(member, out, lines.clone()));
+        let err = pipe::Receiver::from_owned_fd(child.stderr.take().unwrap().into()).unwrap();
+        tokio::spawn(drain(err));
+        let stdin = pipe::Sender::from_owned_fd(child.stdin.take().unwrap().into()).unwrap();
+        Program { child, stdin }
+    }
+
     fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    fn type_line(&mut self, line: &str) {
-        self.stdin.write_all(line.as_bytes()).unwrap();
-        self.stdin.write_all(b"\n").unwrap();
-        self.stdin.flush().unwrap();
+    async fn type_line(&mut self, line: &str) {
+        self.type_text(&format!("{line}\n")).await;
+    }
+
+    async fn type_text(&mut self, text: &str) {
+        self.stdin.write_all(text.as_bytes()).await.unwrap();
     }
 }
 
@@ -112,39 +135,35 @@ impl Drop for Program {
     }
 }
 
-/// Reads `member`'s stdout line by line onto `lines` from a thread of its
-/// own, so each line is timed as it comes out.
-fn read_lines(member: usize, out: impl std::io::Read + Send + 'static, lines: mpsc::Sender<Line>) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { return };
-            let at = Instant::now();
-            let Some((from, text)) = line.split_once(": ") else {
-                continue;
-            };
-            let line = Line {
-                member,
-                at,
-                from: from.to_owned(),
-                text: text.to_owned(),
-            };
-            if lines.send(line).is_err() {
-                return;
-            }
+/// Reads `member`'s stdout line by line onto `lines`, each line timed as
+/// it is read.
+async fn read_lines(member: usize, out: pipe::Receiver, lines: mpsc::UnboundedSender<Line>) {
+    let mut out = BufReader::new(out).lines();
+    while let Ok(Some(line)) = out.next_line().await {
+        let at = Instant::now();
+        let Some((from, text)) = line.split_once(": ") else {
+            continue;
+        };
+        let line = Line {
+            member,
+            at,
+            from: from.to_owned(),
+            text: text.to_owned(),
+        };
+        if lines.send(line).is_err() {
+            return;
         }
-    });
+    }
 }
 
 /// Keeps a program's stderr drained (status lines; a full pipe would
 /// block it).
-fn drain(err: impl std::io::Read + Send + 'static) {
-    std::thread::spawn(move || {
-        let mut err = BufReader::new(err);
-        let mut sink = Vec::new();
-        while err.read_until(b'\n', &mut sink).unwrap_or(0) > 0 {
-            sink.clear();
-        }
-    });
+async fn drain(err: impl AsyncRead + Unpin) {
+    let mut err = BufReader::new(err);
+    let mut sink = Vec::new();
+    while err.read_until(b'\n', &mut sink).await.unwrap_or(0) > 0 {
+        sink.clear();
+    }
 }
 
 /// The member's name: the server is m00.
@@ -155,12 +174,13 @@ fn name(member: usize) -> String {
 /// A room of `n` members: the programs, and every line they show.
 struct Room {
     programs: Vec<Program>,
-    lines: mpsc::Receiver<Line>,
+    lines: mpsc::UnboundedReceiver<Line>,
 }
 
-fn start_room(bin: &Path, n: usize) -> Room {
-    let (tx, lines) = mpsc::channel();
-    let mut server = Command::new(bin.join("server-gui"))
+async fn start_room(bin: &Path, n: usize) -> Room {
+    let (tx, mut lines) = mpsc::unbounded_channel();
+    let mut server = Command::new(bin.join("server-gui"));
+    server
         .args([
             "--headless",
             "--bind",
@@ -170,60 +190,48 @@ fn start_room(bin: &Path, n: usize) -> Room {
             "--no-discovery",
         ])
         .args(["--max-members", &n.max(2).to_string(), "--name", &name(0)])
-        .env_remove("FERNET_CHAT_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("server-gui: build the release programs first (.ci/room-bench does)");
-    let mut out = BufReader::new(server.stdout.take().unwrap());
-    let mut first = |prefix: &str| {
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        line.trim()
-            .strip_prefix(prefix)
-            .unwrap_or_else(|| panic!("server-gui said {line:?}, not {prefix}..."))
-            .to_owned()
-    };
-    let key = first("key: ");
-    let addr = first("listening: ");
-    drain(server.stderr.take().unwrap());
-    let stdin = server.stdin.take().unwrap();
-    read_lines(0, out.into_inner(), tx.clone());
-    let mut programs = vec![Program {
-        child: server,
-        stdin,
-    }];
+        .env_remove("FERNET_CHAT_KEY");
+    let mut programs = vec![Program::start(&mut server, 0, &tx)];
+    // The server's first two lines, `key: ...` and `listening: ...`, read
+    // as a member's line would be (`from` holds what is before ": ").
+    let mut said = Vec::new();
+    tokio::time::timeout(STALL, async {
+        while said.len() < 2 {
+            said.extend(lines.recv().await);
+        }
+    })
+    .await
+    .expect("server-gui said nothing");
+    let [key, addr] = ["key", "listening"].map(|prefix| {
+        let line = said.remove(0);
+        assert_eq!(line.from, prefix, "server-gui said {}", line.text);
+        line.text
+    });
     for member in 1..n {
-        let mut child = Command::new(bin.join("client-gui"))
+        let mut client = Command::new(bin.join("client-gui"));
+        client
             .args(["--headless", "--connect", &addr, "--no-discovery"])
             .args(["--name", &name(member)])
-            .env("FERNET_CHAT_KEY", &key)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("client-gui");
-        read_lines(member, child.stdout.take().unwrap(), tx.clone());
-        drain(child.stderr.take().unwrap());
-        let stdin = child.stdin.take().unwrap();
-        programs.push(Program { child, stdin });
+            .env("FERNET_CHAT_KEY", &key);
+        programs.push(Program::start(&mut client, member, &tx));
     }
     let mut room = Room { programs, lines };
-    room.wait_everyone_in();
+    room.wait_everyone_in().await;
     room
 }
 
 impl Room {
-    fn next(&self) -> Line {
-        self.lines
-            .recv_timeout(STALL)
+    async fn next(&mut self) -> Line {
+        tokio::time::timeout(STALL, self.lines.recv())
+            .await
+            .ok()
+            .flatten()
             .expect("no line out of any member for a minute: the room stalled")
     }
 
     /// The server types a line every 100 ms until every client has shown
     /// one (a message reaches the members in the room when it is sent).
-    fn wait_everyone_in(&mut self) {
+    async fn wait_everyone_in(&mut self) {
         let n = self.programs.len();
         let mut seen = vec![false; n];
         seen[0] = true;
@@ -231,19 +239,20 @@ impl Room {
         let mut k = 0;
         while !seen.iter().all(|s| *s) {
             assert!(start.elapsed() < STALL, "the members never all joined");
-            self.programs[0].type_line(&format!("W{k} is everyone here?"));
+            self.programs[0]
+                .type_line(&format!("W{k} is everyone here?"))
+                .await;
             k += 1;
-            let tick = Instant::now() + Duration::from_millis(100);
-            while let Some(left) = tick.checked_duration_since(Instant::now()) {
-                match self.lines.recv_timeout(left) {
-                    Ok(line) if line.text.starts_with('W') => seen[line.member] = true,
-                    Ok(_) => {}
-                    Err(_) => break,
+            let tick = tokio::time::Instant::now() + Duration::from_millis(100);
+            while let Ok(Some(line)) = tokio::time::timeout_at(tick, self.lines.recv()).await {
+                if line.text.starts_with('W') {
+                    seen[line.member] = true;
                 }
             }
         }
         // Let the last warm-up lines out before measuring.
-        while self.lines.recv_timeout(Duration::from_millis(300)).is_ok() {}
+        let quiet = Duration::from_millis(300);
+        while let Ok(Some(_)) = tokio::time::timeout(quiet, self.lines.recv()).await {}
     }
 }
 
@@ -254,18 +263,18 @@ fn padded(tag: &str, size: usize) -> String {
 
 /// Fan-out: member 1 types a line; the time until the last of the others
 /// shows it. One line at a time.
-fn fan_out(room: &mut Room, samples: usize, size: usize) -> Vec<Duration> {
+async fn fan_out(room: &mut Room, samples: usize, size: usize) -> Vec<Duration> {
     let others = room.programs.len() - 1;
     let mut times = Vec::with_capacity(samples);
     for i in 0..samples {
         let tag = format!("L{i:06}");
         let line = padded(&tag, size);
         let start = Instant::now();
-        room.programs[1].type_line(&line);
+        room.programs[1].type_line(&line).await;
         let mut shown = 0;
         let mut last = start;
         while shown < others {
-            let got = room.next();
+            let got = room.next().await;
             assert_ne!(got.member, 1, "the sender was shown its own line");
             if got.text == line {
                 assert_eq!(got.from, name(1));
@@ -300,7 +309,7 @@ struct Talk {
 
 /// Everyone types `each` lines at once; waits until every member has shown
 /// every other member's lines, each once and in order.
-fn everyone_talks(room: &mut Room, each: usize, size: usize) -> Talk {
+async fn everyone_talks(room: &mut Room, each: usize, size: usize) -> Talk {
     let n = room.programs.len();
     let server = room.programs[0].pid();
     let lines: Vec<Vec<String>> = (0..n)
@@ -312,22 +321,22 @@ fn everyone_talks(room: &mut Room, each: usize, size: usize) -> Talk {
         .collect();
     let cpu_before = cpu_time(server);
     let start = Instant::now();
-    std::thread::scope(|s| {
-        for (program, lines) in room.programs.iter_mut().zip(&lines) {
-            s.spawn(move || {
-                let mut all = lines.join("\n");
-                all.push('\n');
-                program.stdin.write_all(all.as_bytes()).unwrap();
-                program.stdin.flush().unwrap();
-            });
-        }
-    });
+    let typed = room
+        .programs
+        .iter_mut()
+        .zip(&lines)
+        .map(|(program, lines)| {
+            let mut all = lines.join("\n");
+            all.push('\n');
+            async move { program.type_text(&all).await }
+        });
+    futures::future::join_all(typed).await;
     // next[receiver][sender]: the index of the next line expected.
     let mut next = vec![vec![0usize; n]; n];
     let mut left = n * (n - 1) * each;
     let mut last = start;
     while left > 0 {
-        let got = room.next();
+        let got = room.next().await;
         let sender: usize = got.from[1..].parse().expect("a member's name");
         assert_ne!(sender, got.member, "a member was shown its own line");
         let at = &mut next[got.member][sender];
@@ -375,18 +384,18 @@ fn spent(room: &Room) -> [Duration; 4] {
     [cpu(0), cpu(1), others, cpu_time(std::process::id())]
 }
 
-fn measure(o: &Options, members: usize) -> Figures {
+async fn measure(o: &Options, members: usize) -> Figures {
     eprintln!("room-bench: {members} members...");
-    let mut room = start_room(&o.bin_dir, members);
+    let mut room = start_room(&o.bin_dir, members).await;
     let before = spent(&room);
-    let mut times = fan_out(&mut room, o.samples, o.size);
+    let mut times = fan_out(&mut room, o.samples, o.size).await;
     let after = spent(&room);
     let line_cpu: Vec<Duration> = (0..4)
         .map(|i| (after[i] - before[i]) / o.samples as u32)
         .collect();
     times.sort();
     let each = (o.messages / members).max(1);
-    let talk = everyone_talks(&mut room, each, o.size);
+    let talk = everyone_talks(&mut room, each, o.size).await;
     Figures {
         members,
         p50: percentile(&times, 0.5),
@@ -399,12 +408,16 @@ fn measure(o: &Options, members: usize) -> Figures {
 fn main() {
     let o = options();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let rooms: Vec<Figures> = [2, o.members]
-        .into_iter()
-        .collect::<std::collections::BTreeSet<usize>>()
-        .into_iter()
-        .map(|n| measure(&o, n))
-        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sizes = [2, o.members].into_iter();
+    let sizes: std::collections::BTreeSet<usize> = sizes.collect();
+    let mut rooms = Vec::new();
+    for n in sizes {
+        rooms.push(runtime.block_on(measure(&o, n)));
+    }
     println!(
         "room-bench: {}-byte lines, {} fan-out samples, about {} messages everyone talking; \
          load average before: {}",
