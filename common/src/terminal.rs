@@ -15,13 +15,22 @@
 //! Piped input runs at the engine's speed: stdin is read 64 KiB at a time,
 //! received messages are collected in one buffer and written out when no
 //! further event is waiting (not one write per line).
+//!
+//! stdout is written on the relay's own thread, where the engine runs too.
+//! Handing each write to another thread (tokio's blocking pool) cost a
+//! cross-thread wake per burst, which in a room is per message: a third of
+//! a terminal member's CPU in a room of 50. A reader of stdout that stops
+//! reading stops the relay either way, since the pool takes one write at a
+//! time and the relay waits for the last one before the next; written here,
+//! the engine waits with it, and a room server that hears no
+//! acknowledgement disconnects the member as slow.
 
 use std::future::Future;
 use std::io::Write;
 use std::process::ExitCode;
 
 use futures::{Stream, StreamExt};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc::{self, error::TryRecvError};
 
 use crate::event::{ChatEvent, Handle, SendError};
@@ -65,8 +74,9 @@ pub fn run<E: EngineEvent>(
     start: impl Future<Output = Option<(Handle, mpsc::Receiver<E>)>>,
 ) -> ExitCode {
     // One thread: the relay and the engine's tasks take turns without
-    // waking each other across threads; stdin and stdout use tokio's
-    // blocking pool, so a slow reader of stdout never stalls the engine.
+    // waking each other across threads. stdin is read on tokio's blocking
+    // pool (a read waits for the user); stdout is written here (see the
+    // module's docs).
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -88,7 +98,7 @@ pub fn run<E: EngineEvent>(
         let Some((handle, events)) = start.await else {
             return ExitCode::FAILURE;
         };
-        let (stdin, stdout, stderr) = (tokio::io::stdin(), tokio::io::stdout(), std::io::stderr());
+        let (stdin, stdout, stderr) = (tokio::io::stdin(), std::io::stdout(), std::io::stderr());
         relay(handle, events, stdin, interrupts, stdout, stderr)
             .await
             .code()
@@ -139,7 +149,7 @@ async fn relay<E: EngineEvent>(
     mut events: mpsc::Receiver<E>,
     mut input: impl AsyncRead + Unpin,
     mut interrupts: impl Stream<Item = ()> + Unpin,
-    out: impl AsyncWrite + Unpin,
+    out: impl Write,
     err: impl Write,
 ) -> Exit {
     let mut relay = Relay {
@@ -160,7 +170,7 @@ async fn relay<E: EngineEvent>(
             biased;
             Some(()) = interrupts.next() => {
                 if relay.interrupted {
-                    return relay.finish(false).await;
+                    return relay.finish(false);
                 }
                 relay.interrupted = true;
                 relay.handle.quit();
@@ -169,10 +179,10 @@ async fn relay<E: EngineEvent>(
                 let mut next = event;
                 loop {
                     let Some(event) = next else {
-                        return relay.finish(false).await;
+                        return relay.finish(false);
                     };
-                    if let Some(failed) = relay.on_step(event.step()).await {
-                        return relay.finish(failed).await;
+                    if let Some(failed) = relay.on_step(event.step()) {
+                        return relay.finish(failed);
                     }
                     if relay.pending_out.len() >= WRITE_CHUNK {
                         break;
@@ -183,28 +193,28 @@ async fn relay<E: EngineEvent>(
                         Err(TryRecvError::Disconnected) => None,
                     };
                 }
-                relay.write_out().await;
+                relay.write_out();
             }
             read = input.read_buf(lines.buffer()), if reading && room => {
                 let eof = match read {
                     Ok(n) => n == 0,
                     Err(e) => {
-                        relay.status(&format!("cannot read stdin: {e}")).await;
+                        relay.status(&format!("cannot read stdin: {e}"));
                         true
                     }
                 };
                 while let Some(line) = lines.next_line(eof) {
                     match line {
-                        Line::Text(line) => relay.send(line).await,
+                        Line::Text(line) => relay.send(line),
                         Line::TooLong => {
                             let why = format!("a line is over the limit of {MAX_TEXT_BYTES} bytes");
-                            relay.refuse(&why).await;
+                            relay.refuse(&why);
                         }
                     }
                 }
                 if eof {
                     reading = false;
-                    relay.end_of_input().await;
+                    relay.end_of_input();
                 }
             }
         }
@@ -226,8 +236,8 @@ struct Relay<O, E> {
     turned_away: TurnedAway,
 }
 
-impl<O: AsyncWrite + Unpin, E: Write> Relay<O, E> {
-    async fn send(&mut self, line: &[u8]) {
+impl<O: Write, E: Write> Relay<O, E> {
+    fn send(&mut self, line: &[u8]) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         // Checked first: the lossy conversion is slower on valid text.
         let text = match std::str::from_utf8(line) {
@@ -241,30 +251,29 @@ impl<O: AsyncWrite + Unpin, E: Write> Relay<O, E> {
             }
             // Blank lines are not messages.
             Err(SendError::Empty) => {}
-            Err(e) => self.refuse(&e.to_string()).await,
+            Err(e) => self.refuse(&e.to_string()),
         }
     }
 
-    async fn refuse(&mut self, why: &str) {
+    fn refuse(&mut self, why: &str) {
         self.refused += 1;
-        self.status(&format!("not sent: {why}")).await;
+        self.status(&format!("not sent: {why}"));
     }
 
-    async fn end_of_input(&mut self) {
+    fn end_of_input(&mut self) {
         self.handle.close();
         let n = self.undelivered.len();
         if n > 0 {
             let lines = lines(n);
             self.status(&format!(
                 "end of input: {lines} still to deliver; leaving once delivered (Ctrl+C leaves now)"
-            ))
-            .await;
+            ));
         }
     }
 
     /// Does what an engine's event asks; `Some(failed)` once the engine
     /// stopped (`failed`: the client could not connect).
-    async fn on_step(&mut self, step: Step) -> Option<bool> {
+    fn on_step(&mut self, step: Step) -> Option<bool> {
         match step {
             Step::Chat(ChatEvent::Received { from, text, .. }) => {
                 let out = &mut self.pending_out;
@@ -277,24 +286,24 @@ impl<O: AsyncWrite + Unpin, E: Write> Relay<O, E> {
             Step::Chat(ChatEvent::Delivered { id, by }) => self.undelivered.delivered(&id, &by),
             Step::Chat(chat) => {
                 if let Some(line) = describe::chat(&chat) {
-                    self.status(&line).await;
+                    self.status(&line);
                 }
             }
             Step::Acked(id) => self.undelivered.acked(&id),
             Step::Rejected { addr, reason } => {
                 if let Some(line) = self.turned_away.add(addr.ip(), &reason) {
-                    self.status(&line).await;
+                    self.status(&line);
                 }
             }
             Step::Probed { from } => {
                 if let Some(line) = self.turned_away.probed(from.ip()) {
-                    self.status(&line).await;
+                    self.status(&line);
                 }
             }
-            Step::Say(Some(line)) => self.status(&line).await,
+            Step::Say(Some(line)) => self.status(&line),
             Step::Say(None) => {}
             Step::Failed(line) => {
-                self.status(&line).await;
+                self.status(&line);
                 return Some(true);
             }
             Step::Closed => return Some(false),
@@ -305,41 +314,29 @@ impl<O: AsyncWrite + Unpin, E: Write> Relay<O, E> {
     /// Writes a line on stderr, after the messages before it, with every
     /// character that could act on the terminal escaped (it may quote the
     /// network).
-    async fn status(&mut self, line: &str) {
-        self.flush().await;
+    fn status(&mut self, line: &str) {
+        self.write_out();
         let _ = writeln!(self.err, "{}", text::for_terminal(line));
     }
 
-    /// Hands the received lines to stdout, which writes them while the
-    /// relay goes on.
-    async fn write_out(&mut self) {
+    /// Writes the received lines out, in one write.
+    fn write_out(&mut self) {
         if !self.pending_out.is_empty() {
-            let _ = self.out.write_all(&self.pending_out).await;
+            let _ = self.out.write_all(&self.pending_out);
+            let _ = self.out.flush();
             self.pending_out.clear();
         }
     }
 
-    /// Writes the received lines out and waits until they are.
-    async fn flush(&mut self) {
-        self.write_out().await;
-        let _ = self.out.flush().await;
-    }
-
     /// The engine stopped: says what was not delivered.
-    async fn finish(mut self, failed: bool) -> Exit {
+    fn finish(mut self, failed: bool) -> Exit {
         let undelivered = self.undelivered.len() + self.refused;
         let lines = lines(undelivered);
         match (self.interrupted, undelivered) {
-            (true, 0) => {
-                self.status("interrupted: everything typed was delivered")
-                    .await
-            }
-            (true, _) => {
-                self.status(&format!("interrupted: {lines} not delivered"))
-                    .await
-            }
-            (false, 0) => self.flush().await,
-            (false, _) => self.status(&format!("{lines} not delivered")).await,
+            (true, 0) => self.status("interrupted: everything typed was delivered"),
+            (true, _) => self.status(&format!("interrupted: {lines} not delivered")),
+            (false, 0) => self.write_out(),
+            (false, _) => self.status(&format!("{lines} not delivered")),
         }
         Exit {
             undelivered,
