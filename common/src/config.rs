@@ -38,6 +38,9 @@ pub struct Timing {
     pub backoff_max: Duration,
     /// On close, how long to wait for the outbox to be acknowledged.
     pub close_grace: Duration,
+    /// Protocol 2: how long a received message's ack may wait for others
+    /// to share its frame.
+    pub ack_delay: Duration,
     /// Rooms: how long the server keeps the place (name, and messages
     /// for it) of a member whose connection was lost.
     pub hold: Duration,
@@ -54,6 +57,7 @@ impl Default for Timing {
             backoff_first: Duration::from_millis(500),
             backoff_max: Duration::from_secs(10),
             close_grace: Duration::from_secs(5),
+            ack_delay: Duration::from_millis(20),
             hold: Duration::from_secs(300),
         }
     }

@@ -228,9 +228,12 @@ pub(crate) struct Link {
     /// Whether events carry the tokens (the app may show ciphertext).
     /// Without, a batch's token is not copied into each of its messages.
     tokens: bool,
-    /// Protocol 2: ids received in this read burst, acknowledged together
-    /// once it is over.
+    /// Protocol 2: ids received and not yet acknowledged, and when the
+    /// first of them came. They wait for the ack delay
+    /// ([`Timing::ack_delay`]), so that under a stream of messages one
+    /// `acks` frame carries many, as TCP delays its ACKs.
     to_ack: Vec<String>,
+    held_since: Option<Instant>,
     /// A client's view of the room it is in; `None` on the server, which
     /// takes no room frames from a client.
     pub(crate) room: Option<Room>,
@@ -254,6 +257,7 @@ impl Link {
             last_sent: Instant::now(),
             tokens: true,
             to_ack: Vec::new(),
+            held_since: None,
             room: None,
         }
     }
@@ -378,18 +382,29 @@ impl Link {
             .map(|(_, m)| m)
     }
 
-    /// Acknowledges a received message: at once under protocol 1, with the
-    /// rest of the read burst under 2 ([`Link::send_acks`]).
+    /// Acknowledges a received message: at once under protocol 1; under
+    /// 2 with the others held, once the ack delay has passed since the
+    /// first of them came ([`Link::acks_due`]) or a frame's worth is here.
     fn ack(&mut self, id: String) {
-        if self.session.version() >= 2 {
-            self.to_ack.push(id);
-        } else {
+        if self.session.version() < 2 {
             self.send(&Body::Ack { of: id, to: None });
+            return;
+        }
+        self.held_since.get_or_insert_with(Instant::now);
+        self.to_ack.push(id);
+        if self.to_ack.len() >= MAX_BATCH {
+            self.send_acks();
         }
     }
 
-    /// Sends the acks of the read burst, as few frames as the limits allow.
+    /// When the held acks are to be sent, if any are held.
+    pub(crate) fn acks_due(&self, delay: Duration) -> Option<Instant> {
+        self.held_since.map(|since| since + delay)
+    }
+
+    /// Sends the held acks, as few frames as the limits allow.
     fn send_acks(&mut self) {
+        self.held_since = None;
         let ids = std::mem::take(&mut self.to_ack);
         for chunk in ids.chunks(MAX_BATCH) {
             let token = match chunk {
@@ -411,8 +426,10 @@ impl Link {
         self.to_ack.clear();
     }
 
-    /// Says `bye` (if given), lets the writer flush for a moment, and closes.
+    /// Sends the held acks and `bye` (if given), lets the writer flush for
+    /// a moment, and closes.
     pub async fn close(mut self, bye: Option<&str>) {
+        self.send_acks();
         if let Some(reason) = bye {
             self.send(&Body::Bye {
                 reason: reason.to_owned(),
@@ -545,10 +562,18 @@ async fn drive_inner<T>(
     // per message, which costs more than the encryption.
     let ping = sleep_until(link.last_sent + timing.ping_after);
     let lost = sleep_until(last_recv + timing.lost_after);
-    tokio::pin!(ping, lost);
+    // Moved once per set of held acks, not per message.
+    let ack = sleep_until(last_recv);
+    tokio::pin!(ping, lost, ack);
     loop {
         if give_up.is_some() && outbox.is_empty() {
             return Ok(Outcome::Closed);
+        }
+        let acks_due = link.acks_due(timing.ack_delay);
+        if let Some(due) = acks_due
+            && ack.deadline() != due
+        {
+            ack.as_mut().reset(due);
         }
         let give_up_at = give_up.unwrap_or(last_recv + timing.lost_after);
         tokio::select! {
@@ -565,7 +590,6 @@ async fn drive_inner<T>(
                         return Ok(Outcome::Ended(ended));
                     }
                 }
-                link.send_acks();
                 if link.backlog() > BACKLOG_MAX {
                     return Ok(Outcome::Ended(Ended::Lost(STOPPED_READING.into())));
                 }
@@ -603,6 +627,7 @@ async fn drive_inner<T>(
             }
             _ = events.closed() => return Err(Gone),
             _ = &mut ping => link.keep_alive(ping.as_mut(), timing.ping_after),
+            _ = &mut ack, if acks_due.is_some() => link.send_acks(),
             _ = &mut lost => {
                 if Link::silent(lost.as_mut(), last_recv, timing.lost_after) {
                     let secs = timing.lost_after.as_secs_f32();

@@ -87,6 +87,7 @@ fn the_limits_table_is_what_the_code_enforces() {
         ("backoff first", secs(t.backoff_first)),
         ("backoff max", secs(t.backoff_max)),
         ("close grace", secs(t.close_grace)),
+        ("ack delay", secs(t.ack_delay)),
         ("handshakes per source", admission::PER_SOURCE.to_string()),
         ("handshakes in all", admission::TOTAL.to_string()),
         ("remembered ids", grouped(REMEMBERED_IDS)),

@@ -29,6 +29,7 @@ pub fn fast_timing() -> Timing {
         backoff_first: Duration::from_millis(20),
         backoff_max: Duration::from_millis(200),
         close_grace: Duration::from_secs(1),
+        ack_delay: Duration::from_millis(20),
         hold: Duration::from_secs(2),
     }
 }

@@ -1,9 +1,11 @@
 //! Protocol versions: a new program and a protocol-1 program still chat
 //! (each way round), two new ones agree on protocol 2 and batch, and an
 //! engine capped at protocol 1 (`Config::max_proto`) speaks only protocol 1.
+//! And how a client holds its protocol-2 acknowledgements.
+#![allow(clippy::unwrap_used)]
 
 use common::payload::{Body, MAX_BATCH, Message, random_id};
-use common::{Alert, ChatEvent, ClientEvent, Config, Key, Why};
+use common::{Alert, ChatEvent, ClientEvent, Config, Handle, Key, Why};
 use tests::engines::{
     Reported, client, client_with, connected, delivered, drain, left, next, received, sender_ack,
     server, server_with,
@@ -11,6 +13,7 @@ use tests::engines::{
 use tests::raw::{RawPeer, msg};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::Receiver;
+use tokio::time::{Duration, Instant};
 
 /// Reads the peer's next frame; it must be one this session knows.
 async fn frame(peer: &mut RawPeer) -> Body {
@@ -296,4 +299,62 @@ async fn engines_chat_under_every_version_pairing() {
     for (server_max, client_max) in pairs {
         chat_with_caps(server_max, client_max).await;
     }
+}
+
+/// A client engine that holds its acks for `ack_delay`, connected to a
+/// protocol-2 server by hand.
+async fn client_of_raw_server(
+    key: &Key,
+    ack_delay: Duration,
+) -> (Handle, Receiver<ClientEvent>, RawPeer) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut chat = Config::new(key.clone(), "alice");
+    chat.timing.ack_delay = ack_delay;
+    let (client, mut events) = client_with(chat, listener.local_addr().unwrap());
+    let server = RawPeer::accept_speaking(key, &listener, "server", 2).await;
+    connected(&mut events).await;
+    (client, events, server)
+}
+
+/// Sends a message and waits until the client has shown it; its id.
+async fn shown(server: &mut RawPeer, events: &mut Receiver<ClientEvent>, text: &str) -> String {
+    let m = msg(text);
+    let Body::Msg { id, .. } = &m else {
+        unreachable!()
+    };
+    let id = id.clone();
+    server.send(&m).await;
+    assert_eq!(received(events).await, ("server".into(), text.into()));
+    id
+}
+
+/// Protocol 2: the client holds its acks for the ack delay from the first
+/// message not yet acknowledged, so messages that come one by one within
+/// it are acknowledged in one `acks` frame, not an `ack` each. In real
+/// time (paused time would run the delay out while a message is on the
+/// wire), with a delay a loaded machine shows four messages well within.
+#[tokio::test]
+async fn messages_that_come_within_the_ack_delay_are_acknowledged_in_one_frame() {
+    let key = Key::generate().unwrap();
+    let delay = Duration::from_secs(1);
+    let (_client, mut events, mut server) = client_of_raw_server(&key, delay).await;
+    let start = Instant::now();
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(shown(&mut server, &mut events, &format!("m{i}")).await);
+    }
+    assert_eq!(frame(&mut server).await, Body::Acks { ids, to: None });
+    assert!(start.elapsed() >= delay, "not held for the ack delay");
+}
+
+/// Acks still held when the client closes go out before its `bye`.
+#[tokio::test]
+async fn held_acks_go_out_before_bye() {
+    let key = Key::generate().unwrap();
+    let hour = Duration::from_secs(3600);
+    let (client, mut events, mut server) = client_of_raw_server(&key, hour).await;
+    let id = shown(&mut server, &mut events, "last words").await;
+    client.close();
+    assert_eq!(frame(&mut server).await, Body::Ack { of: id, to: None });
+    assert!(matches!(frame(&mut server).await, Body::Bye { .. }));
 }
