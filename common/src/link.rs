@@ -25,8 +25,8 @@ use crate::config::Timing;
 use crate::event::{ChatEvent, ClientEvent, Command, Ended, Peer, Weight};
 use crate::outbox::{Outbox, Pending};
 use crate::payload::{
-    Body, MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_REASON_CHARS, Message, MessageRef, Outgoing,
-    PROTO_ROOMS,
+    ACK_TEXT_BYTES, Body, MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_REASON_CHARS, Message, MessageRef,
+    Outgoing, PROTO_ROOMS,
 };
 use crate::session::{Alert, Session};
 
@@ -234,6 +234,8 @@ pub(crate) struct Link {
     /// `acks` frame carries many, as TCP delays its ACKs.
     to_ack: Vec<String>,
     held_since: Option<Instant>,
+    /// The text of the messages `to_ack` acknowledges, in bytes.
+    held_text: usize,
     /// A client's view of the room it is in; `None` on the server, which
     /// takes no room frames from a client.
     pub(crate) room: Option<Room>,
@@ -258,6 +260,7 @@ impl Link {
             tokens: true,
             to_ack: Vec::new(),
             held_since: None,
+            held_text: 0,
             room: None,
         }
     }
@@ -382,17 +385,19 @@ impl Link {
             .map(|(_, m)| m)
     }
 
-    /// Acknowledges a received message: at once under protocol 1; under
-    /// 2 with the others held, once the ack delay has passed since the
-    /// first of them came ([`Link::acks_due`]) or a frame's worth is here.
-    fn ack(&mut self, id: String) {
+    /// Acknowledges a received message of `text` bytes: at once under
+    /// protocol 1; under 2 with the others held, once the ack delay has
+    /// passed since the first of them came ([`Link::acks_due`]), or a
+    /// frame's worth of ids or [`ACK_TEXT_BYTES`] of text is held.
+    fn ack(&mut self, id: String, text: usize) {
         if self.session.version() < 2 {
             self.send(&Body::Ack { of: id, to: None });
             return;
         }
         self.held_since.get_or_insert_with(Instant::now);
         self.to_ack.push(id);
-        if self.to_ack.len() >= MAX_BATCH {
+        self.held_text += text;
+        if self.to_ack.len() >= MAX_BATCH || self.held_text >= ACK_TEXT_BYTES {
             self.send_acks();
         }
     }
@@ -405,6 +410,7 @@ impl Link {
     /// Sends the held acks, as few frames as the limits allow.
     fn send_acks(&mut self) {
         self.held_since = None;
+        self.held_text = 0;
         let ids = std::mem::take(&mut self.to_ack);
         for chunk in ids.chunks(MAX_BATCH) {
             let token = match chunk {
@@ -805,7 +811,7 @@ async fn received(
     outbox: &mut Outbox,
     events: &Emitter<ClientEvent>,
 ) -> Result<(), Gone> {
-    link.ack(id.clone());
+    link.ack(id.clone(), text.len());
     if outbox.first_sight(&id) {
         let from = match name {
             Some(name) if link.room.is_some() => name,

@@ -28,6 +28,11 @@ pub const MAX_WHY_CHARS: usize = 32;
 pub const MAX_ADDR_BYTES: usize = 64;
 /// Most messages in a `msgs` frame, and most ids in an `acks` frame.
 pub const MAX_BATCH: usize = 256;
+/// Held acks ([`crate::Timing::ack_delay`]) go at once when the messages
+/// they acknowledge hold this much text: a peer that counts what it sent
+/// and we did not acknowledge (a room server's member queue) is never kept
+/// waiting on a few large messages.
+pub const ACK_TEXT_BYTES: usize = 64 * 1024;
 /// Most text, in bytes of UTF-8 summed over its messages, in a `msgs`
 /// frame: a batch is for many small messages, and each message it carries
 /// comes with a copy of its token when the app shows ciphertext.

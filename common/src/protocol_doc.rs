@@ -18,8 +18,8 @@ use crate::link::room::DELIVERY_MARKS;
 use crate::link::{BACKLOG_MAX, SEND_AHEAD};
 use crate::outbox::REMEMBERED_IDS;
 use crate::payload::{
-    MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_ROSTER, MAX_TEXT_BYTES,
-    PROTO_MAX,
+    ACK_TEXT_BYTES, MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_ROSTER,
+    MAX_TEXT_BYTES, PROTO_MAX,
 };
 use crate::place::{CHAIN_LENGTH, REFUSALS_BELIEVED, SKIP};
 use crate::server::limits::{
@@ -88,6 +88,7 @@ fn the_limits_table_is_what_the_code_enforces() {
         ("backoff max", secs(t.backoff_max)),
         ("close grace", secs(t.close_grace)),
         ("ack delay", secs(t.ack_delay)),
+        ("ack text", bytes(ACK_TEXT_BYTES)),
         ("handshakes per source", admission::PER_SOURCE.to_string()),
         ("handshakes in all", admission::TOTAL.to_string()),
         ("remembered ids", grouped(REMEMBERED_IDS)),

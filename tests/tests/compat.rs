@@ -4,16 +4,16 @@
 //! And how a client holds its protocol-2 acknowledgements.
 #![allow(clippy::unwrap_used)]
 
-use common::payload::{Body, MAX_BATCH, Message, random_id};
+use common::payload::{ACK_TEXT_BYTES, Body, MAX_BATCH, Message, random_id};
 use common::{Alert, ChatEvent, ClientEvent, Config, Handle, Key, Why};
 use tests::engines::{
-    Reported, client, client_with, connected, delivered, drain, left, next, received, sender_ack,
-    server, server_with,
+    Reported, WAIT, client, client_with, connected, delivered, drain, left, next, received,
+    sender_ack, server, server_with,
 };
 use tests::raw::{RawPeer, msg};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::Receiver;
-use tokio::time::{Duration, Instant};
+use tokio::time::{Duration, Instant, timeout};
 
 /// Reads the peer's next frame; it must be one this session knows.
 async fn frame(peer: &mut RawPeer) -> Body {
@@ -357,4 +357,24 @@ async fn held_acks_go_out_before_bye() {
     client.close();
     assert_eq!(frame(&mut server).await, Body::Ack { of: id, to: None });
     assert!(matches!(frame(&mut server).await, Body::Bye { .. }));
+}
+
+/// Held acks go at once when the messages they acknowledge hold the ack
+/// text: a server counting what a member has not acknowledged is not kept
+/// waiting by a few large messages.
+#[tokio::test]
+async fn acks_for_a_large_message_are_not_held() {
+    let key = Key::generate().unwrap();
+    let hour = Duration::from_secs(3600);
+    let (_client, mut events, mut server) = client_of_raw_server(&key, hour).await;
+    let small = shown(&mut server, &mut events, "small").await;
+    let large = shown(&mut server, &mut events, &"x".repeat(ACK_TEXT_BYTES)).await;
+    let acks = timeout(WAIT, frame(&mut server)).await;
+    assert_eq!(
+        acks.expect("acks held"),
+        Body::Acks {
+            ids: vec![small, large],
+            to: None
+        }
+    );
 }
