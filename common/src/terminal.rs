@@ -99,9 +99,17 @@ pub fn run<E: EngineEvent>(
             return ExitCode::FAILURE;
         };
         let (stdin, stdout, stderr) = (tokio::io::stdin(), std::io::stdout(), std::io::stderr());
-        relay(handle, events, stdin, interrupts, stdout, stderr)
-            .await
-            .code()
+        // A task of its own, not this future: waking the future `block_on`
+        // runs makes the runtime look for I/O once more before running it
+        // (a system call per message the engine reports).
+        let relay = tokio::spawn(relay(handle, events, stdin, interrupts, stdout, stderr));
+        match relay.await {
+            Ok(exit) => exit.code(),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
     });
     // A blocked read of stdin must not keep the process alive.
     runtime.shutdown_background();
@@ -110,7 +118,7 @@ pub fn run<E: EngineEvent>(
 
 /// Registers for Ctrl+C now (not when first polled, as
 /// `tokio::signal::ctrl_c` does): one item per press.
-fn ctrl_c() -> std::io::Result<impl Stream<Item = ()> + Unpin> {
+fn ctrl_c() -> std::io::Result<impl Stream<Item = ()> + Unpin + Send> {
     #[cfg(unix)]
     let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     #[cfg(windows)]
