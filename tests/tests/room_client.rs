@@ -271,17 +271,23 @@ async fn after_a_session_a_refused_place_is_a_hint_until_refused_again_and_again
     assert_ne!(hello.member.as_deref(), Some(member.as_str()));
 }
 
+/// The client sends `text` and the server reads it; its id.
+async fn said(client: &common::Handle, server: &mut RawPeer, text: &str) -> String {
+    let id = client.send(text).unwrap();
+    server
+        .recv(|b| matches!(b, Body::Msg { .. }).then_some(()))
+        .await;
+    id
+}
+
 #[tokio::test]
 async fn bye_slow_reconnects_takes_the_place_back_and_catches_up() {
     let key = Key::generate().unwrap();
     let (listener, mut events, client) = carol(&key).await;
     let (mut server, member, proof, alice) = room(&key, &listener).await;
     roster(&mut events).await;
-    let id = client.send("are you there").unwrap();
     // Taken but never acknowledged: it stays in the client's outbox.
-    server
-        .recv(|b| matches!(b, Body::Msg { .. }).then_some(()))
-        .await;
+    let id = said(&client, &mut server, "are you there").await;
     server
         .send(&Body::Bye {
             reason: "slow".into(),
@@ -335,10 +341,7 @@ async fn marks_for_a_message_relayed_before_a_reconnect_count_after_it() {
     let (listener, mut events, client) = carol(&key).await;
     let (mut server, ..) = room(&key, &listener).await;
     roster(&mut events).await;
-    let id = client.send("before the blip").unwrap();
-    server
-        .recv(|b| matches!(b, Body::Msg { .. }).then_some(()))
-        .await;
+    let id = said(&client, &mut server, "before the blip").await;
     server
         .send(&Body::Ack {
             of: id.clone(),
