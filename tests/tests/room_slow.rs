@@ -7,12 +7,12 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::Why;
-use common::payload::Body;
+use common::payload::{Body, MAX_TEXT_BYTES};
 use common::place::Identity;
 use common::server::limits::MEMBER_QUEUE_BYTES;
+use common::{ChatEvent, Why};
 use tests::raw::RawPeer;
-use tests::room::Room;
+use tests::room::{Room, config};
 
 /// Text of each message: with `MESSAGES` of them relayed to the stuck
 /// member, well past the member queue.
@@ -133,4 +133,37 @@ async fn a_member_that_never_reads_is_cut_off_as_slow_and_the_room_chats_on() {
     assert_eq!(shown, ids.len(), "none twice");
     let again = room.server.wait_joined_after(&member, 0).await;
     assert_eq!(again.name, "stuck");
+}
+
+/// A member that keeps up is never taken for a slow one while it holds
+/// its acks (PROTOCOL.md, "ack delay"): large messages are acknowledged as
+/// they come (the ack text), so what the server counts as not yet
+/// acknowledged stays under the member queue. Its ack delay is an hour
+/// here, so only the ack text can keep it in; each message goes once the
+/// one before is shown, so nothing waits unsent.
+#[tokio::test]
+async fn a_member_holding_its_acks_is_not_taken_for_slow_by_large_messages() {
+    let mut room = Room::empty(2).await;
+    let mut chat = config(&room.key, "m1");
+    chat.timing.ack_delay = Duration::from_secs(3600);
+    let member = room.add(chat, None).await.identity.member();
+    // Twice the member queue, in the largest messages there are.
+    let count = 2 * MEMBER_QUEUE_BYTES / MAX_TEXT_BYTES;
+    for i in 0..count {
+        let text = format!("{i:03} {}", "x".repeat(MAX_TEXT_BYTES - 4));
+        room.server.send(&text);
+        let shown = room.client("m1").log.wait_shown_for(LONG, i + 1).await;
+        assert_eq!(shown[i].text, text);
+    }
+    let left: Vec<Why> = room
+        .server
+        .log
+        .events()
+        .iter()
+        .filter_map(|e| match e.chat()? {
+            ChatEvent::Left { member: m, why } if m.id == member => Some(why.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(left.is_empty(), "m1 left: {left:?}");
 }
