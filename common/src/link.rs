@@ -217,6 +217,17 @@ impl Backlog {
     }
 }
 
+/// Received messages not yet acknowledged (protocol 2). They wait for the
+/// ack delay ([`Timing::ack_delay`]) from the first of them, so that under
+/// a stream of messages one `acks` frame carries many, as TCP delays its
+/// ACKs.
+struct HeldAcks {
+    since: Instant,
+    ids: Vec<String>,
+    /// The text of the messages they acknowledge, in bytes.
+    text: usize,
+}
+
 /// An established session and its connection.
 pub(crate) struct Link {
     pub(crate) reader: Reader,
@@ -228,14 +239,8 @@ pub(crate) struct Link {
     /// Whether events carry the tokens (the app may show ciphertext).
     /// Without, a batch's token is not copied into each of its messages.
     tokens: bool,
-    /// Protocol 2: ids received and not yet acknowledged, and when the
-    /// first of them came. They wait for the ack delay
-    /// ([`Timing::ack_delay`]), so that under a stream of messages one
-    /// `acks` frame carries many, as TCP delays its ACKs.
-    to_ack: Vec<String>,
-    held_since: Option<Instant>,
-    /// The text of the messages `to_ack` acknowledges, in bytes.
-    held_text: usize,
+    /// Protocol 2: acks not sent yet, if any.
+    held: Option<HeldAcks>,
     /// A client's view of the room it is in; `None` on the server, which
     /// takes no room frames from a client.
     pub(crate) room: Option<Room>,
@@ -258,9 +263,7 @@ impl Link {
             peer,
             last_sent: Instant::now(),
             tokens: true,
-            to_ack: Vec::new(),
-            held_since: None,
-            held_text: 0,
+            held: None,
             room: None,
         }
     }
@@ -394,24 +397,28 @@ impl Link {
             self.send(&Body::Ack { of: id, to: None });
             return;
         }
-        self.held_since.get_or_insert_with(Instant::now);
-        self.to_ack.push(id);
-        self.held_text += text;
-        if self.to_ack.len() >= MAX_BATCH || self.held_text >= ACK_TEXT_BYTES {
+        let held = self.held.get_or_insert_with(|| HeldAcks {
+            since: Instant::now(),
+            ids: Vec::new(),
+            text: 0,
+        });
+        held.ids.push(id);
+        held.text += text;
+        if held.ids.len() >= MAX_BATCH || held.text >= ACK_TEXT_BYTES {
             self.send_acks();
         }
     }
 
     /// When the held acks are to be sent, if any are held.
     pub(crate) fn acks_due(&self, delay: Duration) -> Option<Instant> {
-        self.held_since.map(|since| since + delay)
+        self.held.as_ref().map(|held| held.since + delay)
     }
 
     /// Sends the held acks, as few frames as the limits allow.
     fn send_acks(&mut self) {
-        self.held_since = None;
-        self.held_text = 0;
-        let ids = std::mem::take(&mut self.to_ack);
+        let Some(HeldAcks { ids, .. }) = self.held.take() else {
+            return;
+        };
         for chunk in ids.chunks(MAX_BATCH) {
             let token = match chunk {
                 [id] => self
@@ -427,9 +434,6 @@ impl Link {
             };
             self.queue(token);
         }
-        // Keep the buffer for the next burst.
-        self.to_ack = ids;
-        self.to_ack.clear();
     }
 
     /// Sends the held acks and `bye` (if given), lets the writer flush for
