@@ -35,6 +35,7 @@ use tokio::sync::mpsc::{self, error::TryRecvError};
 
 use crate::event::{ChatEvent, Handle, SendError};
 use crate::payload::MAX_TEXT_BYTES;
+use crate::server::limits::MEMBER_QUEUE_BYTES;
 use crate::text;
 
 /// The environment variable that holds a key (never the command line, where
@@ -58,9 +59,17 @@ use undelivered::Undelivered;
 /// Received text collected before it is written out even though more
 /// events are waiting.
 const WRITE_CHUNK: usize = 64 * 1024;
-/// Reading stdin pauses while this many bytes typed are not acknowledged,
-/// so piping a large file does not queue all of it in memory.
-const IN_FLIGHT_MAX: usize = 4 * 1024 * 1024;
+/// Reading stdin pauses while this many bytes typed are not delivered, so
+/// piping a large file does not queue all of it in memory. The server's is
+/// half a room member's queue ([`MEMBER_QUEUE_BYTES`]): what it reads ahead
+/// cannot push a member that keeps up past that queue (it would be
+/// disconnected as slow), nor a held place past its bound.
+fn in_flight_max(side: Side) -> usize {
+    match side {
+        Side::Client => 4 * 1024 * 1024,
+        Side::Server => MEMBER_QUEUE_BYTES / 2,
+    }
+}
 
 /// A binary's whole `--headless` run: on a runtime of its own, `start`
 /// brings up an engine (or says why not on stderr and gives `None`), then
@@ -173,7 +182,7 @@ async fn relay<E: EngineEvent>(
     let mut lines = Lines::default();
     let mut reading = true;
     loop {
-        let room = relay.undelivered.bytes() < IN_FLIGHT_MAX;
+        let room = relay.undelivered.bytes() < in_flight_max(E::SIDE);
         tokio::select! {
             biased;
             Some(()) = interrupts.next() => {

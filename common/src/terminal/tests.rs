@@ -15,6 +15,7 @@ use super::*;
 use crate::clock::Clock;
 use crate::error::ConnectError;
 use crate::event::{ClientEvent, Command, Ended, Peer, ServerEvent};
+use crate::server::limits::MEMBER_QUEUE_BYTES;
 
 /// stdout and stderr as one transcript, each line marked with its stream,
 /// so a test sees what was written and in which order.
@@ -468,50 +469,89 @@ async fn a_line_too_long_for_a_message_is_dropped_as_it_comes() {
     assert_eq!(exit.undelivered, 3, "{lines:?}");
 }
 
-#[tokio::test(start_paused = true)]
-async fn reading_pauses_while_too_much_is_unacknowledged() {
+/// Pipes three times `max` in lines of 1,000 bytes into the relay of
+/// `E`'s program, whose engine delivers nothing (`deliver`) until the relay
+/// has paused: it must pause at `max` not delivered, twice, and send every
+/// line once, in order.
+async fn reading_pauses_at<E: EngineEvent>(
+    max: usize,
+    deliver: impl AsyncFn(&Engine<E>, Vec<String>),
+    closed: E,
+) {
     const LINE: usize = 1000;
-    let total = 3 * IN_FLIGHT_MAX / LINE;
+    let total = 3 * max / LINE;
     let data: Vec<u8> = (0..total)
         .flat_map(|i| format!("{i:0999}\n").into_bytes())
         .collect();
     let input: &'static [u8] = data.leak();
-    let (exit, _) = relay_with(input, futures::stream::pending(), async |mut engine: Engine| {
-        let mut unacked = Vec::new();
-        let mut texts = Vec::new();
-        let mut pauses = 0;
-        loop {
-            // With time paused, this sleep ends only once every task
-            // is idle: the relay has read all it is going to.
-            tokio::select! {
-                biased;
-                asked = engine.next() => match asked {
-                    Asked::Send { id, text } => {
-                        unacked.push(id);
-                        texts.push(text);
+    let (exit, _) = relay_as(
+        input,
+        futures::stream::pending(),
+        async |mut engine: Engine<E>| {
+            let mut undelivered = Vec::new();
+            let mut texts = Vec::new();
+            let mut pauses = 0;
+            loop {
+                // With time paused, this sleep ends only once every task
+                // is idle: the relay has read all it is going to.
+                tokio::select! {
+                    biased;
+                    asked = engine.next() => match asked {
+                        Asked::Send { id, text } => {
+                            undelivered.push(id);
+                            texts.push(text);
+                        }
+                        Asked::Close => break,
+                        Asked::Quit => panic!("nobody pressed Ctrl+C"),
+                    },
+                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+                        let in_flight = undelivered.len() * LINE;
+                        assert!(in_flight >= max, "paused early at {in_flight}");
+                        assert!(in_flight < max + 2 * READ_CHUNK, "read on at {in_flight}");
+                        assert!(texts.len() < total);
+                        pauses += 1;
+                        deliver(&engine, std::mem::take(&mut undelivered)).await;
                     }
-                    Asked::Close => break,
-                    Asked::Quit => panic!("nobody pressed Ctrl+C"),
-                },
-                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
-                    let in_flight = unacked.len() * LINE;
-                    assert!(in_flight >= IN_FLIGHT_MAX, "paused early at {in_flight}");
-                    assert!(in_flight < IN_FLIGHT_MAX + 2 * READ_CHUNK, "read on at {in_flight}");
-                    assert!(texts.len() < total);
-                    pauses += 1;
-                    engine.ack_all(unacked.drain(..)).await;
                 }
             }
-        }
-        // Paused at about a third and two thirds; the rest fits.
-        assert_eq!(pauses, 2);
-        let expected: Vec<String> = (0..total).map(|i| format!("{i:0999}")).collect();
-        assert!(texts == expected, "every line once, in order");
-        engine.ack_all(unacked).await;
-        engine.emit(ClientEvent::Closed).await;
-    })
+            // Paused at about a third and two thirds; the rest fits.
+            assert_eq!(pauses, 2);
+            let expected: Vec<String> = (0..total).map(|i| format!("{i:0999}")).collect();
+            assert!(texts == expected, "every line once, in order");
+            deliver(&engine, undelivered).await;
+            engine.emit(closed).await;
+        },
+    )
     .await;
     assert_eq!(exit, ALL_DELIVERED);
+}
+
+#[tokio::test(start_paused = true)]
+async fn reading_pauses_while_too_much_is_unacknowledged() {
+    let ack_all = async |engine: &Engine, ids: Vec<String>| engine.ack_all(ids).await;
+    reading_pauses_at(in_flight_max(Side::Client), ack_all, ClientEvent::Closed).await;
+}
+
+/// The server's terminal reads ahead no more than half a member's queue:
+/// a file piped into it cannot push a member that keeps up past the member
+/// queue (disconnected as slow), nor a held place past its bound.
+#[tokio::test(start_paused = true)]
+async fn the_server_reads_ahead_no_more_than_half_a_members_queue() {
+    assert!(in_flight_max(Side::Server) + 2 * READ_CHUNK < MEMBER_QUEUE_BYTES);
+    let delivered_to_alice = async |engine: &Engine<ServerEvent>, ids: Vec<String>| {
+        for id in ids {
+            engine
+                .emit(ChatEvent::Relayed {
+                    id: id.clone(),
+                    to: 1,
+                })
+                .await;
+            let by = "alice".to_owned();
+            engine.emit(ChatEvent::Delivered { id, by }).await;
+        }
+    };
+    let max = in_flight_max(Side::Server);
+    reading_pauses_at(max, delivered_to_alice, ServerEvent::Closed).await;
 }
 
 #[tokio::test]
