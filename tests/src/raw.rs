@@ -221,11 +221,18 @@ impl RawPeer {
 
 /// A message body with a fresh id.
 pub fn msg(text: &str) -> Body {
-    Body::Msg {
-        id: random_id(),
+    msg_with_id(text).0
+}
+
+/// A message body with a fresh id, and the id.
+pub fn msg_with_id(text: &str) -> (Body, String) {
+    let id = random_id();
+    let body = Body::Msg {
+        id: id.clone(),
         text: text.into(),
         sent_at: Clock::system().now_ms(),
         from: None,
         name: None,
-    }
+    };
+    (body, id)
 }

@@ -10,7 +10,7 @@ use tests::engines::{
     Reported, WAIT, client, client_with, connected, delivered, drain, left, next, received,
     sender_ack, server, server_with,
 };
-use tests::raw::{RawPeer, msg};
+use tests::raw::{RawPeer, msg, msg_with_id};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::Receiver;
 use tokio::time::{Duration, Instant, timeout};
@@ -303,26 +303,20 @@ async fn engines_chat_under_every_version_pairing() {
 
 /// A client engine that holds its acks for `ack_delay`, connected to a
 /// protocol-2 server by hand.
-async fn client_of_raw_server(
-    key: &Key,
-    ack_delay: Duration,
-) -> (Handle, Receiver<ClientEvent>, RawPeer) {
+async fn client_of_raw_server(ack_delay: Duration) -> (Handle, Receiver<ClientEvent>, RawPeer) {
+    let key = Key::generate().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut chat = Config::new(key.clone(), "alice");
     chat.timing.ack_delay = ack_delay;
     let (client, mut events) = client_with(chat, listener.local_addr().unwrap());
-    let server = RawPeer::accept_speaking(key, &listener, "server", 2).await;
+    let server = RawPeer::accept_speaking(&key, &listener, "server", 2).await;
     connected(&mut events).await;
     (client, events, server)
 }
 
 /// Sends a message and waits until the client has shown it; its id.
 async fn shown(server: &mut RawPeer, events: &mut Receiver<ClientEvent>, text: &str) -> String {
-    let m = msg(text);
-    let Body::Msg { id, .. } = &m else {
-        unreachable!()
-    };
-    let id = id.clone();
+    let (m, id) = msg_with_id(text);
     server.send(&m).await;
     assert_eq!(received(events).await, ("server".into(), text.into()));
     id
@@ -335,9 +329,8 @@ async fn shown(server: &mut RawPeer, events: &mut Receiver<ClientEvent>, text: &
 /// wire), with a delay a loaded machine shows four messages well within.
 #[tokio::test]
 async fn messages_that_come_within_the_ack_delay_are_acknowledged_in_one_frame() {
-    let key = Key::generate().unwrap();
     let delay = Duration::from_secs(1);
-    let (_client, mut events, mut server) = client_of_raw_server(&key, delay).await;
+    let (_client, mut events, mut server) = client_of_raw_server(delay).await;
     let start = Instant::now();
     let mut ids = Vec::new();
     for i in 0..4 {
@@ -350,9 +343,8 @@ async fn messages_that_come_within_the_ack_delay_are_acknowledged_in_one_frame()
 /// Acks still held when the client closes go out before its `bye`.
 #[tokio::test]
 async fn held_acks_go_out_before_bye() {
-    let key = Key::generate().unwrap();
     let hour = Duration::from_secs(3600);
-    let (client, mut events, mut server) = client_of_raw_server(&key, hour).await;
+    let (client, mut events, mut server) = client_of_raw_server(hour).await;
     let id = shown(&mut server, &mut events, "last words").await;
     client.close();
     assert_eq!(frame(&mut server).await, Body::Ack { of: id, to: None });
@@ -364,9 +356,8 @@ async fn held_acks_go_out_before_bye() {
 /// waiting by a few large messages.
 #[tokio::test]
 async fn acks_for_a_large_message_are_not_held() {
-    let key = Key::generate().unwrap();
     let hour = Duration::from_secs(3600);
-    let (_client, mut events, mut server) = client_of_raw_server(&key, hour).await;
+    let (_client, mut events, mut server) = client_of_raw_server(hour).await;
     let small = shown(&mut server, &mut events, "small").await;
     let large = shown(&mut server, &mut events, &"x".repeat(ACK_TEXT_BYTES)).await;
     let acks = timeout(WAIT, frame(&mut server)).await;

@@ -10,7 +10,7 @@ use common::place::Identity;
 use common::server::limits::{HELD_QUEUE_BYTES, MEMBER_QUEUE_BYTES};
 use common::{ChatEvent, Config, Key, Rejection, ServerEvent, ServerHandle, Why};
 use tests::engines::{connected, left, next, received, rejected};
-use tests::raw::{RawPeer, msg};
+use tests::raw::{RawPeer, msg, msg_with_id};
 use tokio::sync::mpsc::Receiver;
 
 /// A server "bob" on loopback holding at most `max_members`.
@@ -242,13 +242,10 @@ async fn a_protocol_1_member_sees_who_said_what_in_the_text() {
     let (me, mut alice) = seated(&key, port, "alice", &Identity::new(), &mut events).await;
     assert_eq!(me.name, "alice");
 
-    let hi = msg("hi all");
+    let (hi, id) = msg_with_id("hi all");
     alice.send(&hi).await;
     let (got, _) = read_messages(&mut old, 1).await;
-    let Body::Msg { id, .. } = &hi else {
-        unreachable!()
-    };
-    assert_eq!((&got[0].id, got[0].text.as_str()), (id, "alice: hi all"));
+    assert_eq!((&got[0].id, got[0].text.as_str()), (&id, "alice: hi all"));
     assert_eq!((&got[0].from, &got[0].name), (&None, &None));
     // The server's own messages are the server's: no prefix.
     handle.send("from bob").unwrap();
@@ -358,10 +355,7 @@ async fn delivery_marks_made_while_the_sender_is_away_reach_it_when_it_comes_bac
         let (me, peer) = seated(&key, port, name, &Identity::new(), &mut events).await;
         others.push((me.member, peer));
     }
-    let sent = msg("while you were away");
-    let Body::Msg { id, .. } = &sent else {
-        unreachable!()
-    };
+    let (sent, id) = msg_with_id("while you were away");
     a.send(&sent).await;
     a.recv(|b| matches!(b, Body::Ack { .. } | Body::Acks { .. }).then_some(()))
         .await;
@@ -380,7 +374,7 @@ async fn delivery_marks_made_while_the_sender_is_away_reach_it_when_it_comes_bac
     let mut by = HashSet::new();
     while by.len() < 2 {
         let marks = frame(&mut back, |b| match b {
-            Body::Delivered { ids, by } if ids.contains(id) => Some(by.clone()),
+            Body::Delivered { ids, by } if ids.contains(&id) => Some(by.clone()),
             _ => None,
         })
         .await;
