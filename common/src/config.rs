@@ -44,6 +44,11 @@ pub struct Timing {
     /// Rooms: how long the server keeps the place (name, and messages
     /// for it) of a member whose connection was lost.
     pub hold: Duration,
+    /// Rooms: how long a connected member whose queue is full (so the
+    /// room's next message waits for it) may go without acknowledging
+    /// anything before it is disconnected as slow. The longest the room
+    /// waits for a member that stopped reading.
+    pub stall: Duration,
 }
 
 impl Default for Timing {
@@ -59,6 +64,7 @@ impl Default for Timing {
             close_grace: Duration::from_secs(5),
             ack_delay: Duration::from_millis(20),
             hold: Duration::from_secs(300),
+            stall: Duration::from_secs(5),
         }
     }
 }

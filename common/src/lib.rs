@@ -66,5 +66,6 @@ pub use event::{
     ChatEvent, ClientEvent, Ended, Handle, Member, Peer, SendError, ServerEvent, ServerHandle, Why,
 };
 pub use key::{Key, KeyError};
+pub use link::SEND_WINDOW;
 pub use server::Server;
 pub use session::Alert;

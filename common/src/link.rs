@@ -159,6 +159,22 @@ impl<E: Weight> Emitter<E> {
 /// long outbox re-sent at once never piles up in memory twice.
 pub const SEND_AHEAD: usize = 4 * 1024 * 1024;
 
+/// Bytes of our own messages' text sent and not yet acknowledged, at most
+/// (one message may pass it): the rest waits in the outbox for acks. A
+/// room's server acknowledges a member's message once it relays it, so a
+/// sender goes at the room's pace instead of filling the server, which
+/// reads a member no further than its inflow
+/// ([`crate::server::limits::MEMBER_INFLOW_BYTES`]).
+pub const SEND_WINDOW: usize = 512 * 1024;
+
+/// Our messages sent on this connection and not yet acknowledged: the
+/// first `count` of the outbox, holding `bytes` of text.
+#[derive(Debug, Default)]
+struct InFlight {
+    count: usize,
+    bytes: usize,
+}
+
 /// Bytes queued for the socket beyond which the peer is taken to have
 /// stopped reading: what it makes us send (acks, pongs) is not allowed to
 /// pile up without bound. The session ends as a lost connection.
@@ -340,13 +356,17 @@ impl Link {
         self.backlog.bytes()
     }
 
-    /// Sends the outbox's messages from `unsent` on, while the writer keeps
-    /// up; returns their events. Under protocol 2, messages waiting
-    /// together go in one `msgs` frame; nothing waits for more to come.
-    fn pump(&mut self, outbox: &Outbox, unsent: &mut usize) -> Vec<ChatEvent> {
+    /// Sends the outbox's messages after those in flight, while the writer
+    /// keeps up and within the send window; returns their events. Under
+    /// protocol 2, messages waiting together go in one `msgs` frame;
+    /// nothing waits for more to come.
+    fn pump(&mut self, outbox: &Outbox, flight: &mut InFlight) -> Vec<ChatEvent> {
         let mut sent = Vec::new();
-        while self.backlog() < SEND_AHEAD && *unsent < outbox.len() {
-            let batch: Vec<&Pending> = self.batch(outbox, *unsent).collect();
+        while self.backlog() < SEND_AHEAD
+            && flight.bytes < SEND_WINDOW
+            && flight.count < outbox.len()
+        {
+            let batch: Vec<&Pending> = self.batch(outbox, flight.count).collect();
             let size = batch.iter().map(|m| m.text.len() + 64).sum();
             let body = match batch.as_slice() {
                 [m] => Outgoing::Msg {
@@ -364,7 +384,8 @@ impl Link {
                     token: self.for_event(&token),
                 });
             }
-            *unsent += batch.len();
+            flight.count += batch.len();
+            flight.bytes += batch.iter().map(|m| m.text.len()).sum::<usize>();
         }
         sent
     }
@@ -539,9 +560,9 @@ async fn drive_inner<T>(
 ) -> Result<Outcome<T>, Gone> {
     // Everything in the outbox goes out again, first and in order; what is
     // typed meanwhile joins the end of the outbox and follows.
-    let mut unsent = 0;
+    let mut flight = InFlight::default();
     let resent = outbox.len();
-    let first = link.pump(outbox, &mut unsent);
+    let first = link.pump(outbox, &mut flight);
     events
         .emit(ClientEvent::Connected {
             peer: link.peer.clone(),
@@ -590,18 +611,22 @@ async fn drive_inner<T>(
             line = link.reader.next() => {
                 last_recv = Instant::now();
                 let before = outbox.len();
-                if let Some(ended) = on_line(line, link, outbox, &mut unsent, events).await? {
+                if let Some(ended) = on_line(line, link, outbox, &mut flight, events).await? {
                     return Ok(Outcome::Ended(ended));
                 }
                 // Take whatever else is already buffered before waiting again.
                 for _ in 0..256 {
                     let Some(line) = link.reader.next().now_or_never() else { break };
-                    if let Some(ended) = on_line(line, link, outbox, &mut unsent, events).await? {
+                    if let Some(ended) = on_line(line, link, outbox, &mut flight, events).await? {
                         return Ok(Outcome::Ended(ended));
                     }
                 }
                 if link.backlog() > BACKLOG_MAX {
                     return Ok(Outcome::Ended(Ended::Lost(STOPPED_READING.into())));
+                }
+                // Acks open the send window.
+                for event in link.pump(outbox, &mut flight) {
+                    events.emit(event).await?;
                 }
                 // A peer still acknowledging is given more time to finish.
                 if give_up.is_some() && outbox.len() < before {
@@ -626,12 +651,12 @@ async fn drive_inner<T>(
                 if cmds.closing && give_up.is_none() {
                     give_up = Some(Instant::now() + timing.close_grace);
                 }
-                for event in link.pump(outbox, &mut unsent) {
+                for event in link.pump(outbox, &mut flight) {
                     events.emit(event).await?;
                 }
             }
-            _ = link.backlog.drained.notified(), if unsent < outbox.len() => {
-                for event in link.pump(outbox, &mut unsent) {
+            _ = link.backlog.drained.notified(), if flight.count < outbox.len() => {
+                for event in link.pump(outbox, &mut flight) {
                     events.emit(event).await?;
                 }
             }
@@ -689,7 +714,7 @@ async fn on_line(
     line: Option<Result<String, LineError>>,
     link: &mut Link,
     outbox: &mut Outbox,
-    unsent: &mut usize,
+    flight: &mut InFlight,
     events: &Emitter<ClientEvent>,
 ) -> Result<Option<Ended>, Gone> {
     let line = match line {
@@ -733,10 +758,10 @@ async fn on_line(
                 received(message, &line, link, outbox, events).await?;
             }
         }
-        Body::Ack { of, to } => acked(of, to, link, outbox, unsent, events).await?,
+        Body::Ack { of, to } => acked(of, to, link, outbox, flight, events).await?,
         Body::Acks { ids, to } => {
             for id in ids {
-                acked(id, to, link, outbox, unsent, events).await?;
+                acked(id, to, link, outbox, flight, events).await?;
             }
         }
         Body::Typing { active, from } => {
@@ -844,12 +869,13 @@ async fn acked(
     to: Option<u32>,
     link: &mut Link,
     outbox: &mut Outbox,
-    unsent: &mut usize,
+    flight: &mut InFlight,
     events: &Emitter<ClientEvent>,
 ) -> Result<(), Gone> {
-    if let Some(at) = outbox.ack(&id) {
-        if at < *unsent {
-            *unsent -= 1;
+    if let Some((at, len)) = outbox.ack(&id) {
+        if at < flight.count {
+            flight.count -= 1;
+            flight.bytes -= len;
         }
         let event: ClientEvent = match (to, &mut link.room) {
             (Some(to), Some(room)) => {

@@ -54,13 +54,14 @@ impl Outbox {
         self.pending.push_back(message);
     }
 
-    /// Removes an acknowledged message and says where it was; `None` if it
-    /// was not pending (an ack for a re-sent copy already acknowledged).
-    pub fn ack(&mut self, id: &str) -> Option<usize> {
+    /// Removes an acknowledged message and says where it was and how long
+    /// its text; `None` if it was not pending (an ack for a re-sent copy
+    /// already acknowledged).
+    pub fn ack(&mut self, id: &str) -> Option<(usize, usize)> {
         // Acks arrive in send order, so the match is almost always in front.
         let at = self.pending.iter().position(|p| p.id == id)?;
-        self.pending.remove(at);
-        Some(at)
+        let message = self.pending.remove(at)?;
+        Some((at, message.text.len()))
     }
 
     /// The message at `index` (oldest first).
@@ -134,7 +135,7 @@ mod tests {
         for id in ["a", "b", "c"] {
             outbox.push(pending(id));
         }
-        assert_eq!(outbox.ack("b"), Some(1));
+        assert_eq!(outbox.ack("b"), Some((1, "b".len())));
         assert_eq!(outbox.ack("b"), None);
         let ids: Vec<_> = outbox.pending().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["a", "c"]);

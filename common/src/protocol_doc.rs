@@ -15,7 +15,7 @@ use crate::discovery::limits::{
 };
 use crate::handshake::ErrCode;
 use crate::link::room::DELIVERY_MARKS;
-use crate::link::{BACKLOG_MAX, SEND_AHEAD};
+use crate::link::{BACKLOG_MAX, SEND_AHEAD, SEND_WINDOW};
 use crate::outbox::REMEMBERED_IDS;
 use crate::payload::{
     ACK_TEXT_BYTES, MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_ROSTER,
@@ -23,7 +23,7 @@ use crate::payload::{
 };
 use crate::place::{CHAIN_LENGTH, REFUSALS_BELIEVED, SKIP};
 use crate::server::limits::{
-    CONTROL_MAX, HELD_MARKS, HELD_QUEUE_BYTES, INFLOW_BYTES, MEMBER_QUEUE_BYTES, REMOVED_MAX,
+    CONTROL_MAX, HELD_MARKS, HELD_QUEUE_BYTES, MEMBER_INFLOW_BYTES, MEMBER_QUEUE_BYTES, REMOVED_MAX,
 };
 use crate::token::{MAX_SKEW_SECS, TTL_SECS};
 use crate::{DEFAULT_PORT, admission};
@@ -93,6 +93,7 @@ fn the_limits_table_is_what_the_code_enforces() {
         ("handshakes in all", admission::TOTAL.to_string()),
         ("remembered ids", grouped(REMEMBERED_IDS)),
         ("send ahead", bytes(SEND_AHEAD)),
+        ("send window", bytes(SEND_WINDOW)),
         ("unread backlog", bytes(BACKLOG_MAX)),
         ("discovery datagram", bytes(DATAGRAM_MAX)),
         ("probe plaintext", bytes(PROBE_PLAINTEXT)),
@@ -117,7 +118,8 @@ fn the_limits_table_is_what_the_code_enforces() {
         ("removed members", REMOVED_MAX.to_string()),
         ("held marks", grouped(HELD_MARKS)),
         ("member frames", grouped(CONTROL_MAX)),
-        ("room inflow", bytes(INFLOW_BYTES)),
+        ("member inflow", bytes(MEMBER_INFLOW_BYTES)),
+        ("room stall", secs(t.stall)),
         (
             "delivery marks",
             format!("{} messages", grouped(DELIVERY_MARKS)),

@@ -61,9 +61,9 @@ use undelivered::Undelivered;
 const WRITE_CHUNK: usize = 64 * 1024;
 /// Reading stdin pauses while this many bytes typed are not delivered, so
 /// piping a large file does not queue all of it in memory. The server's is
-/// half a room member's queue ([`MEMBER_QUEUE_BYTES`]): what it reads ahead
-/// cannot push a member that keeps up past that queue (it would be
-/// disconnected as slow), nor a held place past its bound.
+/// half a room member's queue ([`MEMBER_QUEUE_BYTES`]): its lines wait in
+/// the room while a member is behind, and what it reads ahead cannot push
+/// a held place past its bound by itself.
 fn in_flight_max(side: Side) -> usize {
     match side {
         Side::Client => 4 * 1024 * 1024,

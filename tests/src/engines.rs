@@ -31,6 +31,7 @@ pub fn fast_timing() -> Timing {
         close_grace: Duration::from_secs(1),
         ack_delay: Duration::from_millis(20),
         hold: Duration::from_secs(2),
+        stall: Duration::from_secs(1),
     }
 }
 

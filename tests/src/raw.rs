@@ -6,7 +6,7 @@
 use common::Key;
 use common::clock::Clock;
 use common::handshake;
-use common::payload::{Body, Hello, PROTO, PROTO_ROOMS, random_id};
+use common::payload::{Body, Hello, Message, PROTO, PROTO_ROOMS, random_id};
 use common::session::{Role, Session};
 use common::token;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -235,4 +235,25 @@ pub fn msg_with_id(text: &str) -> (Body, String) {
         name: None,
     };
     (body, id)
+}
+
+/// The messages a frame carries (none if it is not a message frame).
+pub fn messages(body: &Body) -> Vec<Message> {
+    match body {
+        Body::Msg {
+            id,
+            text,
+            sent_at,
+            from,
+            name,
+        } => vec![Message {
+            id: id.clone(),
+            text: text.clone(),
+            sent_at: *sent_at,
+            from: from.clone(),
+            name: name.clone(),
+        }],
+        Body::Msgs { msgs } => msgs.clone(),
+        _ => Vec::new(),
+    }
 }

@@ -4,13 +4,13 @@
 //! And how a client holds its protocol-2 acknowledgements.
 #![allow(clippy::unwrap_used)]
 
-use common::payload::{ACK_TEXT_BYTES, Body, MAX_BATCH, Message, random_id};
-use common::{Alert, ChatEvent, ClientEvent, Config, Handle, Key, Why};
+use common::payload::{ACK_TEXT_BYTES, Body, MAX_BATCH, MAX_TEXT_BYTES, Message, random_id};
+use common::{Alert, ChatEvent, ClientEvent, Config, Handle, Key, SEND_WINDOW, Why};
 use tests::engines::{
     Reported, WAIT, client, client_with, connected, delivered, drain, left, next, received,
     sender_ack, server, server_with,
 };
-use tests::raw::{RawPeer, msg, msg_with_id};
+use tests::raw::{RawPeer, messages, msg, msg_with_id};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::Receiver;
 use tokio::time::{Duration, Instant, timeout};
@@ -368,4 +368,56 @@ async fn acks_for_a_large_message_are_not_held() {
             to: None
         }
     );
+}
+
+/// A client keeps at most the send window of text unacknowledged
+/// (PROTOCOL.md, "send window"; a room's server acknowledges a message
+/// once it relays it, so this is how a sender goes at the room's pace).
+/// All typed at once, twice the window goes out as acks come: a `ping`,
+/// sent once the first message is in, is answered after what the client
+/// had sent by then, within the window and one message.
+#[tokio::test]
+async fn a_client_keeps_to_its_send_window() {
+    let (client, _events, mut server) = client_of_raw_server(Duration::from_millis(20)).await;
+    let count = 2 * SEND_WINDOW / MAX_TEXT_BYTES + 1;
+    let ids: Vec<String> = (0..count)
+        .map(|i| {
+            let text = format!("{i:02}{}", "w".repeat(MAX_TEXT_BYTES - 2));
+            client.send(text).unwrap()
+        })
+        .collect();
+    let mut got: Vec<String> = Vec::new();
+    let mut text = 0;
+    loop {
+        let body = frame(&mut server).await;
+        if body == Body::Pong {
+            break;
+        }
+        if got.is_empty() {
+            server.send(&Body::Ping).await;
+        }
+        for m in messages(&body) {
+            text += m.text.len();
+            got.push(m.id);
+        }
+    }
+    assert!(
+        text <= SEND_WINDOW + MAX_TEXT_BYTES,
+        "{text} bytes sent before any ack"
+    );
+    // Acknowledged, the rest follows, in order.
+    let mut acked = 0;
+    while got.len() < count {
+        if acked < got.len() {
+            let ids = got[acked..].to_vec();
+            acked = got.len();
+            server.send(&Body::Acks { ids, to: None }).await;
+        }
+        got.extend(
+            messages(&frame(&mut server).await)
+                .into_iter()
+                .map(|m| m.id),
+        );
+    }
+    assert_eq!(got, ids);
 }

@@ -1,8 +1,10 @@
 //! A member that never reads (a stalled laptop: its socket buffer fills)
-//! must not hold up the room or grow the server without bound (PROTOCOL.md,
-//! "Slow members"): the others chat on, it is disconnected as `slow` once
-//! more than the member queue waits for it, and its place is held so that
-//! its reconnect catches up on everything.
+//! must not hold up the room for long or grow the server without bound
+//! (PROTOCOL.md, "Slow members"): once its queue is full and it has
+//! acknowledged nothing for the room stall, it is disconnected as `slow`,
+//! the others chat on, and its place is held so that its reconnect
+//! catches up on everything. Members that keep reading are never taken
+//! for slow, however fast the others send.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -166,4 +168,52 @@ async fn a_member_holding_its_acks_is_not_taken_for_slow_by_large_messages() {
         })
         .collect();
     assert!(left.is_empty(), "m1 left: {left:?}");
+}
+
+/// A burst faster than the members' links is not a slow member (PROTOCOL.md,
+/// "Slow members"): everyone (the server's user and two members) sends
+/// twice the member queue in the largest messages, all at once. Everyone
+/// keeps up, so nobody is disconnected and everyone gets every message
+/// once, in order: the room takes new messages at the pace of its slowest
+/// member, and members that all send at once never wait on each other
+/// for good (each one's acks are read while its messages wait).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_larger_than_the_member_queue_makes_nobody_slow() {
+    let room = Room::open(2).await;
+    let count = 2 * MEMBER_QUEUE_BYTES / MAX_TEXT_BYTES;
+    let text = |who: &str, i: usize| {
+        let head = format!("{who} {i:03} ");
+        format!("{head}{}", "x".repeat(MAX_TEXT_BYTES - head.len()))
+    };
+    let mut sent = std::collections::BTreeMap::new();
+    for sender in room.members() {
+        let ids = (0..count)
+            .map(|i| {
+                let text = text(&sender.name, i);
+                (sender.send(&text), text)
+            })
+            .collect();
+        sent.insert(sender.name.clone(), ids);
+    }
+    for reader in room.members() {
+        let expected = 2 * count;
+        let shown = reader.log.wait_shown_for(LONG, expected).await;
+        tests::room::check_shown(&reader.name, &shown, &sent);
+    }
+    for reader in room.members() {
+        let left: Vec<(String, Why)> = reader
+            .log
+            .events()
+            .iter()
+            .filter_map(|e| match e.chat()? {
+                ChatEvent::Left { member, why } => Some((member.name.clone(), why.clone())),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{} saw members leave: {left:?}",
+            reader.name
+        );
+    }
 }

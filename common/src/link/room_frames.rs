@@ -19,7 +19,7 @@ struct Client {
     link: Link,
     server: Session,
     outbox: Outbox,
-    unsent: usize,
+    flight: InFlight,
     events: Emitter<ClientEvent>,
     rx: mpsc::Receiver<ClientEvent>,
     me: Member,
@@ -61,7 +61,7 @@ async fn client(version: u32) -> Client {
         link,
         server,
         outbox: Outbox::default(),
-        unsent: 0,
+        flight: InFlight::default(),
         events: Emitter::new(tx),
         rx,
         me,
@@ -77,7 +77,7 @@ impl Client {
             Some(Ok(line)),
             &mut self.link,
             &mut self.outbox,
-            &mut self.unsent,
+            &mut self.flight,
             &self.events,
         )
         .await
@@ -103,7 +103,8 @@ impl Client {
             sent_at: 0,
             from: None,
         });
-        self.unsent = self.outbox.len();
+        self.flight.count += 1;
+        self.flight.bytes += "hi all".len();
         id
     }
 }

@@ -4,8 +4,14 @@
 //!
 //! It never waits on a member: what it relays goes into that member's
 //! [`Mailbox`] and the member's own task sends it (sealing in that task,
-//! so encryption spreads over the cores). A member that falls behind is
-//! disconnected by the bounds in [`super::limits`], never waited for.
+//! so encryption spreads over the cores). The room goes at the pace of
+//! its slowest member that keeps reading: a message that would pass a
+//! connected member's queue ([`MEMBER_QUEUE_BYTES`]) is parked, with
+//! everything after it, until that member has acknowledged enough; its
+//! sender's acks wait with it, so senders slow down too (a client keeps
+//! a send window, and the server reads a member no further than its
+//! inflow). A member that holds the room up and acknowledges nothing for
+//! the stall time has stopped reading, and is disconnected as slow.
 //! The hub does wait on the window ([`Emitter::emit`]): a window that
 //! falls behind slows the room down, as it slowed the one chat before.
 
@@ -16,7 +22,7 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::time::{Duration, Instant, sleep_until, timeout};
 
-use super::limits::{CONTROL_MAX, HELD_QUEUE_BYTES, INFLOW_BYTES, MEMBER_QUEUE_BYTES};
+use super::limits::{CONTROL_MAX, HELD_QUEUE_BYTES, MEMBER_QUEUE_BYTES};
 use super::mailbox::{Conn, Control, Mailbox};
 use super::marks::Marks;
 use super::room::{Claim, Place, Room};
@@ -31,7 +37,7 @@ use crate::payload::{Body, MAX_BATCH, MAX_TEXT_BYTES, Message, RosterEntry, clea
 
 /// Messages to the hub in flight at once; senders (handshakes, member
 /// connections) wait when it is full, which slows their sockets. What
-/// they hold is bounded apart ([`INFLOW_BYTES`]).
+/// hold is bounded apart ([`super::limits::MEMBER_INFLOW_BYTES`]).
 pub(crate) const INBOX: usize = 1024;
 
 /// A member's clock this far off ours (seconds) is worth telling the
@@ -62,7 +68,9 @@ pub(crate) enum ToHub {
         member: String,
         msgs: Vec<Message>,
         token: String,
-        /// Their share of [`INFLOW_BYTES`], given back once relayed.
+        /// Their share of the member's inflow
+        /// ([`super::limits::MEMBER_INFLOW_BYTES`]), given back as they
+        /// are relayed.
         inflow: OwnedSemaphorePermit,
     },
     /// Member `member` acknowledged these messages on connection `conn`.
@@ -116,8 +124,17 @@ pub(crate) struct Seat {
     /// Held until the connection's task ends, so closing can wait for
     /// its `bye` to be written.
     pub alive: mpsc::Sender<()>,
-    /// What the members' messages on their way to the hub may hold.
+    /// What the member's messages on their way to the room may hold.
     pub inflow: Arc<Semaphore>,
+}
+
+/// A message the room took and has not relayed yet: it waits while a
+/// connected member's queue has no room for it.
+struct Parked {
+    message: Pending,
+    /// Its share of its sender's inflow, given back once relayed (none
+    /// for the server user's).
+    _inflow: Option<OwnedSemaphorePermit>,
 }
 
 /// The hub's state; see the module documentation.
@@ -130,6 +147,16 @@ pub(crate) struct Hub {
     seen: Seen,
     /// The server user's messages while nobody else is in the room.
     waiting: VecDeque<Arc<Pending>>,
+    /// Messages taken and not yet relayed, in the order they came; the
+    /// first waits for room in a connected member's queue.
+    parked: VecDeque<Parked>,
+    /// The connected members whose full queues hold up the first parked
+    /// message, and since when each has not acknowledged anything (or
+    /// since it began holding the room up).
+    holding: HashMap<String, Instant>,
+    /// Acks for senders gathered in the current step, in order: each
+    /// member's messages the room relayed or already had.
+    acks: Vec<(String, Vec<String>)>,
     /// The server user's messages not yet reported [`ChatEvent::Sent`], and
     /// how many members each went to: [`ChatEvent::Relayed`] follows `Sent`
     /// (as it does for a client), once the message first goes out.
@@ -144,7 +171,6 @@ pub(crate) struct Hub {
     marks: Marks,
     alive: Option<mpsc::Sender<()>>,
     alive_rx: mpsc::Receiver<()>,
-    inflow: Arc<Semaphore>,
     /// While closing: the last time a member acknowledged something.
     progress: Instant,
 }
@@ -175,6 +201,9 @@ impl Hub {
             events,
             seen: Seen::default(),
             waiting: VecDeque::new(),
+            parked: VecDeque::new(),
+            holding: HashMap::new(),
+            acks: Vec::new(),
             unreported: HashMap::new(),
             next_conn: 0,
             out: Vec::new(),
@@ -182,7 +211,6 @@ impl Hub {
             marks: Marks::default(),
             alive: Some(alive),
             alive_rx,
-            inflow: Arc::new(Semaphore::new(INFLOW_BYTES)),
             progress: Instant::now(),
         }
     }
@@ -224,6 +252,11 @@ impl Hub {
                 None
             };
             let expiry = self.room.next_expiry();
+            let stall = self
+                .holding
+                .values()
+                .min()
+                .map(|since| *since + self.chat.timing.stall);
             tokio::select! {
                 msg = inbox.recv() => match msg {
                     Some(msg) => {
@@ -246,13 +279,22 @@ impl Hub {
                     // Given up silently: the window heard it leave.
                     self.room.expired(Instant::now());
                 }
+                _ = sleep_until(stall.unwrap_or_else(Instant::now)), if stall.is_some() => {
+                    self.stalled(Instant::now());
+                }
                 _ = sleep_until(give_up.unwrap_or_else(Instant::now)), if give_up.is_some() => {
                     return Ok(());
                 }
                 _ = self.events.closed() => return Err(Gone),
             }
-            self.send_marks();
-            self.settle();
+            // Disconnecting a slow member may let parked messages go.
+            loop {
+                self.relay_parked();
+                self.send_marks();
+                if !self.settle() {
+                    break;
+                }
+            }
             for event in std::mem::take(&mut self.out) {
                 self.events.emit(event).await?;
             }
@@ -274,6 +316,7 @@ impl Hub {
 
     fn delivered(&self) -> bool {
         self.waiting.is_empty()
+            && self.parked.is_empty()
             && self
                 .room
                 .places()
@@ -296,10 +339,7 @@ impl Hub {
                 msgs,
                 token,
                 inflow,
-            } => {
-                self.said(&member, msgs, token);
-                drop(inflow);
-            }
+            } => self.said(&member, msgs, token, inflow),
             ToHub::Acked { member, conn, ids } => self.acked(&member, conn, &ids),
             ToHub::Typing { member, active } => {
                 let Some(at) = self.room.find(&member) else {
@@ -359,7 +399,7 @@ impl Hub {
             mailbox: place.mailbox.clone(),
             roster: place.rooms().then(|| self.room.roster(&place.id)),
             alive,
-            inflow: self.inflow.clone(),
+            inflow: place.inflow.clone(),
         };
         if a.offset.unsigned_abs() > CLOCK_NOTICE_SECS {
             self.out
@@ -380,66 +420,161 @@ impl Hub {
         let _ = a.reply.send(Some(seat));
     }
 
-    fn said(&mut self, member: &str, msgs: Vec<Message>, token: String) {
+    /// Member `member`'s messages are shown to the server's user and join
+    /// the parked ones (a copy the room already has is acknowledged
+    /// again, and goes no further).
+    fn said(
+        &mut self,
+        member: &str,
+        msgs: Vec<Message>,
+        token: String,
+        mut inflow: OwnedSemaphorePermit,
+    ) {
         let Some(at) = self.room.find(member) else {
             return;
         };
-        let to = self.room.places().len() as u32;
-        let place = self.room.place(at);
-        let ids: Vec<String> = msgs.iter().map(|m| m.id.clone()).collect();
-        let acks_to = place.rooms().then_some(to);
-        for chunk in ids.chunks(MAX_BATCH) {
-            self.tell(
-                at,
-                Control::Acks {
-                    ids: chunk.to_vec(),
-                    to: acks_to,
-                },
-            );
-        }
         let sender = Arc::new(Sender {
             member: member.to_owned(),
             name: self.room.place(at).name.clone(),
         });
-        // The server's user is one of the members it goes to: shown
-        // (below), it is delivered to the server.
-        let mut shown = Vec::new();
         for Message {
             id, text, sent_at, ..
         } in msgs
         {
+            let share = inflow.split(text.len());
             if !self.seen.first_sight(&id) {
+                self.acked_to(member, id);
                 continue;
             }
-            shown.push(id.clone());
-            let pending = Pending {
-                id: id.clone(),
-                text,
-                sent_at,
-                from: Some(sender.clone()),
-            };
-            let text = pending.text.clone();
-            self.relay(Some(at), pending);
             self.out.push(
                 ChatEvent::Received {
-                    id,
+                    id: id.clone(),
                     from: sender.name.clone(),
-                    text,
+                    text: text.clone(),
                     sent_at,
                     token: token.clone(),
                 }
                 .into(),
             );
-        }
-        let me = self.me.member.clone();
-        for id in shown {
-            self.marks.add(member, &me, id);
+            self.parked.push_back(Parked {
+                message: Pending {
+                    id,
+                    text,
+                    sent_at,
+                    from: Some(sender.clone()),
+                },
+                _inflow: share,
+            });
         }
     }
 
+    /// Gathers an ack for `member`'s message `id`, sent with the others
+    /// of the step ([`Hub::send_acks`]).
+    fn acked_to(&mut self, member: &str, id: String) {
+        match self.acks.last_mut() {
+            Some((to, ids)) if to == member => ids.push(id),
+            _ => self.acks.push((member.to_owned(), vec![id])),
+        }
+    }
+
+    /// Tells each sender the room holds its messages (relayed, or had
+    /// already): `to` is how many members they go to.
+    fn send_acks(&mut self) {
+        let to = self.room.places().len() as u32;
+        for (member, ids) in std::mem::take(&mut self.acks) {
+            let Some(at) = self.room.find(&member) else {
+                continue;
+            };
+            let to = self.room.place(at).rooms().then_some(to);
+            for chunk in ids.chunks(MAX_BATCH) {
+                let ids = chunk.to_vec();
+                self.tell(at, Control::Acks { ids, to });
+            }
+        }
+    }
+
+    /// Relays the parked messages, in order, while every connected member
+    /// has room for the next; notes who holds the room up when one has
+    /// not. A member's message is acknowledged to it, and marked delivered
+    /// to the server's user, as it is relayed.
+    fn relay_parked(&mut self) {
+        let me = self.me.member.clone();
+        while let Some(next) = self.parked.front() {
+            let sender = next.message.from.clone().filter(|s| s.member != me);
+            let from = sender.as_ref().and_then(|s| self.room.find(&s.member));
+            let full = self.full_for(from, &next.message);
+            if !full.is_empty() {
+                let now = Instant::now();
+                let before = std::mem::take(&mut self.holding);
+                self.holding = full
+                    .into_iter()
+                    .map(|id| {
+                        let since = before.get(&id).copied().unwrap_or(now);
+                        (id, since)
+                    })
+                    .collect();
+                break;
+            }
+            self.holding.clear();
+            let Some(Parked { message, .. }) = self.parked.pop_front() else {
+                break;
+            };
+            let id = message.id.clone();
+            let to = self.relay(from, message);
+            match sender {
+                None => {
+                    self.unreported.insert(id, to);
+                }
+                Some(sender) => {
+                    self.marks.add(&sender.member, &me, id.clone());
+                    self.acked_to(&sender.member, id);
+                }
+            }
+        }
+        if self.parked.is_empty() {
+            self.holding.clear();
+        }
+        self.send_acks();
+    }
+
+    /// The connected members (but the one at `from`) whose queues have no
+    /// room for `message`.
+    fn full_for(&self, from: Option<usize>, message: &Pending) -> Vec<String> {
+        let legacy = legacy_len(message, &self.me.member);
+        self.room
+            .places()
+            .iter()
+            .enumerate()
+            .filter(|(i, place)| {
+                let len = if place.rooms() {
+                    message.text.len()
+                } else {
+                    legacy
+                };
+                Some(*i) != from
+                    && place.away.is_none()
+                    && place.mailbox.bytes() + len > MEMBER_QUEUE_BYTES
+            })
+            .map(|(_, place)| place.id.clone())
+            .collect()
+    }
+
+    /// The members that held the room up and acknowledged nothing for the
+    /// stall time by `now` have stopped reading.
+    fn stalled(&mut self, now: Instant) {
+        let stall = self.chat.timing.stall;
+        let stopped = self
+            .holding
+            .iter()
+            .filter(|(_, since)| **since + stall <= now)
+            .map(|(id, _)| id.clone());
+        self.slow.extend(stopped.collect::<Vec<_>>());
+    }
+
     /// Puts `message` in the mailbox of every member but `from`; how many.
+    /// A held place whose queue passes its bound is given up (connected
+    /// members' queues have room: [`Hub::relay_parked`] waited for it).
     fn relay(&mut self, from: Option<usize>, message: Pending) -> usize {
-        let prefixed = from.map(|at| self.room.place(at).name.clone());
         let message = Arc::new(message);
         // Protocols 1 and 2 see the sender only in the text: one copy for
         // all of them.
@@ -454,16 +589,12 @@ impl Hub {
                 message.clone()
             } else {
                 legacy
-                    .get_or_insert_with(|| Arc::new(for_old_clients(&message, prefixed.as_deref())))
+                    .get_or_insert_with(|| Arc::new(for_old_clients(&message, &self.me.member)))
                     .clone()
             };
             let bytes = place.mailbox.push(copy);
             to += 1;
-            let bound = match place.away {
-                Some(_) => HELD_QUEUE_BYTES,
-                None => MEMBER_QUEUE_BYTES,
-            };
-            if bytes > bound {
+            if place.away.is_some() && bytes > HELD_QUEUE_BYTES {
                 over.push(place.id.clone());
             }
         }
@@ -477,6 +608,11 @@ impl Hub {
             return;
         };
         let done = self.room.place(at).mailbox.acked(conn, ids);
+        if !done.is_empty()
+            && let Some(since) = self.holding.get_mut(by)
+        {
+            *since = Instant::now();
+        }
         let by_name = self.room.place(at).name.clone();
         for message in done {
             let Some(sender) = &message.from else {
@@ -578,9 +714,10 @@ impl Hub {
         self.slow.extend(over);
     }
 
-    /// Disconnects the members that passed a bound: `slow` if online,
-    /// their place given up if held.
-    fn settle(&mut self) {
+    /// Disconnects the members that passed a bound or stopped reading:
+    /// `slow` if online, their place given up if held. Whether it did.
+    fn settle(&mut self) -> bool {
+        let mut any = false;
         while let Some(id) = self.slow.pop() {
             let Some(at) = self.room.find(&id) else {
                 continue;
@@ -589,9 +726,11 @@ impl Hub {
             if place.away.is_some() {
                 if place.mailbox.bytes() > HELD_QUEUE_BYTES {
                     self.room.give_up(at);
+                    any = true;
                 }
                 continue;
             }
+            any = true;
             let conn = place.mailbox.lock().conn.take();
             if let Some(conn) = conn {
                 conn.end("slow");
@@ -602,6 +741,7 @@ impl Hub {
                 self.room.give_up(at);
             }
         }
+        any
     }
 
     /// Handles a window command; `true` to stop at once.
@@ -617,8 +757,10 @@ impl Hub {
                 if self.room.places().is_empty() {
                     self.waiting.push_back(Arc::new(message));
                 } else {
-                    let to = self.relay(None, message);
-                    self.unreported.insert(id, to);
+                    self.parked.push_back(Parked {
+                        message,
+                        _inflow: None,
+                    });
                 }
             }
             ServerCommand::Chat(Command::Typing(active)) => {
@@ -638,6 +780,7 @@ impl Hub {
                 }
                 // What went to nobody now never goes out.
                 self.unreported.clear();
+                self.parked.clear();
                 self.keys.send_replace(key.clone());
                 self.out.push(ServerEvent::KeyChanged(key));
             }
@@ -656,6 +799,7 @@ impl Hub {
             ServerCommand::Allow(id) => self.room.allow(&id),
             ServerCommand::Chat(Command::HangUp) => {
                 self.unreported.clear();
+                self.parked.clear();
                 for place in self.room.empty() {
                     let conn = place.mailbox.lock().conn.take();
                     if let Some(conn) = conn {
@@ -678,15 +822,25 @@ impl Hub {
     }
 }
 
-/// A relayed message as a protocol-1 or 2 member gets it: from someone
-/// else than the server, its text says who (unless that would pass the
-/// text limit).
-fn for_old_clients(message: &Pending, sender: Option<&str>) -> Pending {
-    let text = match sender {
-        Some(name) if name.len() + 2 + message.text.len() <= MAX_TEXT_BYTES => {
-            format!("{name}: {}", message.text)
-        }
-        _ => message.text.clone(),
+/// The sender's name a protocol-1 or 2 member's copy of `message` starts
+/// with: from someone other than the server (`me`), unless that would
+/// pass the text limit.
+fn prefix<'m>(message: &'m Pending, me: &str) -> Option<&'m str> {
+    let sender = message.from.as_ref().filter(|s| s.member != me)?;
+    (sender.name.len() + 2 + message.text.len() <= MAX_TEXT_BYTES).then_some(&sender.name)
+}
+
+/// The text length of a protocol-1 or 2 member's copy.
+fn legacy_len(message: &Pending, me: &str) -> usize {
+    message.text.len() + prefix(message, me).map_or(0, |name| name.len() + 2)
+}
+
+/// A relayed message as a protocol-1 or 2 member gets it: its text says
+/// who sent it ([`prefix`]).
+fn for_old_clients(message: &Pending, me: &str) -> Pending {
+    let text = match prefix(message, me) {
+        Some(name) => format!("{name}: {}", message.text),
+        None => message.text.clone(),
     };
     Pending {
         text,

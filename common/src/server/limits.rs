@@ -3,8 +3,11 @@
 //! for members that read slowly or are away.
 
 /// Bytes of text relayed to a connected member and not yet acknowledged
-/// by it: beyond this the member has stopped reading, and is disconnected
-/// (`slow`) with its place held.
+/// by it, at most: a message that would pass this for any connected
+/// member waits in the room until they all have room for it (the room
+/// goes at the pace of its slowest member); one that holds the room up
+/// and acknowledges nothing for [`crate::config::Timing::stall`] has
+/// stopped reading, and is disconnected (`slow`) with its place held.
 pub const MEMBER_QUEUE_BYTES: usize = 2 * 1024 * 1024;
 
 /// Bytes of text kept for a member that is away: beyond this its place is
@@ -25,7 +28,14 @@ pub const CONTROL_MAX: usize = 65_536;
 /// up after a blip.
 pub const HELD_MARKS: usize = 1024;
 
-/// Bytes of members' message text read from their sockets and not yet
-/// relayed by the room, all members together: a member that sends while
-/// the room is busy (its window behind) waits, and TCP slows it down.
-pub const INFLOW_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes of one member's message text read from its socket and not yet
+/// relayed by the room: beyond this the server reads that member no
+/// further until the room takes them, and TCP slows it down. A client
+/// keeps less than this unacknowledged ([`crate::link::SEND_WINDOW`]
+/// and one message), so the server never stops reading one that keeps
+/// to its window, and always sees its acks. Per member, so that one
+/// member's messages never keep another's acks unread.
+pub const MEMBER_INFLOW_BYTES: usize = 1024 * 1024;
+
+const _: () =
+    assert!(crate::link::SEND_WINDOW + crate::payload::MAX_TEXT_BYTES <= MEMBER_INFLOW_BYTES);

@@ -7,11 +7,11 @@
 use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, TryAcquireError, mpsc};
 use tokio::time::{Instant, sleep_until};
 
 use super::hub::{Seat, ToHub};
-use super::limits::INFLOW_BYTES;
+use super::limits::MEMBER_INFLOW_BYTES;
 use super::mailbox::Control;
 use crate::codec::LineError;
 use crate::config::Timing;
@@ -45,8 +45,16 @@ struct Burst {
 }
 
 /// A read burst stops taking lines past this much message text, so one
-/// burst always fits in the room's inflow ([`INFLOW_BYTES`]).
-const BURST_BYTES: usize = INFLOW_BYTES / 4;
+/// burst always fits in the member's inflow ([`MEMBER_INFLOW_BYTES`]).
+const BURST_BYTES: usize = MEMBER_INFLOW_BYTES / 4;
+
+impl Burst {
+    /// Its share of the member's inflow: at most a burst and one frame
+    /// more, never more than there is.
+    fn inflow(&self) -> u32 {
+        self.bytes.min(MEMBER_INFLOW_BYTES) as u32
+    }
+}
 
 /// Serves member `seat` on `link` until the connection ends.
 pub(crate) async fn serve(
@@ -88,6 +96,9 @@ async fn run(
         link.send(roster);
     }
     let mut more = true;
+    // Messages read that wait for room in the member's inflow: reading
+    // stops until they have it (the sending half goes on).
+    let mut waiting: Option<Burst> = None;
     let mut last_recv = Instant::now();
     let ping = sleep_until(link.last_sent + timing.ping_after);
     let lost = sleep_until(last_recv + timing.lost_after);
@@ -105,8 +116,9 @@ async fn run(
         if link.backlog() > BACKLOG_MAX {
             return End::Left(Why::Slow);
         }
+        let inflow = waiting.as_ref().map_or(0, Burst::inflow);
         tokio::select! {
-            line = link.reader.next() => {
+            line = link.reader.next(), if waiting.is_none() => {
                 last_recv = Instant::now();
                 let mut burst = Burst::default();
                 let mut end = on_line(line, link, &mut burst, tokens);
@@ -119,17 +131,33 @@ async fn run(
                     end = on_line(line, link, &mut burst, tokens);
                 }
                 // What came before a bad frame still counts.
-                if tell(burst, seat, hub).await.is_err() {
-                    return End::Bye("closed");
+                match tell(burst, seat, hub).await {
+                    Ok(rest) => waiting = rest,
+                    Err(()) => return End::Bye("closed"),
                 }
                 if let Some(end) = end {
+                    if let Some(rest) = waiting.take() {
+                        let inflow = seat.inflow.clone().acquire_many_owned(rest.inflow()).await;
+                        let Ok(inflow) = inflow else { return end };
+                        let _ = say(rest, Some(inflow), seat, hub).await;
+                    }
                     return end;
                 }
+            }
+            inflow = seat.inflow.clone().acquire_many_owned(inflow), if waiting.is_some() => {
+                let (Some(rest), Ok(inflow)) = (waiting.take(), inflow) else {
+                    return End::Bye("closed");
+                };
+                if say(rest, Some(inflow), seat, hub).await.is_err() {
+                    return End::Bye("closed");
+                }
+                // Its silence meanwhile was ours.
+                last_recv = Instant::now();
             }
             _ = seat.conn.woken() => {}
             _ = link.backlog.drained.notified(), if more => {}
             _ = &mut ping => link.keep_alive(ping.as_mut(), timing.ping_after),
-            _ = &mut lost => {
+            _ = &mut lost, if waiting.is_none() => {
                 if Link::silent(lost.as_mut(), last_recv, timing.lost_after) {
                     return End::Left(Why::Lost);
                 }
@@ -206,26 +234,49 @@ fn alert(alert: Alert) -> End {
     End::Left(Why::Other(format!("security alert: {alert}")))
 }
 
-/// Tells the hub what a read burst said.
-async fn tell(burst: Burst, seat: &Seat, hub: &mpsc::Sender<ToHub>) -> Result<(), ()> {
-    let member = || seat.member.clone();
+/// Tells the hub what a read burst said: its acks at once, its messages
+/// (and typing after them) once the member's inflow has room for them.
+/// The burst back if it has not yet.
+async fn tell(
+    mut burst: Burst,
+    seat: &Seat,
+    hub: &mpsc::Sender<ToHub>,
+) -> Result<Option<Burst>, ()> {
     if !burst.acks.is_empty() {
         let acked = ToHub::Acked {
-            member: member(),
+            member: seat.member.clone(),
             conn: seat.conn.id,
-            ids: burst.acks,
+            ids: std::mem::take(&mut burst.acks),
         };
         hub.send(acked).await.map_err(|_| ())?;
     }
-    if !burst.msgs.is_empty() {
-        // At most a burst (a quarter of the bound) and one frame more.
-        let bytes = burst.bytes.min(INFLOW_BYTES) as u32;
-        let inflow = seat.inflow.clone().acquire_many_owned(bytes).await;
+    let inflow = if burst.msgs.is_empty() {
+        None
+    } else {
+        match seat.inflow.clone().try_acquire_many_owned(burst.inflow()) {
+            Ok(inflow) => Some(inflow),
+            Err(TryAcquireError::NoPermits) => return Ok(Some(burst)),
+            Err(TryAcquireError::Closed) => return Err(()),
+        }
+    };
+    say(burst, inflow, seat, hub).await.map(|()| None)
+}
+
+/// Tells the hub a burst's messages, with their share of the inflow, and
+/// its typing.
+async fn say(
+    burst: Burst,
+    inflow: Option<OwnedSemaphorePermit>,
+    seat: &Seat,
+    hub: &mpsc::Sender<ToHub>,
+) -> Result<(), ()> {
+    let member = || seat.member.clone();
+    if let Some(inflow) = inflow {
         let said = ToHub::Said {
             member: member(),
             msgs: burst.msgs,
             token: burst.token,
-            inflow: inflow.map_err(|_| ())?,
+            inflow,
         };
         hub.send(said).await.map_err(|_| ())?;
     }

@@ -6,9 +6,10 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use super::limits::REMOVED_MAX;
+use super::limits::{MEMBER_INFLOW_BYTES, REMOVED_MAX};
 use super::mailbox::Mailbox;
 use crate::event::Member;
 use crate::handshake::ErrCode;
@@ -52,6 +53,9 @@ pub(crate) struct Place {
     /// `Some(until)` while its place is held for it.
     pub away: Option<Instant>,
     pub mailbox: Arc<Mailbox>,
+    /// What its messages read and not yet relayed may hold
+    /// ([`MEMBER_INFLOW_BYTES`]), across its connections.
+    pub inflow: Arc<Semaphore>,
 }
 
 impl Place {
@@ -211,6 +215,7 @@ impl Room {
             legacy,
             away: None,
             mailbox: Arc::default(),
+            inflow: Arc::new(Semaphore::new(MEMBER_INFLOW_BYTES)),
         });
         Ok(self.places.len() - 1)
     }
