@@ -62,7 +62,7 @@ impl Default for Timing {
             backoff_first: Duration::from_millis(500),
             backoff_max: Duration::from_secs(10),
             close_grace: Duration::from_secs(5),
-            ack_delay: Duration::from_millis(20),
+            ack_delay: Duration::from_millis(100),
             hold: Duration::from_secs(300),
             stall: Duration::from_secs(5),
         }

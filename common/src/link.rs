@@ -167,6 +167,9 @@ pub const SEND_AHEAD: usize = 4 * 1024 * 1024;
 /// ([`crate::server::limits::MEMBER_INFLOW_BYTES`]).
 pub const SEND_WINDOW: usize = 512 * 1024;
 
+// Held acks never make a sender wait: they cover less than its window.
+const _: () = assert!(crate::payload::ACK_TEXT_BYTES < SEND_WINDOW / 4);
+
 /// Our messages sent on this connection and not yet acknowledged: the
 /// first `count` of the outbox, holding `bytes` of text.
 #[derive(Debug, Default)]
