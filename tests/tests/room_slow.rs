@@ -217,3 +217,55 @@ async fn a_burst_larger_than_the_member_queue_makes_nobody_slow() {
         );
     }
 }
+
+/// A member that ignores its send window (PROTOCOL.md, "member inflow")
+/// while the room waits for a stuck member: the server reads it no further
+/// than its inflow, keeps its connection (its sending half goes on), and
+/// once the stuck member is cut off for the stall, relays every one of
+/// its messages, in order. Nothing it sent is lost and nobody else waits
+/// on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_past_its_window_is_read_no_further_and_loses_nothing() {
+    let room = Room::open(1).await;
+    let join = |name: &'static str| {
+        let (key, port) = (room.key.clone(), room.port);
+        async move {
+            let identity = Identity::new();
+            let (member, proof) = identity.next_proof();
+            let peer = RawPeer::join(&key, port, name, &member, &proof)
+                .await
+                .expect("joins");
+            (member, peer)
+        }
+    };
+    let (stuck, _stuck_peer) = join("stuck").await;
+    let (flooder, mut flood) = join("flooder").await;
+    for other in room.members() {
+        other.wait_joined(&flooder).await;
+    }
+    // Twice the member queue, all at once and never reading an ack: the
+    // stuck member's queue fills, the room waits, the flooder's inflow
+    // fills, and the server stops reading it.
+    let count = 2 * MEMBER_QUEUE_BYTES / MAX_TEXT_BYTES;
+    let texts: Vec<String> = (0..count)
+        .map(|i| format!("{i:03} {}", "f".repeat(MAX_TEXT_BYTES - 4)))
+        .collect();
+    let sent = texts.clone();
+    let sender = tokio::spawn(async move {
+        for text in &sent {
+            flood.send(&tests::raw::msg(text)).await;
+        }
+        flood
+    });
+    let shown = room.client("m1").log.wait_shown_for(LONG, count).await;
+    let got: Vec<&String> = shown.iter().map(|s| &s.text).collect();
+    assert_eq!(got, texts.iter().collect::<Vec<_>>(), "all, in order");
+    let _flood = sender.await.unwrap();
+    for other in room.members() {
+        assert_eq!(other.wait_left(&stuck).await.1, Why::Slow, "{}", other.name);
+        let left_flooder = other.log.events().iter().any(
+            |e| matches!(e.chat(), Some(ChatEvent::Left { member, .. }) if member.id == flooder),
+        );
+        assert!(!left_flooder, "{} saw the flooder leave", other.name);
+    }
+}

@@ -4,9 +4,10 @@
 //! The hub puts relayed messages and control frames in; the member's own
 //! connection task takes them out as its socket drains, seals them in its
 //! session and writes them. The hub never waits on a member: it only
-//! locks this queue for a moment, and its bounds
-//! ([`super::limits::MEMBER_QUEUE_BYTES`], [`super::limits::CONTROL_MAX`]) are checked by
-//! the hub after each push. The queue outlives a connection while the
+//! locks this queue for a moment. It relays a message only when the
+//! queue has room for it ([`super::limits::MEMBER_QUEUE_BYTES`]), and
+//! checks the bound on other frames ([`super::limits::CONTROL_MAX`])
+//! after each push. The queue outlives a connection while the
 //! member's place is held, so a reconnect catches up from it: messages
 //! are sent again, delivery marks not yet sent are kept (at most
 //! [`super::limits::HELD_MARKS`] while it is away), other frames are
