@@ -269,3 +269,44 @@ async fn a_member_past_its_window_is_read_no_further_and_loses_nothing() {
         assert!(!left_flooder, "{} saw the flooder leave", other.name);
     }
 }
+
+/// The server user's message that waits in the room for a full member
+/// (PROTOCOL.md, "Slow members") is not lost when everyone leaves before
+/// it goes: like one sent to an empty room, it goes to the next member who
+/// joins.
+#[tokio::test]
+async fn a_waiting_message_of_the_server_goes_to_the_next_member_if_everyone_leaves() {
+    let mut room = Room::empty(8).await;
+    let identity = Identity::new();
+    let (member, proof) = identity.next_proof();
+    let mut stuck = RawPeer::join(&room.key, room.port, "stuck", &member, &proof)
+        .await
+        .expect("joins");
+    room.server.wait_joined(&member).await;
+    // The member queue's worth goes out to the stuck member (never
+    // acknowledged); the last one waits for room.
+    let fits = MEMBER_QUEUE_BYTES / MAX_TEXT_BYTES;
+    let text = |i: usize| format!("{i:03} {}", "w".repeat(MAX_TEXT_BYTES - 4));
+    for i in 0..=fits {
+        room.server.send(&text(i));
+    }
+    room.server
+        .log
+        .wait("the member queue's worth sent", |events| {
+            let sent = events
+                .iter()
+                .filter(|e| matches!(e.chat(), Some(ChatEvent::Sent { .. })))
+                .count();
+            (sent == fits).then_some(())
+        })
+        .await;
+    stuck
+        .send(&Body::Bye {
+            reason: "closed".into(),
+        })
+        .await;
+    room.server.wait_left(&member).await;
+    let m1 = room.add(config(&room.key, "m1"), None).await;
+    let shown = m1.log.wait_shown(1).await;
+    assert_eq!(shown[0].text, text(fits));
+}

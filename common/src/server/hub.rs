@@ -519,6 +519,11 @@ impl Hub {
             let Some(Parked { message, .. }) = self.parked.pop_front() else {
                 break;
             };
+            if sender.is_none() && self.room.places().is_empty() {
+                // Everyone left while it was parked: it waits for the next.
+                self.waiting.push_back(Arc::new(message));
+                continue;
+            }
             let id = message.id.clone();
             let to = self.relay(from, message);
             match sender {
