@@ -7,12 +7,12 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
@@ -186,8 +186,15 @@ pub const BACKLOG_MAX: usize = 32 * 1024 * 1024;
 /// Lines sealed for the socket and not yet written, kept as one buffer:
 /// a backlog of many small frames (pongs a peer never reads) costs its
 /// bytes, not an allocation each, and is given back once written.
-#[derive(Debug, Default)]
+///
+/// A line queued while nothing waits is written at once, by whoever
+/// queues it, as far as the socket takes it: a room server sealing a
+/// message for 49 members then sends each copy as it is sealed, rather
+/// than sealing all 49 before its writer tasks run (their members' CPUs
+/// would wait for the last seal).
+#[derive(Debug)]
 pub(crate) struct Backlog {
+    socket: OwnedWriteHalf,
     state: Mutex<Unwritten>,
     /// Signalled when lines are added or the link closes.
     added: Notify,
@@ -210,16 +217,36 @@ struct Unwritten {
 const REUSE_BUFFER_MAX: usize = 1024 * 1024;
 
 impl Backlog {
+    fn new(socket: OwnedWriteHalf) -> Backlog {
+        Backlog {
+            socket,
+            state: Mutex::default(),
+            added: Notify::new(),
+            drained: Notify::new(),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Unwritten> {
         // The lock is never held across a panic that could poison it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues one line (without its LF).
+    /// Queues one line (without its LF), or writes it at once when
+    /// nothing is queued or being written (the lock keeps the writer
+    /// task out meanwhile, so lines never pass each other).
     fn push(&self, line: &str) {
         let mut state = self.lock();
-        state.lines.reserve(line.len() + 1);
-        state.lines.extend_from_slice(line.as_bytes());
+        let mut from = 0;
+        if state.lines.is_empty() && state.writing == 0 && !state.closed {
+            let bufs = [IoSlice::new(line.as_bytes()), IoSlice::new(b"\n")];
+            // An error is the writer's to meet: the line waits for it.
+            from = self.socket.try_write_vectored(&bufs).unwrap_or(0);
+            if from > line.len() {
+                return;
+            }
+        }
+        state.lines.reserve(line.len() + 1 - from);
+        state.lines.extend_from_slice(&line.as_bytes()[from..]);
         state.lines.push(b'\n');
         drop(state);
         self.added.notify_one();
@@ -270,13 +297,10 @@ impl Link {
     /// handshake sent has been flushed).
     pub fn new(mut reader: Reader, writer: Writer, session: Session, peer: Peer) -> Link {
         reader.decoder_mut().set_max(SESSION_LINE_MAX);
-        let backlog = Arc::new(Backlog::default());
+        let backlog = Arc::new(Backlog::new(writer.into_inner()));
         Link {
             reader,
-            writer: Some(tokio::spawn(write_lines(
-                writer.into_inner(),
-                backlog.clone(),
-            ))),
+            writer: Some(tokio::spawn(write_lines(backlog.clone()))),
             backlog,
             session,
             peer,
@@ -488,7 +512,7 @@ impl Drop for Link {
 }
 
 /// Writes whatever lines are queued, all at once, until the link closes.
-async fn write_lines(mut socket: OwnedWriteHalf, backlog: Arc<Backlog>) {
+async fn write_lines(backlog: Arc<Backlog>) {
     let mut spare = Vec::new();
     loop {
         let taken = {
@@ -508,7 +532,7 @@ async fn write_lines(mut socket: OwnedWriteHalf, backlog: Arc<Backlog>) {
             backlog.added.notified().await;
             continue;
         };
-        if socket.write_all(&lines).await.is_err() {
+        if write_all(&backlog.socket, &lines).await.is_err() {
             return;
         }
         lines.clear();
@@ -518,7 +542,23 @@ async fn write_lines(mut socket: OwnedWriteHalf, backlog: Arc<Backlog>) {
         backlog.lock().writing = 0;
         backlog.drained.notify_one();
     }
-    let _ = socket.shutdown().await;
+    // Everything is written: the peer reads the end of the stream.
+    let stream: &tokio::net::TcpStream = backlog.socket.as_ref();
+    let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
+}
+
+/// Writes all of `bytes` to a socket shared with [`Backlog::push`].
+async fn write_all(socket: &OwnedWriteHalf, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        socket.writable().await?;
+        match socket.try_write(bytes) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// How [`drive`] ended.
@@ -1013,5 +1053,38 @@ mod tests {
                 .is_none()
         );
         assert_eq!(number(rx.recv().await.unwrap()), 0);
+    }
+
+    /// Lines written at once by whoever queues them, cut short by a full
+    /// socket, or left to the writer task: the peer reads them whole and
+    /// in order, then the end of the stream once the backlog is closed.
+    #[tokio::test]
+    async fn lines_written_at_once_or_queued_arrive_whole_and_in_order() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (ours, theirs) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+        let (_read, write) = ours.unwrap().into_split();
+        let backlog = Arc::new(Backlog::new(write));
+        let writer = tokio::spawn(write_lines(backlog.clone()));
+        // More than the socket buffers hold while the peer reads nothing.
+        let lines: Vec<String> = (0..64)
+            .map(|i| format!("{i:02}{}", "x".repeat(200_000)))
+            .collect();
+        let total: usize = lines.iter().map(|l| l.len() + 1).sum();
+        for line in &lines {
+            backlog.push(line);
+        }
+        let queued = backlog.bytes();
+        assert!(queued > 0, "the socket took it all: nothing was queued");
+        assert!(queued < total, "nothing was written at once");
+        backlog.close();
+        let mut got = String::new();
+        let (mut peer, _) = theirs.unwrap();
+        let read = tokio::time::timeout(Duration::from_secs(20), peer.read_to_string(&mut got));
+        read.await.expect("no end of stream after close").unwrap();
+        let sent: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        assert!(got == sent, "{} bytes read of {total}", got.len());
+        writer.await.unwrap();
     }
 }
