@@ -44,6 +44,7 @@ pub const KEY_VAR: &str = "FERNET_CHAT_KEY";
 
 mod describe;
 mod lines;
+mod stdin;
 #[cfg(test)]
 mod tests;
 mod turned_away;
@@ -83,8 +84,8 @@ pub fn run<E: EngineEvent>(
     start: impl Future<Output = Option<(Handle, mpsc::Receiver<E>)>>,
 ) -> ExitCode {
     // One thread: the relay and the engine's tasks take turns without
-    // waking each other across threads. stdin is read on tokio's blocking
-    // pool (a read waits for the user); stdout is written here (see the
+    // waking each other across threads. stdin is read here when it is a
+    // pipe, else on tokio's blocking pool (see `stdin`); stdout is written here (see the
     // module's docs).
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -107,7 +108,7 @@ pub fn run<E: EngineEvent>(
         let Some((handle, events)) = start.await else {
             return ExitCode::FAILURE;
         };
-        let (stdin, stdout, stderr) = (tokio::io::stdin(), std::io::stdout(), std::io::stderr());
+        let (stdin, stdout, stderr) = (stdin::open(), std::io::stdout(), std::io::stderr());
         // A task of its own, not this future: waking the future `block_on`
         // runs makes the runtime look for I/O once more before running it
         // (a system call per message the engine reports).
