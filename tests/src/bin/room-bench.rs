@@ -13,7 +13,9 @@
 //!   line shown by the last member (each line is checked to be shown once,
 //!   in its sender's order, by every other member);
 //! - the server's CPU time (its threads' schedstat in /proc) during that phase,
-//!   divided by messages × recipients.
+//!   divided by messages × recipients;
+//! - a speed reference, before and after: the time one core takes to seal
+//!   32 MiB with Fernet, since a shared machine's speed drifts.
 //!
 //! Timings are taken the moment a line comes out of a program's stdout, by
 //! one thread that waits on all the pipes at once (a thread per program
@@ -405,9 +407,25 @@ async fn measure(o: &Options, members: usize) -> Figures {
     }
 }
 
+/// This machine's speed at the moment, as the time one core takes to seal
+/// 32 MiB in 1 KiB Fernet tokens (the programs' own crypto). A shared
+/// machine's speed drifts, by up to three times within an hour on this
+/// project's: only figures taken at a like speed compare.
+fn speed_reference() -> Duration {
+    let key = common::Key::generate().unwrap();
+    let clock = common::Clock::system();
+    let block = [b'x'; 1024];
+    let start = Instant::now();
+    for _ in 0..32 * 1024 {
+        std::hint::black_box(common::token::seal(&key, &clock, &block));
+    }
+    start.elapsed()
+}
+
 fn main() {
     let o = options();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let speed_before = speed_reference();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -418,13 +436,17 @@ fn main() {
     for n in sizes {
         rooms.push(runtime.block_on(measure(&o, n)));
     }
+    let speed_after = speed_reference();
     println!(
         "room-bench: {}-byte lines, {} fan-out samples, about {} messages everyone talking; \
-         load average before: {}",
+         load average before: {}; speed reference (32 MiB sealed on one core) {:.2} s before, \
+         {:.2} s after",
         o.size,
         o.samples,
         o.messages,
-        load.split(' ').take(3).collect::<Vec<_>>().join(" ")
+        load.split(' ').take(3).collect::<Vec<_>>().join(" "),
+        speed_before.as_secs_f64(),
+        speed_after.as_secs_f64(),
     );
     println!();
     println!("| what | target | {} |", {
