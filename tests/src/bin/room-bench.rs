@@ -14,8 +14,9 @@
 //!   in its sender's order, by every other member);
 //! - the server's CPU time (its threads' schedstat in /proc) during that phase,
 //!   divided by messages × recipients;
-//! - a speed reference, before and after: the time one core takes to seal
-//!   32 MiB with Fernet, since a shared machine's speed drifts.
+//! - a speed reference, before and after (a shared machine's speed drifts):
+//!   the time one core takes to seal 32 MiB with Fernet, and 10,000
+//!   round trips between two threads over loopback TCP.
 //!
 //! Timings are taken the moment a line comes out of a program's stdout, by
 //! one thread that waits on all the pipes at once (a thread per program
@@ -27,6 +28,7 @@
 //! [--messages 5000] [--size 100]`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -407,11 +409,14 @@ async fn measure(o: &Options, members: usize) -> Figures {
     }
 }
 
-/// This machine's speed at the moment, as the time one core takes to seal
-/// 32 MiB in 1 KiB Fernet tokens (the programs' own crypto). A shared
-/// machine's speed drifts, by up to three times within an hour on this
-/// project's: only figures taken at a like speed compare.
-fn speed_reference() -> Duration {
+/// This machine's speed at the moment, two ways: the time one core takes
+/// to seal 32 MiB in 1 KiB Fernet tokens (the programs' own crypto), and
+/// the time two threads take to pass 100 bytes back and forth 10,000 times
+/// over loopback TCP (waking each other, as the room's programs do). A
+/// shared machine's speed drifts, by up to three times within an hour on
+/// this project's, and mostly in the second: only figures taken at a like
+/// speed compare.
+fn speed_reference() -> (Duration, Duration) {
     let key = common::Key::generate().unwrap();
     let clock = common::Clock::system();
     let block = [b'x'; 1024];
@@ -419,7 +424,27 @@ fn speed_reference() -> Duration {
     for _ in 0..32 * 1024 {
         std::hint::black_box(common::token::seal(&key, &clock, &block));
     }
-    start.elapsed()
+    let sealing = start.elapsed();
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let echo = std::thread::spawn(move || {
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut buf = [0; 100];
+        while peer.read_exact(&mut buf).is_ok() && peer.write_all(&buf).is_ok() {}
+    });
+    let mut us = std::net::TcpStream::connect(addr).unwrap();
+    us.set_nodelay(true).unwrap();
+    let mut buf = [b'x'; 100];
+    let start = Instant::now();
+    for _ in 0..10_000 {
+        us.write_all(&buf).unwrap();
+        us.read_exact(&mut buf).unwrap();
+    }
+    let waking = start.elapsed();
+    drop(us);
+    echo.join().unwrap();
+    (sealing, waking)
 }
 
 fn main() {
@@ -439,14 +464,16 @@ fn main() {
     let speed_after = speed_reference();
     println!(
         "room-bench: {}-byte lines, {} fan-out samples, about {} messages everyone talking; \
-         load average before: {}; speed reference (32 MiB sealed on one core) {:.2} s before, \
-         {:.2} s after",
+         load average before: {}; speed reference (32 MiB sealed on one core / 10,000 loopback \
+         round trips) {:.2} / {:.2} s before, {:.2} / {:.2} s after",
         o.size,
         o.samples,
         o.messages,
         load.split(' ').take(3).collect::<Vec<_>>().join(" "),
-        speed_before.as_secs_f64(),
-        speed_after.as_secs_f64(),
+        speed_before.0.as_secs_f64(),
+        speed_before.1.as_secs_f64(),
+        speed_after.0.as_secs_f64(),
+        speed_after.1.as_secs_f64(),
     );
     println!();
     println!("| what | target | {} |", {
