@@ -85,8 +85,8 @@ pub fn run<E: EngineEvent>(
 ) -> ExitCode {
     // One thread: the relay and the engine's tasks take turns without
     // waking each other across threads. stdin is read here when it is a
-    // pipe, else on tokio's blocking pool (see `stdin`); stdout is written here (see the
-    // module's docs).
+    // pipe, else on tokio's blocking pool (see `stdin`); stdout is written
+    // here (see the module's docs).
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
