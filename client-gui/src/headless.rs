@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use common::discovery::{self, Found};
-use common::terminal::{self, KEY_VAR};
+use common::terminal::{self, EndOfInput, KEY_VAR};
 use common::text;
 use common::{ClientConfig, Config, Key, ServerAddr};
 use futures::StreamExt;
@@ -28,6 +28,8 @@ pub struct Options {
     pub discover_timeout: Duration,
     /// `--no-discovery` unset: look for the server, follow it when it moves.
     pub discovery: bool,
+    /// `--stay`: what the end of stdin means.
+    pub end: EndOfInput,
 }
 
 /// `--discover-timeout`: seconds, as a positive number.
@@ -108,7 +110,7 @@ pub fn run(options: Options) -> ExitCode {
     if !options.discovery {
         chat.discovery = None;
     }
-    terminal::run(async move {
+    terminal::run(options.end, async move {
         let server = match server {
             Some(server) => server,
             None => discover(key, options.port, options.discover_timeout).await?,

@@ -8,6 +8,7 @@ use clap::Parser;
 use client_gui::App;
 use client_gui::screen::connect::search::{Reach, Scope};
 use common::settings::Store;
+use common::terminal::EndOfInput;
 use common::ui::desktop;
 
 mod headless;
@@ -22,12 +23,17 @@ mod headless;
 struct Args {
     /// Chat in the terminal instead of opening a window: sends each stdin
     /// line, prints received messages as `NAME: TEXT`, and on EOF delivers
-    /// what was typed, then says bye (Ctrl+C leaves at once).
+    /// what was typed, then says bye (Ctrl+C or SIGTERM leaves at once).
     ///
     /// Without --connect it looks for the server on this network with the
     /// key alone: one found is connected to, several are listed.
     #[arg(long)]
     headless: bool,
+    /// Terminal mode: keep chatting when stdin ends, until Ctrl+C or
+    /// SIGTERM (to follow a room from a script or a service, where stdin
+    /// is empty).
+    #[arg(long, requires = "headless")]
+    stay: bool,
     /// The server's address: HOST, HOST:PORT, or [IPv6]:PORT (port 7878 if
     /// not given).
     #[arg(long, value_name = "HOST[:PORT]")]
@@ -64,6 +70,7 @@ fn main() -> ExitCode {
             port: args.port,
             discover_timeout: args.discover_timeout,
             discovery: !args.no_discovery,
+            end: EndOfInput::stay(args.stay),
         });
     }
     if let Some(why) = desktop::missing_display() {

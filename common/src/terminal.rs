@@ -7,10 +7,11 @@
 //!
 //! End of input means "say goodbye once what was typed is delivered": the
 //! server keeps waiting for someone and the client keeps reconnecting until
-//! then. Ctrl+C leaves at once (saying bye if connected; a second Ctrl+C
-//! does not wait even for that) and says how many typed lines were not
-//! delivered. The exit status is non-zero whenever a typed line was not
-//! delivered, and when the client could not connect.
+//! then; with [`EndOfInput::Stay`] (`--stay`) it means nothing, and the
+//! chat goes on. Ctrl+C or SIGTERM leaves at once (saying bye if
+//! connected; a second one does not wait even for that) and says how many
+//! typed lines were not delivered. The exit status is non-zero whenever a
+//! typed line was not delivered, and when the client could not connect.
 //!
 //! Piped input runs at the engine's speed: stdin is read 64 KiB at a time,
 //! received messages are collected in one buffer and written out when no
@@ -72,15 +73,38 @@ fn in_flight_max(side: Side) -> usize {
     }
 }
 
+/// What the end of stdin means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndOfInput {
+    /// Deliver what was typed, then say goodbye: `printf 'hi\n' |`.
+    Leave,
+    /// Nothing: chat on until Ctrl+C or SIGTERM (`--stay`), as a room
+    /// hosted or followed from a script or a service, whose stdin is
+    /// empty, needs.
+    Stay,
+}
+
+impl EndOfInput {
+    /// What `--stay` given (or not) asks for.
+    pub fn stay(given: bool) -> EndOfInput {
+        if given {
+            EndOfInput::Stay
+        } else {
+            EndOfInput::Leave
+        }
+    }
+}
+
 /// A binary's whole `--headless` run: on a runtime of its own, `start`
 /// brings up an engine (or says why not on stderr and gives `None`), then
 /// the terminal is relayed to it. Returns the process's exit code.
 ///
-/// Ctrl+C is caught from before `start` runs: whatever `start` or the relay
-/// prints comes after, so a script or test that has seen such a line can
-/// send SIGINT without racing the handler.
+/// Ctrl+C and SIGTERM are caught from before `start` runs: whatever
+/// `start` or the relay prints comes after, so a script or test that has
+/// seen such a line can send the signal without racing the handler.
 /// The engine's event type says which program this is ([`EngineEvent`]).
 pub fn run<E: EngineEvent>(
+    end: EndOfInput,
     start: impl Future<Output = Option<(Handle, mpsc::Receiver<E>)>>,
 ) -> ExitCode {
     // One thread: the relay and the engine's tasks take turns without
@@ -98,10 +122,10 @@ pub fn run<E: EngineEvent>(
         }
     };
     let code = runtime.block_on(async {
-        let interrupts = match ctrl_c() {
+        let interrupts = match interrupts() {
             Ok(interrupts) => interrupts,
             Err(e) => {
-                eprintln!("error: cannot watch for Ctrl+C: {e}");
+                eprintln!("error: cannot watch for Ctrl+C and SIGTERM: {e}");
                 return ExitCode::FAILURE;
             }
         };
@@ -112,7 +136,9 @@ pub fn run<E: EngineEvent>(
         // A task of its own, not this future: waking the future `block_on`
         // runs makes the runtime look for I/O once more before running it
         // (a system call per message the engine reports).
-        let relay = tokio::spawn(relay(handle, events, stdin, interrupts, stdout, stderr));
+        let relay = tokio::spawn(relay(
+            handle, events, end, stdin, interrupts, stdout, stderr,
+        ));
         match relay.await {
             Ok(exit) => exit.code(),
             Err(e) => {
@@ -126,17 +152,32 @@ pub fn run<E: EngineEvent>(
     code
 }
 
-/// Registers for Ctrl+C now (not when first polled, as
-/// `tokio::signal::ctrl_c` does): one item per press.
-fn ctrl_c() -> std::io::Result<impl Stream<Item = ()> + Unpin + Send> {
+/// Registers for Ctrl+C, and on Unix SIGTERM (`kill`, `timeout`, a
+/// service manager stopping it), now (not when first polled, as
+/// `tokio::signal::ctrl_c` does): one item per signal. SIGHUP is left
+/// alone, so `nohup` keeps working.
+fn interrupts() -> std::io::Result<impl Stream<Item = ()> + Unpin + Send> {
     #[cfg(unix)]
-    let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let int = signal(SignalKind::interrupt())?;
+        let term = signal(SignalKind::terminate())?;
+        Ok(futures::stream::select(each(int), each(term)))
+    }
     #[cfg(windows)]
-    let signal = tokio::signal::windows::ctrl_c()?;
-    Ok(Box::pin(futures::stream::unfold(
-        signal,
-        |mut signal| async move { signal.recv().await.map(|()| ((), signal)) },
-    )))
+    Ok(each(tokio::signal::windows::ctrl_c()?))
+}
+
+#[cfg(unix)]
+type Signal = tokio::signal::unix::Signal;
+#[cfg(windows)]
+type Signal = tokio::signal::windows::CtrlC;
+
+/// A signal's deliveries as a stream.
+fn each(signal: Signal) -> impl Stream<Item = ()> + Unpin + Send {
+    Box::pin(futures::stream::unfold(signal, |mut signal| async move {
+        signal.recv().await.map(|()| ((), signal))
+    }))
 }
 
 /// How a terminal chat ended.
@@ -159,12 +200,13 @@ impl Exit {
 }
 
 /// Relays between the terminal and an engine until the engine stops. The
-/// first Ctrl+C (an item of `interrupts`) asks the engine to quit; a second
-/// one leaves without waiting for it (saying goodbye could hang on a
-/// network that stopped answering).
+/// first Ctrl+C or SIGTERM (an item of `interrupts`) asks the engine to
+/// quit; a second one leaves without waiting for it (saying goodbye could
+/// hang on a network that stopped answering).
 async fn relay<E: EngineEvent>(
     handle: Handle,
     mut events: mpsc::Receiver<E>,
+    end: EndOfInput,
     mut input: impl AsyncRead + Unpin,
     mut interrupts: impl Stream<Item = ()> + Unpin,
     out: impl Write,
@@ -232,7 +274,9 @@ async fn relay<E: EngineEvent>(
                 }
                 if eof {
                     reading = false;
-                    relay.end_of_input();
+                    if end == EndOfInput::Leave {
+                        relay.end_of_input();
+                    }
                 }
             }
         }

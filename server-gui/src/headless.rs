@@ -4,7 +4,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::process::ExitCode;
 
-use common::terminal::{self, KEY_VAR};
+use common::terminal::{self, EndOfInput, KEY_VAR};
 use common::{Config, Key, Server, ServerConfig};
 
 /// The key to use: `FERNET_CHAT_KEY` if set, otherwise a new one.
@@ -25,7 +25,7 @@ pub struct Room {
     pub max_members: usize,
 }
 
-pub fn run(key: Key, room: Room) -> ExitCode {
+pub fn run(key: Key, room: Room, end: EndOfInput) -> ExitCode {
     let mut chat = Config::new(key.clone(), room.name);
     // Terminal mode never shows ciphertext.
     chat.tokens = false;
@@ -38,7 +38,7 @@ pub fn run(key: Key, room: Room) -> ExitCode {
         bind: room.bind,
         max_members: room.max_members,
     };
-    terminal::run(async {
+    terminal::run(end, async {
         let server = match Server::bind(config).await {
             Ok(server) => server,
             Err(e) => {

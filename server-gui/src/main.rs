@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use common::config::MAX_MEMBERS_LIMIT;
 use common::settings::Store;
+use common::terminal::EndOfInput;
 use common::ui::desktop;
 use common::{Config, DEFAULT_MAX_MEMBERS, ServerConfig};
 use server_gui::App;
@@ -25,9 +26,13 @@ struct Args {
     /// Chat in the terminal instead of opening a window: prints `key: KEY`
     /// and `listening: IP:PORT` lines on stdout, sends each stdin line,
     /// prints received messages as `NAME: TEXT`, and on EOF delivers what
-    /// was typed, then says bye (Ctrl+C leaves at once).
+    /// was typed, then says bye (Ctrl+C or SIGTERM leaves at once).
     #[arg(long)]
     headless: bool,
+    /// Terminal mode: keep the room open when stdin ends, until Ctrl+C or
+    /// SIGTERM (to host from a script or a service, where stdin is empty).
+    #[arg(long, requires = "headless")]
+    stay: bool,
     /// TCP port to listen on [default: 7878; the window: the port it used
     /// last time].
     #[arg(long)]
@@ -79,7 +84,7 @@ fn main() -> ExitCode {
             discovery: !args.no_discovery,
             max_members: args.max_members,
         };
-        return headless::run(key, room);
+        return headless::run(key, room, EndOfInput::stay(args.stay));
     }
     if let Some(why) = desktop::missing_display() {
         eprintln!("error: {why}");

@@ -137,19 +137,22 @@ fn numbered(count: usize) -> (String, Vec<String>) {
 }
 
 fn server() -> (Program, String, String) {
-    let server = start(
-        "server-gui",
-        &[
-            "--headless",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--name",
-            "bob",
-        ],
-        None,
-    );
+    server_with(&[])
+}
+
+/// [`server`] with `extra` arguments.
+fn server_with(extra: &[&str]) -> (Program, String, String) {
+    let mut args = vec![
+        "--headless",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--name",
+        "bob",
+    ];
+    args.extend(extra);
+    let server = start("server-gui", &args, None);
     let key = wait_for(&server.out, "key: …", |l| l.starts_with("key: "))[5..].to_owned();
     let addr = wait_for(&server.out, "listening: …", |l| {
         l.starts_with("listening: ")
@@ -164,11 +167,14 @@ fn server() -> (Program, String, String) {
 }
 
 fn client(addr: &str, key: Option<&str>, name: &str) -> Program {
-    start(
-        "client-gui",
-        &["--headless", "--connect", addr, "--name", name],
-        key,
-    )
+    client_with(addr, key, name, &[])
+}
+
+/// [`client`] with `extra` arguments.
+fn client_with(addr: &str, key: Option<&str>, name: &str, extra: &[&str]) -> Program {
+    let mut args = vec!["--headless", "--connect", addr, "--name", name];
+    args.extend(extra);
+    start("client-gui", &args, key)
 }
 
 /// A terminal client named alice, connected to the server at `addr` (its
@@ -310,10 +316,61 @@ fn ctrl_c_says_how_many_lines_were_not_delivered_and_fails() {
     );
 }
 
+/// Ctrl+C.
 fn interrupt(program: &Program) {
+    signal(program, "-INT");
+}
+
+/// `kill`, as a script, `timeout` or a service manager stops a program.
+fn terminate(program: &Program) {
+    signal(program, "-TERM");
+}
+
+fn signal(program: &Program, which: &str) {
     let pid = program.child.as_ref().unwrap().id().to_string();
-    let interrupted = Command::new("kill").args(["-INT", &pid]).status().unwrap();
-    assert!(interrupted.success());
+    let sent = Command::new("kill").args([which, &pid]).status().unwrap();
+    assert!(sent.success());
+}
+
+#[test]
+fn a_server_told_to_stay_hosts_with_stdin_empty_and_sigterm_says_goodbye() {
+    // A service's stdin: empty from the start.
+    let (mut server, key, addr) = server_with(&["--stay"]);
+    drop(server.stdin.take());
+    let mut client = alice(&key, &addr);
+    say(&mut client, "anyone there?");
+    wait_for(&server.out, "alice's line", |l| l == "alice: anyone there?");
+    assert!(server.running(), "the end of input did not end the room");
+
+    terminate(&server);
+    assert_eq!(exits_by_itself(&mut server), 0, "SIGTERM ends it cleanly");
+    assert_eq!(
+        rest(&server.err).last().map(String::as_str),
+        Some("interrupted: everything typed was delivered")
+    );
+    // Told goodbye, not cut off: alice stops instead of reconnecting.
+    wait_for(&client.err, "the goodbye", |l| {
+        l == "disconnected: bob left (closed)"
+    });
+    assert_eq!(exits_by_itself(&mut client), 0);
+}
+
+#[test]
+fn a_client_told_to_stay_follows_the_room_and_sigterm_says_goodbye() {
+    let (mut server, key, addr) = server();
+    // stdin empty from the start: without --stay it would say goodbye as
+    // soon as it connected.
+    let mut client = client_with(&addr, Some(&key), "alice", &["--stay"]);
+    drop(client.stdin.take());
+    connected(&client, &addr);
+    say(&mut server, "still with us?");
+    wait_for(&client.out, "bob's line", |l| l == "bob: still with us?");
+    assert!(client.running(), "the end of input did not end the chat");
+
+    terminate(&client);
+    wait_for(&server.err, "alice saying goodbye", |l| l == "alice left");
+    assert_eq!(exits_by_itself(&mut client), 0);
+    assert_eq!(exit_code(&mut server), 0);
 }
 
 #[test]

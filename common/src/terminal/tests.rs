@@ -132,11 +132,22 @@ async fn relay_as<E: EngineEvent>(
     interrupts: impl futures::Stream<Item = ()> + Unpin,
     drive: impl AsyncFnOnce(Engine<E>),
 ) -> (Exit, Vec<String>) {
+    relay_ending(EndOfInput::Leave, input, interrupts, drive).await
+}
+
+/// [`relay_as`] with the end of input meaning `end`.
+async fn relay_ending<E: EngineEvent>(
+    end: EndOfInput,
+    input: impl AsyncRead + Unpin,
+    interrupts: impl futures::Stream<Item = ()> + Unpin,
+    drive: impl AsyncFnOnce(Engine<E>),
+) -> (Exit, Vec<String>) {
     let (handle, events, engine) = engine();
     let transcript = Transcript::default();
     let run = relay(
         handle,
         events,
+        end,
         input,
         interrupts,
         transcript.stream("out"),
@@ -577,6 +588,37 @@ async fn ctrl_c_quits_at_once_and_counts_what_was_not_delivered() {
             undelivered: 1,
             failed: false
         }
+    );
+}
+
+#[tokio::test]
+async fn staying_the_end_of_input_changes_nothing_until_ctrl_c() {
+    let (press, interrupts) = futures::channel::mpsc::unbounded::<()>();
+    // stdin ends at once, as /dev/null does for a service.
+    let (exit, lines) = relay_ending(
+        EndOfInput::Stay,
+        &b"hello\n"[..],
+        interrupts,
+        async |mut engine: Engine| {
+            let Asked::Send { id, .. } = engine.next().await else {
+                panic!()
+            };
+            engine.emit(ClientEvent::Acked { id }).await;
+            engine.emit(received("alice", "still here?")).await;
+            press.unbounded_send(()).unwrap();
+            // Not `Close` first: the end of input asked for nothing.
+            assert_eq!(engine.next().await, Asked::Quit);
+            engine.emit(ClientEvent::Closed).await;
+        },
+    )
+    .await;
+    assert_eq!(exit, ALL_DELIVERED);
+    assert_eq!(
+        lines,
+        [
+            "out| alice: still here?",
+            "err| interrupted: everything typed was delivered"
+        ]
     );
 }
 
