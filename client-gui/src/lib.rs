@@ -546,7 +546,8 @@ impl App {
         let tab = focus::tab_presses().map(Message::Focus);
         let window = attention::focus_changes().map(Message::Window);
         let close = iced::window::close_requests().map(|_| Message::CloseRequested);
-        Subscription::batch([engine, search, tick, tab, window, close])
+        let signals = desktop::leave_requests().map(|()| Message::CloseRequested);
+        Subscription::batch([engine, search, tick, tab, window, close, signals])
     }
 }
 

@@ -22,7 +22,8 @@
 //! - [`event`]: the handles and the events the windows use.
 //! - [`addr`]: typed server addresses and this machine's LAN addresses.
 //! - [`discovery`]: finding the server on the LAN with the key alone (UDP).
-//! - [`terminal`]: the `--headless` mode both binaries share.
+//! - [`terminal`]: the `--headless` mode both binaries share; `signals`:
+//!   Ctrl+C and SIGTERM, for it and the windows.
 //! - [`text`]: text from the network made safe to show (terminal and window).
 //! - [`wording`]: the words for joins, leaves and delivery, for both.
 //! - `settings` (feature `ui`): what the windows remember between runs.
@@ -51,6 +52,7 @@ pub mod server;
 pub mod session;
 #[cfg(feature = "ui")]
 pub mod settings;
+mod signals;
 pub mod terminal;
 pub mod text;
 pub mod token;

@@ -122,7 +122,7 @@ pub fn run<E: EngineEvent>(
         }
     };
     let code = runtime.block_on(async {
-        let interrupts = match interrupts() {
+        let interrupts = match crate::signals::leave_requests() {
             Ok(interrupts) => interrupts,
             Err(e) => {
                 eprintln!("error: cannot watch for Ctrl+C and SIGTERM: {e}");
@@ -150,34 +150,6 @@ pub fn run<E: EngineEvent>(
     // A blocked read of stdin must not keep the process alive.
     runtime.shutdown_background();
     code
-}
-
-/// Registers for Ctrl+C, and on Unix SIGTERM (`kill`, `timeout`, a
-/// service manager stopping it), now (not when first polled, as
-/// `tokio::signal::ctrl_c` does): one item per signal. SIGHUP is left
-/// alone, so `nohup` keeps working.
-fn interrupts() -> std::io::Result<impl Stream<Item = ()> + Unpin + Send> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let int = signal(SignalKind::interrupt())?;
-        let term = signal(SignalKind::terminate())?;
-        Ok(futures::stream::select(each(int), each(term)))
-    }
-    #[cfg(windows)]
-    Ok(each(tokio::signal::windows::ctrl_c()?))
-}
-
-#[cfg(unix)]
-type Signal = tokio::signal::unix::Signal;
-#[cfg(windows)]
-type Signal = tokio::signal::windows::CtrlC;
-
-/// A signal's deliveries as a stream.
-fn each(signal: Signal) -> impl Stream<Item = ()> + Unpin + Send {
-    Box::pin(futures::stream::unfold(signal, |mut signal| async move {
-        signal.recv().await.map(|()| ((), signal))
-    }))
 }
 
 /// How a terminal chat ended.

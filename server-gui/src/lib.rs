@@ -488,6 +488,7 @@ impl App {
             focus::tab_presses().map(Message::Focus),
             attention::focus_changes().map(Message::Window),
             iced::window::close_requests().map(|_| Message::CloseRequested),
+            desktop::leave_requests().map(|()| Message::CloseRequested),
         ])
     }
 }

@@ -33,6 +33,13 @@ pub fn exit(result: iced::Result) -> ExitCode {
     }
 }
 
+/// Ctrl+C in the terminal that started the window, or SIGTERM (`kill`,
+/// the desktop session ending), as a request to close it: the first says
+/// goodbye as the close button does ([`close`]), a second closes now.
+pub fn leave_requests() -> iced::Subscription<()> {
+    iced::Subscription::run(crate::signals::leave_requests_later)
+}
+
 /// The user closed the window. If the chat's engine is running, it says
 /// `bye` (once what is queued is delivered, within its grace period) and
 /// reports `Closed`, on which the window exits; `exit` comes after a limit
