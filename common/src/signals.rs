@@ -4,7 +4,7 @@
 //! first says goodbye to the peers, a second leaves without waiting.
 //! SIGHUP is left alone, so `nohup` keeps working.
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 
 /// Registers for the signals now (not when first polled, as
 /// `tokio::signal::ctrl_c` does), within a tokio runtime: one item per
@@ -26,6 +26,7 @@ pub(crate) fn leave_requests() -> std::io::Result<impl Stream<Item = ()> + Unpin
 /// they cannot be (no tokio runtime, as where a test polls it).
 #[cfg(feature = "ui")]
 pub(crate) fn leave_requests_later() -> impl Stream<Item = ()> + Send {
+    use futures::StreamExt;
     futures::stream::once(async {
         tokio::runtime::Handle::try_current().ok()?;
         leave_requests().ok()

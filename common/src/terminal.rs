@@ -24,7 +24,8 @@
 //! reading stops the relay either way, since the pool takes one write at a
 //! time and the relay waits for the last one before the next; written here,
 //! the engine waits with it, and a room server that hears no
-//! acknowledgement disconnects the member as slow.
+//! acknowledgement disconnects the member as slow. A stdout that fails (a
+//! full disk) is waited out the same way ([`output`]).
 
 use std::future::Future;
 use std::io::Write;
@@ -33,6 +34,7 @@ use std::process::ExitCode;
 use futures::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc::{self, error::TryRecvError};
+use tokio::time::{Duration, Instant, sleep_until};
 
 use crate::event::{ChatEvent, Handle, SendError};
 use crate::payload::MAX_TEXT_BYTES;
@@ -45,6 +47,7 @@ pub const KEY_VAR: &str = "FERNET_CHAT_KEY";
 
 mod describe;
 mod lines;
+mod output;
 mod stdin;
 #[cfg(test)]
 mod tests;
@@ -54,13 +57,13 @@ mod undelivered;
 pub use describe::EngineEvent;
 use describe::Step;
 use lines::{Line, Lines};
+use output::{Change, Output};
 use turned_away::TurnedAway;
 use undelivered::Side;
 use undelivered::Undelivered;
 
-/// Received text collected before it is written out even though more
-/// events are waiting.
-const WRITE_CHUNK: usize = 64 * 1024;
+/// How often a stdout that failed is tried again.
+const WRITE_RETRY: Duration = Duration::from_secs(1);
 /// Reading stdin pauses while this many bytes typed are not delivered, so
 /// piping a large file does not queue all of it in memory. The server's is
 /// half a room member's queue ([`MEMBER_QUEUE_BYTES`]): its lines wait in
@@ -159,11 +162,13 @@ struct Exit {
     undelivered: usize,
     /// The client could not connect.
     failed: bool,
+    /// Received messages stdout did not take.
+    unshown: usize,
 }
 
 impl Exit {
     fn code(self) -> ExitCode {
-        if self.failed || self.undelivered > 0 {
+        if self.failed || self.undelivered > 0 || self.unshown > 0 {
             ExitCode::FAILURE
         } else {
             ExitCode::SUCCESS
@@ -186,9 +191,10 @@ async fn relay<E: EngineEvent>(
 ) -> Exit {
     let mut relay = Relay {
         handle,
-        out,
+        output: Output::new(out),
+        retry: None,
+        lost: 0,
         err,
-        pending_out: Vec::with_capacity(WRITE_CHUNK),
         undelivered: Undelivered::new(E::SIDE),
         refused: 0,
         interrupted: false,
@@ -198,6 +204,7 @@ async fn relay<E: EngineEvent>(
     let mut reading = true;
     loop {
         let room = relay.undelivered.bytes() < in_flight_max(E::SIDE);
+        let retry = relay.retry;
         tokio::select! {
             biased;
             Some(()) = interrupts.next() => {
@@ -207,7 +214,10 @@ async fn relay<E: EngineEvent>(
                 relay.interrupted = true;
                 relay.handle.quit();
             }
-            event = events.recv() => {
+            () = async { if let Some(at) = retry { sleep_until(at).await } }, if retry.is_some() => {
+                relay.write_out();
+            }
+            event = events.recv(), if relay.takes_events() => {
                 let mut next = event;
                 loop {
                     let Some(event) = next else {
@@ -216,7 +226,7 @@ async fn relay<E: EngineEvent>(
                     if let Some(failed) = relay.on_step(event.step()) {
                         return relay.finish(failed);
                     }
-                    if relay.pending_out.len() >= WRITE_CHUNK {
+                    if relay.output.is_full() || !relay.takes_events() {
                         break;
                     }
                     next = match events.try_recv() {
@@ -258,10 +268,12 @@ async fn relay<E: EngineEvent>(
 /// The relay's state between events.
 struct Relay<O, E> {
     handle: Handle,
-    out: O,
+    output: Output<O>,
+    /// When to try a failing stdout again.
+    retry: Option<Instant>,
+    /// Received messages never written: stdout's reader went away.
+    lost: usize,
     err: E,
-    /// `name: text` lines not yet written to `out`.
-    pending_out: Vec<u8>,
     /// Sent and not yet delivered.
     undelivered: Undelivered,
     /// Typed lines the engine would not take.
@@ -310,11 +322,8 @@ impl<O: Write, E: Write> Relay<O, E> {
     fn on_step(&mut self, step: Step) -> Option<bool> {
         match step {
             Step::Chat(ChatEvent::Received { from, text, .. }) => {
-                let out = &mut self.pending_out;
-                out.extend_from_slice(text::for_terminal(&from).as_bytes());
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(text::for_terminal_message(&text).as_bytes());
-                out.push(b'\n');
+                let (from, text) = (text::for_terminal(&from), text::for_terminal_message(&text));
+                self.output.push(&[&from, ": ", &text]);
             }
             Step::Chat(ChatEvent::Relayed { id, to }) => self.undelivered.relayed(&id, to),
             Step::Chat(ChatEvent::Delivered { id, by }) => self.undelivered.delivered(&id, &by),
@@ -350,15 +359,43 @@ impl<O: Write, E: Write> Relay<O, E> {
     /// network).
     fn status(&mut self, line: &str) {
         self.write_out();
+        self.say(line);
+    }
+
+    /// Whether to take the engine's next event: not while stdout fails
+    /// (the messages wait in the engine, and the network waits for it),
+    /// unless leaving.
+    fn takes_events(&self) -> bool {
+        self.output.state() != output::State::Failing || self.interrupted
+    }
+
+    /// [`Relay::status`] without writing out first.
+    fn say(&mut self, line: &str) {
         let _ = writeln!(self.err, "{}", text::for_terminal(line));
     }
 
-    /// Writes the received lines out, in one write.
+    /// Writes the received lines out, in one write, and deals with a
+    /// stdout that fails ([`output`]).
     fn write_out(&mut self) {
-        if !self.pending_out.is_empty() {
-            let _ = self.out.write_all(&self.pending_out);
-            let _ = self.out.flush();
-            self.pending_out.clear();
+        let change = self.output.write();
+        self.retry =
+            (self.output.state() == output::State::Failing).then(|| Instant::now() + WRITE_RETRY);
+        match change {
+            None => {}
+            Some(Change::Failing(e)) => self.say(&format!(
+                "cannot write to stdout ({e}): the chat pauses until it can (trying again every {} s)",
+                WRITE_RETRY.as_secs()
+            )),
+            Some(Change::Recovered) => self.say("stdout takes messages again: the chat goes on"),
+            Some(Change::Gone(lost)) => {
+                self.lost = lost;
+                let mut line = "stdout was closed (nothing reads it any more): leaving".to_owned();
+                if lost > 0 {
+                    line += &format!("; {} not shown", messages(lost));
+                }
+                self.say(&line);
+                self.handle.quit();
+            }
         }
     }
 
@@ -372,11 +409,28 @@ impl<O: Write, E: Write> Relay<O, E> {
             (false, 0) => self.write_out(),
             (false, _) => self.status(&format!("{lines} not delivered")),
         }
+        let unwritten = self.output.unwritten();
+        if unwritten > 0 {
+            self.say(&format!(
+                "{} could not be written to stdout",
+                messages(unwritten)
+            ));
+        }
         Exit {
             undelivered,
             failed,
+            unshown: self.lost + unwritten,
         }
     }
+}
+
+/// "1 received message", "2 received messages".
+fn messages(n: usize) -> String {
+    let mut text = format!("{n} received message");
+    if n != 1 {
+        text.push('s');
+    }
+    text
 }
 
 /// "1 typed line", "2 typed lines".

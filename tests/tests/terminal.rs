@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
@@ -55,27 +55,38 @@ fn lines(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
 }
 
 fn start(name: &str, args: &[&str], key: Option<&str>) -> Program {
+    let (mut program, stdout) = start_to(name, args, key, Stdio::piped());
+    program.out = lines(stdout.unwrap());
+    program
+}
+
+/// [`start`] with stdout going to `stdout`, and given back if a pipe
+/// (`out` then receives nothing).
+fn start_to(
+    name: &str,
+    args: &[&str],
+    key: Option<&str>,
+    stdout: Stdio,
+) -> (Program, Option<ChildStdout>) {
     let mut command = Command::new(binary(name));
     command
         .args(args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped());
     command.env_remove("FERNET_CHAT_KEY");
     if let Some(key) = key {
         command.env("FERNET_CHAT_KEY", key);
     }
     let mut child = command.spawn().unwrap();
-    let (out, err) = (
-        lines(child.stdout.take().unwrap()),
-        lines(child.stderr.take().unwrap()),
-    );
-    Program {
+    let (stdout, err) = (child.stdout.take(), lines(child.stderr.take().unwrap()));
+    let program = Program {
         stdin: child.stdin.take(),
         child: Some(child),
-        out,
+        out: channel().1,
         err,
-    }
+    };
+    (program, stdout)
 }
 
 /// The first line on `rx` that satisfies `pick`.
@@ -370,6 +381,59 @@ fn a_client_told_to_stay_follows_the_room_and_sigterm_says_goodbye() {
     terminate(&client);
     wait_for(&server.err, "alice saying goodbye", |l| l == "alice left");
     assert_eq!(exits_by_itself(&mut client), 0);
+    assert_eq!(exit_code(&mut server), 0);
+}
+
+#[test]
+fn a_client_whose_stdout_is_on_a_full_disk_pauses_and_says_what_it_could_not_write() {
+    let (mut server, key, addr) = server();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let args = ["--headless", "--connect", &addr, "--name", "alice"];
+    let (mut client, _) = start_to("client-gui", &args, Some(&key), full.into());
+    connected(&client, &addr);
+    say(&mut server, "hello");
+    wait_for(&client.err, "about the full disk", |l| {
+        l.starts_with("cannot write to stdout (No space left on device")
+            && l.ends_with("the chat pauses until it can (trying again every 1 s)")
+    });
+    assert!(client.running(), "a full disk is waited out");
+
+    interrupt(&client);
+    assert_ne!(exits_by_itself(&mut client), 0);
+    assert_eq!(
+        rest(&client.err),
+        [
+            "interrupted: everything typed was delivered",
+            "1 received message could not be written to stdout"
+        ]
+    );
+    assert_eq!(exit_code(&mut server), 0);
+}
+
+#[test]
+fn a_client_whose_stdout_reader_goes_away_says_goodbye_and_fails() {
+    let (mut server, key, addr) = server();
+    let args = ["--headless", "--connect", &addr, "--name", "alice"];
+    let (mut client, stdout) = start_to("client-gui", &args, Some(&key), Stdio::piped());
+    connected(&client, &addr);
+    // `| head -1`: one line read, then the reader is gone.
+    let mut reader = BufReader::new(stdout.unwrap());
+    say(&mut server, "first");
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    assert_eq!(first, "bob: first\n");
+    drop(reader);
+
+    say(&mut server, "second");
+    wait_for(&server.err, "alice saying goodbye", |l| l == "alice left");
+    assert_ne!(exits_by_itself(&mut client), 0);
+    assert_eq!(
+        rest(&client.err),
+        ["stdout was closed (nothing reads it any more): leaving; 1 received message not shown"]
+    );
     assert_eq!(exit_code(&mut server), 0);
 }
 

@@ -101,6 +101,7 @@ impl Engine {
 const ALL_DELIVERED: Exit = Exit {
     undelivered: 0,
     failed: false,
+    unshown: 0,
 };
 
 #[derive(Debug, PartialEq)]
@@ -142,6 +143,17 @@ async fn relay_ending<E: EngineEvent>(
     interrupts: impl futures::Stream<Item = ()> + Unpin,
     drive: impl AsyncFnOnce(Engine<E>),
 ) -> (Exit, Vec<String>) {
+    relay_full(end, input, interrupts, |out| out, drive).await
+}
+
+/// [`relay_ending`] with stdout as `out` makes it of the transcript's.
+async fn relay_full<E: EngineEvent, W: Write>(
+    end: EndOfInput,
+    input: impl AsyncRead + Unpin,
+    interrupts: impl futures::Stream<Item = ()> + Unpin,
+    out: impl FnOnce(Stream) -> W,
+    drive: impl AsyncFnOnce(Engine<E>),
+) -> (Exit, Vec<String>) {
     let (handle, events, engine) = engine();
     let transcript = Transcript::default();
     let run = relay(
@@ -150,11 +162,47 @@ async fn relay_ending<E: EngineEvent>(
         end,
         input,
         interrupts,
-        transcript.stream("out"),
+        out(transcript.stream("out")),
         transcript.stream("err"),
     );
     let (exit, ()) = tokio::join!(run, drive(engine));
     (exit, transcript.lines())
+}
+
+/// A stdout on a disk that fills up, or whose reader goes away, as the
+/// test says.
+struct Failing {
+    inner: Stream,
+    mode: Rc<RefCell<Mode>>,
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Takes,
+    /// Takes this many bytes, then the disk is full.
+    FillsAfter(usize),
+    /// Its reader went away.
+    Gone,
+}
+
+impl Write for Failing {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let mode = *self.mode.borrow();
+        match mode {
+            Mode::Takes => self.inner.write(bytes),
+            Mode::FillsAfter(0) => Err(io::Error::new(io::ErrorKind::StorageFull, "disk full")),
+            Mode::FillsAfter(n) => {
+                let n = n.min(bytes.len());
+                *self.mode.borrow_mut() = Mode::FillsAfter(0);
+                self.inner.write(&bytes[..n])
+            }
+            Mode::Gone => Err(io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Input that arrives a few bytes at a time, as a slow pipe gives it.
@@ -268,7 +316,8 @@ async fn what_the_network_says_is_printed_safely_and_in_order() {
         exit,
         Exit {
             undelivered: 0,
-            failed: true
+            failed: true,
+            unshown: 0,
         }
     );
 }
@@ -377,7 +426,8 @@ async fn lines_not_acknowledged_when_the_engine_stops_fail_the_exit() {
         exit,
         Exit {
             undelivered: 2,
-            failed: false
+            failed: false,
+            unshown: 0,
         }
     );
     assert_eq!(exit.code(), ExitCode::FAILURE);
@@ -414,7 +464,8 @@ async fn the_event_stream_ending_with_lines_undelivered_fails_the_exit() {
         exit,
         Exit {
             undelivered: 1,
-            failed: false
+            failed: false,
+            unshown: 0,
         }
     );
 }
@@ -586,7 +637,8 @@ async fn ctrl_c_quits_at_once_and_counts_what_was_not_delivered() {
         exit,
         Exit {
             undelivered: 1,
-            failed: false
+            failed: false,
+            unshown: 0,
         }
     );
 }
@@ -620,6 +672,74 @@ async fn staying_the_end_of_input_changes_nothing_until_ctrl_c() {
             "err| interrupted: everything typed was delivered"
         ]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_disk_pauses_the_chat_until_stdout_takes_the_messages_again() {
+    let mode = Rc::new(RefCell::new(Mode::FillsAfter(5)));
+    let disk = mode.clone();
+    let stdout = |inner| Failing { inner, mode };
+    let (exit, lines) = relay_full(
+        EndOfInput::Leave,
+        Never,
+        futures::stream::pending(),
+        stdout,
+        async |engine: Engine| {
+            engine.emit(received("alice", "one")).await;
+            tokio::time::sleep(WRITE_RETRY / 4).await;
+            engine.emit(received("alice", "two")).await;
+            tokio::time::sleep(WRITE_RETRY / 4).await;
+            // The relay took "one", found the disk full, and waits: "two"
+            // is still the engine's (the network waits with it).
+            assert_eq!(engine.events.capacity(), engine.events.max_capacity() - 1);
+            *disk.borrow_mut() = Mode::Takes;
+            tokio::time::sleep(WRITE_RETRY).await;
+            assert_eq!(engine.events.capacity(), engine.events.max_capacity());
+            engine.emit(ClientEvent::Closed).await;
+        },
+    )
+    .await;
+    assert_eq!(exit, ALL_DELIVERED);
+    assert_eq!(
+        lines,
+        [
+            "err| cannot write to stdout (disk full): the chat pauses until it can (trying again every 1 s)",
+            "out| alice: one",
+            "err| stdout takes messages again: the chat goes on",
+            "out| alice: two",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_stdout_nobody_reads_any_more_ends_the_chat_and_fails_the_exit() {
+    let stdout = |inner| Failing {
+        inner,
+        mode: Rc::new(RefCell::new(Mode::Gone)),
+    };
+    let relayed = relay_full(
+        EndOfInput::Leave,
+        Never,
+        futures::stream::pending(),
+        stdout,
+        async |mut engine: Engine| {
+            engine.emit(received("alice", "one")).await;
+            assert_eq!(engine.next().await, Asked::Quit);
+            engine.emit(received("alice", "two")).await;
+            engine.emit(ClientEvent::Closed).await;
+        },
+    );
+    let (exit, lines) = tokio::time::timeout(std::time::Duration::from_secs(10), relayed)
+        .await
+        .expect("the relay did not leave");
+    assert_eq!(
+        lines,
+        [
+            "err| stdout was closed (nothing reads it any more): leaving; 1 received message not shown"
+        ]
+    );
+    assert_eq!(exit.unshown, 1);
+    assert_eq!(exit.code(), ExitCode::FAILURE);
 }
 
 #[tokio::test(start_paused = true)]
