@@ -197,6 +197,8 @@ async fn relay<E: EngineEvent>(
         err,
         undelivered: Undelivered::new(E::SIDE),
         refused: 0,
+        typed: false,
+        input_ended: false,
         interrupted: false,
         turned_away: TurnedAway::default(),
     };
@@ -278,6 +280,10 @@ struct Relay<O, E> {
     undelivered: Undelivered,
     /// Typed lines the engine would not take.
     refused: usize,
+    /// A line was given to the engine.
+    typed: bool,
+    /// stdin ended, and that means leaving.
+    input_ended: bool,
     interrupted: bool,
     turned_away: TurnedAway,
 }
@@ -293,6 +299,7 @@ impl<O: Write, E: Write> Relay<O, E> {
         let len = text.len();
         match self.handle.send(text) {
             Ok(id) => {
+                self.typed = true;
                 self.undelivered.sent(id, len);
             }
             // Blank lines are not messages.
@@ -307,6 +314,7 @@ impl<O: Write, E: Write> Relay<O, E> {
     }
 
     fn end_of_input(&mut self) {
+        self.input_ended = true;
         self.handle.close();
         let n = self.undelivered.len();
         if n > 0 {
@@ -408,6 +416,12 @@ impl<O: Write, E: Write> Relay<O, E> {
             (true, _) => self.status(&format!("interrupted: {lines} not delivered")),
             (false, 0) => self.write_out(),
             (false, _) => self.status(&format!("{lines} not delivered")),
+        }
+        if self.input_ended && !self.typed && !failed && !self.interrupted {
+            // Said, so that a program started with an empty stdin (`&` in
+            // a script, a service) does not seem to wait ("waiting for
+            // someone to connect…") and then vanish.
+            self.say("end of input before anything was typed: leaving (--stay keeps the chat going after it)");
         }
         let unwritten = self.output.unwritten();
         if unwritten > 0 {

@@ -367,6 +367,20 @@ fn a_server_told_to_stay_hosts_with_stdin_empty_and_sigterm_says_goodbye() {
 }
 
 #[test]
+fn a_server_with_an_empty_stdin_says_why_it_leaves_and_how_to_stay() {
+    let (mut server, _, _) = server();
+    drop(server.stdin.take());
+    assert_eq!(exits_by_itself(&mut server), 0);
+    assert_eq!(
+        rest(&server.err),
+        [
+            "waiting for someone to connect…",
+            "end of input before anything was typed: leaving (--stay keeps the chat going after it)"
+        ]
+    );
+}
+
+#[test]
 fn a_client_told_to_stay_follows_the_room_and_sigterm_says_goodbye() {
     let (mut server, key, addr) = server();
     // stdin empty from the start: without --stay it would say goodbye as

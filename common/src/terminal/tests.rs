@@ -347,6 +347,7 @@ async fn a_rejection_quoting_the_network_is_printed_safely_and_in_order() {
             r"out| alice: first",
             r"err| 192.0.2.9 failed the handshake: a frame decrypted but is not valid: \u{a}\u{85}",
             r"out| alice: last",
+            "err| end of input before anything was typed: leaving (--stay keeps the chat going after it)",
         ]
     );
     assert_eq!(exit, ALL_DELIVERED);
@@ -644,6 +645,27 @@ async fn ctrl_c_quits_at_once_and_counts_what_was_not_delivered() {
 }
 
 #[tokio::test]
+async fn an_end_of_input_with_nothing_to_deliver_says_it_leaves_and_how_to_stay() {
+    // `server-gui --headless &` in a script: stdin is /dev/null.
+    let (exit, lines) = relay_with(
+        tokio::io::empty(),
+        futures::stream::pending(),
+        async |mut engine: Engine| {
+            assert_eq!(engine.next().await, Asked::Close);
+            engine.emit(ClientEvent::Closed).await;
+        },
+    )
+    .await;
+    assert_eq!(exit, ALL_DELIVERED);
+    assert_eq!(
+        lines,
+        [
+            "err| end of input before anything was typed: leaving (--stay keeps the chat going after it)"
+        ]
+    );
+}
+
+#[tokio::test]
 async fn staying_the_end_of_input_changes_nothing_until_ctrl_c() {
     let (press, interrupts) = futures::channel::mpsc::unbounded::<()>();
     // stdin ends at once, as /dev/null does for a service.
@@ -796,6 +818,7 @@ async fn probes_answered_are_counted_per_source_apart_from_rejections() {
             "err| 10.0.0.7 looked for this server: 10 times",
             "err| 10.0.0.7 sent a UDP datagram that is not a discovery probe with this key",
             "err| 10.0.0.8 looked for this server",
+            "err| end of input before anything was typed: leaving (--stay keeps the chat going after it)",
         ]
     );
 }
@@ -837,6 +860,7 @@ async fn turned_away_connections_are_counted_not_listed() {
             "err| 127.0.0.1 tried a different key: 1000 times",
             "err| 127.0.0.1 said nothing valid within the time limit",
             "err| 127.0.0.2 tried a different key",
+            "err| end of input before anything was typed: leaving (--stay keeps the chat going after it)",
         ]
     );
     assert_eq!(exit, ALL_DELIVERED);
