@@ -25,7 +25,7 @@
 //! time and the relay waits for the last one before the next; written here,
 //! the engine waits with it, and a room server that hears no
 //! acknowledgement disconnects the member as slow. A stdout that fails (a
-//! full disk) is waited out the same way ([`output`]).
+//! full disk) is waited out the same way (see `output.rs`).
 
 use std::future::Future;
 use std::io::Write;
