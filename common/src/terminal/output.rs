@@ -21,6 +21,8 @@ pub(super) struct Output<W> {
     /// Where each message in `pending` ends (a message may take several
     /// lines), to count those not written.
     ends: Vec<usize>,
+    /// Messages written whole into a buffer below whose flush failed.
+    unflushed: usize,
     state: State,
 }
 
@@ -51,6 +53,7 @@ impl<W: Write> Output<W> {
             out,
             pending: Vec::with_capacity(WRITE_CHUNK),
             ends: Vec::new(),
+            unflushed: 0,
             state: State::Open,
         }
     }
@@ -78,18 +81,23 @@ impl<W: Write> Output<W> {
 
     /// Messages not written yet.
     pub fn unwritten(&self) -> usize {
-        self.ends.len()
+        self.ends.len() + self.unflushed
     }
 
     /// Writes out what is waiting; says so when that changes the state.
     /// What a failing write took stays written, the rest waits.
     pub fn write(&mut self) -> Option<Change> {
-        if self.state == State::Gone || self.pending.is_empty() {
+        // Failing with nothing here still flushes: what a failed flush
+        // left in a buffer below (`std::io::Stdout`'s) waits there.
+        let nothing = self.pending.is_empty() && self.state == State::Open;
+        if self.state == State::Gone || nothing {
             return None;
         }
         let mut written = 0;
+        let mut flushing = false;
         let result = loop {
             if written == self.pending.len() {
+                flushing = true;
                 break self.out.flush();
             }
             match self.out.write(&self.pending[written..]) {
@@ -105,6 +113,11 @@ impl<W: Write> Output<W> {
         for end in &mut self.ends {
             *end -= written;
         }
+        self.unflushed = match (&result, flushing) {
+            (Ok(()), _) => 0,
+            (Err(_), true) => self.unflushed + done,
+            (Err(_), false) => self.unflushed,
+        };
         match (result, self.state) {
             (Ok(()), State::Failing) => {
                 self.state = State::Open;
@@ -116,6 +129,7 @@ impl<W: Write> Output<W> {
                 self.state = State::Gone;
                 self.pending = Vec::new();
                 self.ends = Vec::new();
+                self.unflushed = 0;
                 Some(Change::Gone(lost))
             }
             (Err(_), State::Failing) => None,

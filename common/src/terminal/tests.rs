@@ -181,6 +181,9 @@ enum Mode {
     Takes,
     /// Takes this many bytes, then the disk is full.
     FillsAfter(usize),
+    /// Takes everything, but a flush finds the disk full (the bytes wait
+    /// in a buffer, as `std::io::Stdout`'s do).
+    FlushFails,
     /// Its reader went away.
     Gone,
 }
@@ -189,7 +192,7 @@ impl Write for Failing {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         let mode = *self.mode.borrow();
         match mode {
-            Mode::Takes => self.inner.write(bytes),
+            Mode::Takes | Mode::FlushFails => self.inner.write(bytes),
             Mode::FillsAfter(0) => Err(io::Error::new(io::ErrorKind::StorageFull, "disk full")),
             Mode::FillsAfter(n) => {
                 let n = n.min(bytes.len());
@@ -201,7 +204,10 @@ impl Write for Failing {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match *self.mode.borrow() {
+            Mode::FlushFails => Err(io::Error::new(io::ErrorKind::StorageFull, "disk full")),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -731,6 +737,74 @@ async fn a_full_disk_pauses_the_chat_until_stdout_takes_the_messages_again() {
             "out| alice: two",
         ]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flush_that_finds_the_disk_full_pauses_the_chat_until_one_succeeds() {
+    let mode = Rc::new(RefCell::new(Mode::FlushFails));
+    let disk = mode.clone();
+    let stdout = |inner| Failing { inner, mode };
+    let (exit, lines) = relay_full(
+        EndOfInput::Leave,
+        Never,
+        futures::stream::pending(),
+        stdout,
+        async |engine: Engine| {
+            engine.emit(received("alice", "one")).await;
+            tokio::time::sleep(WRITE_RETRY / 4).await;
+            engine.emit(received("alice", "two")).await;
+            tokio::time::sleep(WRITE_RETRY * 3).await;
+            // Every retry's flush failed: "two" waits.
+            assert_eq!(engine.events.capacity(), engine.events.max_capacity() - 1);
+            *disk.borrow_mut() = Mode::Takes;
+            tokio::time::sleep(WRITE_RETRY).await;
+            assert_eq!(engine.events.capacity(), engine.events.max_capacity());
+            engine.emit(ClientEvent::Closed).await;
+        },
+    )
+    .await;
+    assert_eq!(exit, ALL_DELIVERED);
+    assert_eq!(
+        lines,
+        [
+            "out| alice: one",
+            "err| cannot write to stdout (disk full): the chat pauses until it can (trying again every 1 s)",
+            "err| stdout takes messages again: the chat goes on",
+            "out| alice: two",
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn messages_a_flush_never_wrote_are_counted_at_the_end() {
+    let stdout = |inner| Failing {
+        inner,
+        mode: Rc::new(RefCell::new(Mode::FlushFails)),
+    };
+    let (press, interrupts) = futures::channel::mpsc::unbounded::<()>();
+    let (exit, lines) = relay_full(
+        EndOfInput::Leave,
+        Never,
+        interrupts,
+        stdout,
+        async |mut engine: Engine| {
+            engine.emit(received("alice", "one")).await;
+            tokio::time::sleep(WRITE_RETRY * 2).await;
+            // The disk stays full: only Ctrl+C ends the wait.
+            press.unbounded_send(()).unwrap();
+            assert_eq!(engine.next().await, Asked::Quit);
+            engine.emit(ClientEvent::Closed).await;
+        },
+    )
+    .await;
+    assert_eq!(
+        lines[lines.len() - 2..],
+        [
+            "err| interrupted: everything typed was delivered",
+            "err| 1 received message could not be written to stdout"
+        ]
+    );
+    assert_eq!(exit.unshown, 1);
 }
 
 #[tokio::test]
