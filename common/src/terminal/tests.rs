@@ -702,49 +702,13 @@ async fn staying_the_end_of_input_changes_nothing_until_ctrl_c() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_full_disk_pauses_the_chat_until_stdout_takes_the_messages_again() {
-    let mode = Rc::new(RefCell::new(Mode::FillsAfter(5)));
+/// alice's "one" meets a stdout failing as `mode` says for a few retries,
+/// "two" comes meanwhile, then the disk has room again.
+async fn full_disk_then_room(mode: Mode) -> (Exit, Vec<String>) {
+    let mode = Rc::new(RefCell::new(mode));
     let disk = mode.clone();
     let stdout = |inner| Failing { inner, mode };
-    let (exit, lines) = relay_full(
-        EndOfInput::Leave,
-        Never,
-        futures::stream::pending(),
-        stdout,
-        async |engine: Engine| {
-            engine.emit(received("alice", "one")).await;
-            tokio::time::sleep(WRITE_RETRY / 4).await;
-            engine.emit(received("alice", "two")).await;
-            tokio::time::sleep(WRITE_RETRY / 4).await;
-            // The relay took "one", found the disk full, and waits: "two"
-            // is still the engine's (the network waits with it).
-            assert_eq!(engine.events.capacity(), engine.events.max_capacity() - 1);
-            *disk.borrow_mut() = Mode::Takes;
-            tokio::time::sleep(WRITE_RETRY).await;
-            assert_eq!(engine.events.capacity(), engine.events.max_capacity());
-            engine.emit(ClientEvent::Closed).await;
-        },
-    )
-    .await;
-    assert_eq!(exit, ALL_DELIVERED);
-    assert_eq!(
-        lines,
-        [
-            "err| cannot write to stdout (disk full): the chat pauses until it can (trying again every 1 s)",
-            "out| alice: one",
-            "err| stdout takes messages again: the chat goes on",
-            "out| alice: two",
-        ]
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_flush_that_finds_the_disk_full_pauses_the_chat_until_one_succeeds() {
-    let mode = Rc::new(RefCell::new(Mode::FlushFails));
-    let disk = mode.clone();
-    let stdout = |inner| Failing { inner, mode };
-    let (exit, lines) = relay_full(
+    relay_full(
         EndOfInput::Leave,
         Never,
         futures::stream::pending(),
@@ -754,7 +718,9 @@ async fn a_flush_that_finds_the_disk_full_pauses_the_chat_until_one_succeeds() {
             tokio::time::sleep(WRITE_RETRY / 4).await;
             engine.emit(received("alice", "two")).await;
             tokio::time::sleep(WRITE_RETRY * 3).await;
-            // Every retry's flush failed: "two" waits.
+            // The relay took "one", found the disk full, and waits through
+            // the retries: "two" is still the engine's (the network waits
+            // with it).
             assert_eq!(engine.events.capacity(), engine.events.max_capacity() - 1);
             *disk.borrow_mut() = Mode::Takes;
             tokio::time::sleep(WRITE_RETRY).await;
@@ -762,16 +728,30 @@ async fn a_flush_that_finds_the_disk_full_pauses_the_chat_until_one_succeeds() {
             engine.emit(ClientEvent::Closed).await;
         },
     )
-    .await;
+    .await
+}
+
+const DISK_FULL: &str = "err| cannot write to stdout (disk full): the chat pauses until it can (trying again every 1 s)";
+const ROOM_AGAIN: &str = "err| stdout takes messages again: the chat goes on";
+
+#[tokio::test(start_paused = true)]
+async fn a_full_disk_pauses_the_chat_until_stdout_takes_the_messages_again() {
+    let (exit, lines) = full_disk_then_room(Mode::FillsAfter(5)).await;
+    assert_eq!(exit, ALL_DELIVERED);
+    // "one" once, though its first 5 bytes went before the disk filled.
+    assert_eq!(
+        lines,
+        [DISK_FULL, "out| alice: one", ROOM_AGAIN, "out| alice: two"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flush_that_finds_the_disk_full_pauses_the_chat_until_one_succeeds() {
+    let (exit, lines) = full_disk_then_room(Mode::FlushFails).await;
     assert_eq!(exit, ALL_DELIVERED);
     assert_eq!(
         lines,
-        [
-            "out| alice: one",
-            "err| cannot write to stdout (disk full): the chat pauses until it can (trying again every 1 s)",
-            "err| stdout takes messages again: the chat goes on",
-            "out| alice: two",
-        ]
+        ["out| alice: one", DISK_FULL, ROOM_AGAIN, "out| alice: two"]
     );
 }
 
