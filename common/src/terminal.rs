@@ -438,20 +438,18 @@ impl<O: Write, E: Write> Relay<O, E> {
     }
 }
 
-/// "1 received message", "2 received messages".
-fn messages(n: usize) -> String {
-    let mut text = format!("{n} received message");
-    if n != 1 {
-        text.push('s');
-    }
-    text
-}
-
 /// "1 typed line", "2 typed lines".
 fn lines(n: usize) -> String {
-    let mut text = format!("{n} typed line");
-    if n != 1 {
-        text.push('s');
-    }
-    text
+    counted(n, "typed line")
+}
+
+/// "1 received message", "2 received messages".
+fn messages(n: usize) -> String {
+    counted(n, "received message")
+}
+
+/// `n` and `what`, plural unless one.
+fn counted(n: usize, what: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{n} {what}{s}")
 }
