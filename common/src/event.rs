@@ -12,6 +12,7 @@ use crate::error::{ConnectError, Rejection};
 use crate::key::Key;
 use crate::payload::{MAX_TEXT_BYTES, random_id};
 use crate::session::Alert;
+use crate::typed::{Hold, TypedQueue};
 
 /// Who is on the other end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,6 +236,13 @@ pub enum SendError {
     Empty,
     #[error("the chat engine has stopped")]
     Stopped,
+    /// The messages sent before it still wait to go out, as many as the
+    /// engine keeps ([`crate::TYPED_QUEUE_BYTES`]).
+    #[error(
+        "{max} MiB of earlier messages are still waiting to go out; send this once some are delivered",
+        max = crate::TYPED_QUEUE_BYTES / (1024 * 1024)
+    )]
+    QueueFull,
 }
 
 /// What either program's window asks of its engine.
@@ -244,6 +252,8 @@ pub(crate) enum Command {
         id: String,
         text: String,
         sent_at: u64,
+        /// Its share of the typed queue, for as long as the engine holds it.
+        hold: Hold,
     },
     Typing(bool),
     HangUp,
@@ -300,6 +310,7 @@ impl CommandTx {
 pub struct Handle {
     tx: CommandTx,
     clock: Clock,
+    typed: TypedQueue,
 }
 
 impl Handle {
@@ -309,6 +320,7 @@ impl Handle {
         let handle = Handle {
             tx: CommandTx::Client(tx),
             clock,
+            typed: TypedQueue::new(),
         };
         (handle, rx)
     }
@@ -323,12 +335,16 @@ impl Handle {
         if text.len() > MAX_TEXT_BYTES {
             return Err(SendError::TooLong { len: text.len() });
         }
+        let Some(hold) = self.typed.hold(text.len()) else {
+            return Err(SendError::QueueFull);
+        };
         let id = random_id();
         let sent_at = self.clock.now_ms();
         let queued = self.tx.send(Command::Send {
             id: id.clone(),
             text,
             sent_at,
+            hold,
         });
         if !queued {
             return Err(SendError::Stopped);
@@ -386,6 +402,7 @@ impl ServerHandle {
         let handle = Handle {
             tx: CommandTx::Server(tx.clone()),
             clock,
+            typed: TypedQueue::new(),
         };
         (ServerHandle { handle, tx }, rx)
     }

@@ -19,7 +19,8 @@
 //! - [`session`]: sealing and checking session frames (sid, dir, seq, age).
 //! - [`server`], [`client`]: the tokio tasks that listen or connect;
 //!   [`admission`]: how many connections may be mid-handshake.
-//! - [`event`]: the handles and the events the windows use.
+//! - [`event`]: the handles and the events the windows use; `typed`: how
+//!   much of what the user typed they keep.
 //! - [`addr`]: typed server addresses and this machine's LAN addresses.
 //! - [`discovery`]: finding the server on the LAN with the key alone (UDP).
 //! - [`terminal`]: the `--headless` mode both binaries share; `signals`:
@@ -56,6 +57,7 @@ mod signals;
 pub mod terminal;
 pub mod text;
 pub mod token;
+mod typed;
 #[cfg(feature = "ui")]
 pub mod ui;
 pub mod wording;
@@ -71,3 +73,4 @@ pub use key::{Key, KeyError};
 pub use link::SEND_WINDOW;
 pub use server::Server;
 pub use session::Alert;
+pub use typed::TYPED_QUEUE_BYTES;

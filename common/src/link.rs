@@ -735,12 +735,20 @@ enum Step {
 /// loop sends them.
 fn on_command(cmd: Command, link: &mut Link, outbox: &mut Outbox) -> Step {
     match cmd {
-        Command::Send { id, text, sent_at } => outbox.push(Pending {
+        Command::Send {
             id,
             text,
             sent_at,
-            from: None,
-        }),
+            hold,
+        } => outbox.push(
+            Pending {
+                id,
+                text,
+                sent_at,
+                from: None,
+            },
+            hold,
+        ),
         Command::Typing(active) => {
             link.send(&Body::Typing { active, from: None });
         }
@@ -956,12 +964,20 @@ pub(crate) async fn while_offline<F: Future>(
         tokio::select! {
             done = &mut work => return Some(done),
             cmd = cmds.recv() => match cmd {
-                Command::Send { id, text, sent_at } => outbox.push(Pending {
+                Command::Send {
+            id,
+            text,
+            sent_at,
+            hold,
+        } => outbox.push(
+            Pending {
                     id,
                     text,
                     sent_at,
                     from: None,
-                }),
+                },
+            hold,
+        ),
                 // Nobody to tell or hang up on; closing is noted by
                 // `Commands`.
                 Command::Typing(_) | Command::HangUp | Command::Close => {}

@@ -6,6 +6,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use crate::payload::parse_id;
+use crate::typed::Hold;
 
 /// How many received ids are remembered for de-duplication. A copy comes
 /// back only when its ack was lost with a connection, and the sender re-sends
@@ -34,7 +35,8 @@ pub(crate) struct Sender {
 
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
-    pending: VecDeque<Pending>,
+    /// Our messages, each with its share of the typed queue.
+    pending: VecDeque<(Pending, Hold)>,
     shown: Seen,
 }
 
@@ -50,8 +52,8 @@ pub(crate) struct Seen {
 }
 
 impl Outbox {
-    pub fn push(&mut self, message: Pending) {
-        self.pending.push_back(message);
+    pub fn push(&mut self, message: Pending, hold: Hold) {
+        self.pending.push_back((message, hold));
     }
 
     /// Removes an acknowledged message and says where it was and how long
@@ -59,20 +61,20 @@ impl Outbox {
     /// already acknowledged).
     pub fn ack(&mut self, id: &str) -> Option<(usize, usize)> {
         // Acks arrive in send order, so the match is almost always in front.
-        let at = self.pending.iter().position(|p| p.id == id)?;
-        let message = self.pending.remove(at)?;
+        let at = self.pending.iter().position(|(p, _)| p.id == id)?;
+        let (message, _) = self.pending.remove(at)?;
         Some((at, message.text.len()))
     }
 
     /// The message at `index` (oldest first).
     pub fn get(&self, index: usize) -> Option<&Pending> {
-        self.pending.get(index)
+        self.pending.get(index).map(|(message, _)| message)
     }
 
     /// Unacknowledged messages, oldest first.
     #[cfg(test)]
     pub fn pending(&self) -> impl ExactSizeIterator<Item = &Pending> {
-        self.pending.iter()
+        self.pending.iter().map(|(message, _)| message)
     }
 
     pub fn len(&self) -> usize {
@@ -119,6 +121,7 @@ impl Seen {
 mod tests {
     use super::*;
     use crate::payload::random_id;
+    use crate::typed::TypedQueue;
 
     fn pending(id: &str) -> Pending {
         Pending {
@@ -133,7 +136,7 @@ mod tests {
     fn keeps_order_until_acked() {
         let mut outbox = Outbox::default();
         for id in ["a", "b", "c"] {
-            outbox.push(pending(id));
+            outbox.push(pending(id), TypedQueue::new().hold(id.len()).unwrap());
         }
         assert_eq!(outbox.ack("b"), Some((1, "b".len())));
         assert_eq!(outbox.ack("b"), None);

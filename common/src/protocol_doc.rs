@@ -124,6 +124,7 @@ fn the_limits_table_is_what_the_code_enforces() {
             "delivery marks",
             format!("{} messages", grouped(DELIVERY_MARKS)),
         ),
+        ("typed queue", bytes(crate::TYPED_QUEUE_BYTES)),
     ];
     let table = limits_table();
     for (name, value) in &expected {

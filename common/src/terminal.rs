@@ -68,13 +68,23 @@ const WRITE_RETRY: Duration = Duration::from_secs(1);
 /// piping a large file does not queue all of it in memory. The server's is
 /// half a room member's queue ([`MEMBER_QUEUE_BYTES`]): its lines wait in
 /// the room while a member is behind, and what it reads ahead cannot push
-/// a held place past its bound by itself.
-fn in_flight_max(side: Side) -> usize {
+/// a held place past its bound by itself. Both are well under what the
+/// engine takes ([`crate::TYPED_QUEUE_BYTES`]), so piped input is never
+/// refused for it.
+const fn in_flight_max(side: Side) -> usize {
     match side {
         Side::Client => 4 * 1024 * 1024,
         Side::Server => MEMBER_QUEUE_BYTES / 2,
     }
 }
+
+// Reading pauses once past the bound, with at most a chunk read and its
+// lines sent beyond it.
+const _: () = {
+    let most = 2 * lines::READ_CHUNK + MAX_TEXT_BYTES;
+    assert!(in_flight_max(Side::Client) + most <= crate::TYPED_QUEUE_BYTES);
+    assert!(in_flight_max(Side::Server) + most <= crate::TYPED_QUEUE_BYTES);
+};
 
 /// What the end of stdin means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,13 +4,19 @@
 
 use std::hash::Hasher as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use common::payload::MAX_TEXT_BYTES;
 use common::ui::MemoryClipboard;
 use common::ui::chat;
 use common::ui::engine::ServerUpdate;
 use common::ui::entry::Entry;
-use common::{ChatEvent, Clock, Config, Key, Member, Rejection, ServerConfig, ServerEvent, Why};
+use common::{
+    ChatEvent, Clock, Config, Key, Member, Rejection, ServerConfig, ServerEvent, TYPED_QUEUE_BYTES,
+    Why,
+};
 use iced::keyboard::key::Named;
+use iced::widget::text_editor::{Action, Edit};
 use iced::{Rectangle, Size};
 use iced_test::futures::subscription::{Hasher, into_recipes};
 use iced_test::{Simulator, selector, simulator};
@@ -457,4 +463,37 @@ fn the_message_under_the_pointer_can_be_selected_but_not_edited() {
     }
     // An edit would have replaced the selected line with "x".
     assert_eq!(app.chat().selection().as_deref(), Some(line));
+}
+
+#[tokio::test]
+async fn a_message_past_the_typed_queue_stays_in_the_box_and_the_box_says_why() {
+    let (mut app, _clipboard, key) = app();
+    let (_port, _events) = listening(&mut app, key).await;
+    // Pasted (the simulator has no clipboard for Ctrl+V).
+    let paste = |app: &mut App, text: String| {
+        let paste = Action::Edit(Edit::Paste(Arc::new(text)));
+        let _ = app.update(Message::Chat(chat::Message::Edit(paste)));
+    };
+    // As much as the engine keeps, while nobody is there to take it.
+    let fits = TYPED_QUEUE_BYTES / MAX_TEXT_BYTES;
+    for _ in 0..fits {
+        paste(&mut app, "w".repeat(MAX_TEXT_BYTES));
+        let _ = app.update(Message::Chat(chat::Message::Submit));
+    }
+    assert_eq!(app.chat().undelivered(), fits);
+    paste(&mut app, "one more".into());
+    let mut ui = simulator(app.view());
+    ui.click(selector::id(chat::INPUT)).unwrap();
+    let _ = ui.tap_key(Named::Enter);
+    for message in ui.into_messages() {
+        let _ = app.update(message);
+    }
+    let why = format!(
+        "Not sent: {} MiB of earlier messages are still waiting to go out; send this once \
+         some are delivered.",
+        TYPED_QUEUE_BYTES / (1024 * 1024)
+    );
+    assert!(simulator(app.view()).find(why.as_str()).is_ok(), "{why}");
+    assert_eq!(app.chat().draft(), "one more", "nothing was lost");
+    assert_eq!(app.chat().undelivered(), fits, "nothing was sent");
 }

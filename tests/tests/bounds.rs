@@ -3,9 +3,10 @@
 //! must not pile up in memory either.
 
 use common::payload::{Body, MAX_TEXT_BYTES};
-use common::{Alert, ChatEvent, Key, ServerEvent, Why};
-use tests::engines::{connected, left, next, received, server};
-use tests::raw::{RawPeer, msg};
+use common::{Alert, ChatEvent, Handle, Key, SendError, ServerEvent, TYPED_QUEUE_BYTES, Why};
+use tests::engines::{acked, client, connected, drain, left, next, received, server};
+use tests::raw::{RawPeer, messages, msg};
+use tokio::net::TcpListener;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_never_reads_is_disconnected_instead_of_buffered() {
@@ -131,4 +132,88 @@ async fn a_long_bye_reason_is_not_kept() {
     .await;
     // A member's bye says only that it left (its reason is not shown).
     assert_eq!(left(&mut events).await, ("mallory".into(), Why::Bye));
+}
+
+/// Types, while nobody can take them, as many maximal messages (each
+/// numbered) as the engine keeps, then one more: that one is refused and
+/// stays with the user. Returns the ones taken.
+fn typed_past_the_queue(handle: &Handle) -> Vec<String> {
+    let texts: Vec<String> = (0..TYPED_QUEUE_BYTES / MAX_TEXT_BYTES)
+        .map(|n| format!("{n:03}{}", "z".repeat(MAX_TEXT_BYTES - 3)))
+        .collect();
+    for text in &texts {
+        handle.send(text.clone()).expect("room for it");
+    }
+    assert_eq!(handle.send("one more"), Err(SendError::QueueFull));
+    texts
+}
+
+/// Waits for `texts` from `from`, in order, whole.
+async fn all_received<E: tests::engines::Reported>(
+    events: &mut tokio::sync::mpsc::Receiver<E>,
+    from: &str,
+    texts: &[String],
+) {
+    for text in texts {
+        let (sender, got) = received(events).await;
+        assert_eq!((sender.as_str(), &got[..3]), (from, &text[..3]));
+        assert_eq!(got.len(), text.len());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_users_messages_past_the_typed_queue_are_refused_until_the_room_takes_them() {
+    let key = Key::generate().unwrap();
+    let (handle, events, port) = server(&key).await;
+    let texts = typed_past_the_queue(handle.shared());
+    drain(events);
+    let (_client, mut client_events) = client(&key, port);
+    all_received(&mut client_events, "bob", &texts).await;
+    handle.send("one more").unwrap();
+    assert_eq!(
+        received(&mut client_events).await,
+        ("bob".into(), "one more".into())
+    );
+}
+
+#[tokio::test]
+async fn the_clients_messages_past_the_typed_queue_are_refused_until_the_server_acknowledges_some()
+{
+    let key = Key::generate().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (handle, mut events) = client(&key, listener.local_addr().unwrap().port());
+    let texts = typed_past_the_queue(&handle);
+    // A protocol-1 server: one message per frame, each acknowledged alone.
+    let mut bob = RawPeer::accept(&key, &listener, "bob").await;
+    let next_message = async |bob: &mut RawPeer| bob.recv(|b| messages(b).pop()).await.0;
+    let first = next_message(&mut bob).await;
+    assert_eq!(first.text, texts[0]);
+    assert_eq!(handle.send("one more"), Err(SendError::QueueFull));
+    bob.send(&Body::Ack {
+        of: first.id.clone(),
+        to: None,
+    })
+    .await;
+    assert_eq!(acked(&mut events).await, first.id);
+    let id = handle.send("one more").unwrap();
+    // Read as a program would, both at once: the engine waits for a
+    // reader of its events before it sends more.
+    let bob_reads = async {
+        for text in texts[1..].iter().chain(["one more".to_owned()].iter()) {
+            let message = next_message(&mut bob).await;
+            assert_eq!(&message.text, text);
+            bob.send(&Body::Ack {
+                of: message.id,
+                to: None,
+            })
+            .await;
+        }
+    };
+    let all_acked = async {
+        for _ in 1..texts.len() {
+            acked(&mut events).await;
+        }
+        assert_eq!(acked(&mut events).await, id);
+    };
+    tokio::join!(bob_reads, all_acked);
 }

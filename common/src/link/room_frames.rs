@@ -12,6 +12,7 @@ use crate::key::Key;
 use crate::outbox::Pending;
 use crate::payload::{MAX_ROSTER, RosterEntry, random_id};
 use crate::session::Role;
+use crate::typed::TypedQueue;
 
 /// A client's link speaking `version`, the server's session that seals
 /// what it receives, and what the link reports.
@@ -97,14 +98,19 @@ impl Client {
     /// One of our messages, sent and waiting for its ack.
     fn sent(&mut self) -> String {
         let id = random_id();
-        self.outbox.push(Pending {
-            id: id.clone(),
-            text: "hi all".into(),
-            sent_at: 0,
-            from: None,
-        });
+        let text = "hi all";
+        let hold = TypedQueue::new().hold(text.len()).unwrap();
+        self.outbox.push(
+            Pending {
+                id: id.clone(),
+                text: text.into(),
+                sent_at: 0,
+                from: None,
+            },
+            hold,
+        );
         self.flight.count += 1;
-        self.flight.bytes += "hi all".len();
+        self.flight.bytes += text.len();
         id
     }
 }

@@ -132,9 +132,9 @@ pub(crate) struct Seat {
 /// connected member's queue has no room for it.
 struct Parked {
     message: Pending,
-    /// Its share of its sender's inflow, given back once relayed (none
-    /// for the server user's).
-    _inflow: Option<OwnedSemaphorePermit>,
+    /// Its share of its sender's inflow, or of the server user's typed queue
+    /// ([`crate::TYPED_QUEUE_BYTES`]), given back once relayed.
+    _share: Option<OwnedSemaphorePermit>,
 }
 
 /// The hub's state; see the module documentation.
@@ -146,7 +146,7 @@ pub(crate) struct Hub {
     /// Message ids seen in the room, so a re-sent copy is not relayed twice.
     seen: Seen,
     /// The server user's messages while nobody else is in the room.
-    waiting: VecDeque<Arc<Pending>>,
+    waiting: VecDeque<Parked>,
     /// Messages taken and not yet relayed, in the order they came; the
     /// first waits for room in a connected member's queue.
     parked: VecDeque<Parked>,
@@ -413,7 +413,8 @@ impl Hub {
             });
         }
         // Our messages that waited for someone go to the first who joins.
-        for message in std::mem::take(&mut self.waiting) {
+        for Parked { message, .. } in std::mem::take(&mut self.waiting) {
+            let message = Arc::new(message);
             seat.mailbox.push(message.clone());
             self.unreported.insert(message.id.clone(), 1);
         }
@@ -463,7 +464,7 @@ impl Hub {
                     sent_at,
                     from: Some(sender.clone()),
                 },
-                _inflow: share,
+                _share: share,
             });
         }
     }
@@ -516,14 +517,15 @@ impl Hub {
                 break;
             }
             self.holding.clear();
-            let Some(Parked { message, .. }) = self.parked.pop_front() else {
+            let Some(parked) = self.parked.pop_front() else {
                 break;
             };
             if sender.is_none() && self.room.places().is_empty() {
                 // Everyone left while it was parked: it waits for the next.
-                self.waiting.push_back(Arc::new(message));
+                self.waiting.push_back(parked);
                 continue;
             }
+            let message = parked.message;
             let id = message.id.clone();
             let to = self.relay(from, message);
             match sender {
@@ -752,20 +754,25 @@ impl Hub {
     /// Handles a window command; `true` to stop at once.
     fn command(&mut self, cmd: ServerCommand) -> bool {
         match cmd {
-            ServerCommand::Chat(Command::Send { id, text, sent_at }) => {
-                let message = Pending {
-                    id: id.clone(),
-                    text,
-                    sent_at,
-                    from: Some(self.me.clone()),
+            ServerCommand::Chat(Command::Send {
+                id,
+                text,
+                sent_at,
+                hold,
+            }) => {
+                let parked = Parked {
+                    message: Pending {
+                        id: id.clone(),
+                        text,
+                        sent_at,
+                        from: Some(self.me.clone()),
+                    },
+                    _share: Some(hold),
                 };
                 if self.room.places().is_empty() {
-                    self.waiting.push_back(Arc::new(message));
+                    self.waiting.push_back(parked);
                 } else {
-                    self.parked.push_back(Parked {
-                        message,
-                        _inflow: None,
-                    });
+                    self.parked.push_back(parked);
                 }
             }
             ServerCommand::Chat(Command::Typing(active)) => {
