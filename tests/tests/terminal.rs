@@ -68,7 +68,17 @@ fn start_to(
     key: Option<&str>,
     stdout: Stdio,
 ) -> (Program, Option<ChildStdout>) {
-    let mut command = Command::new(binary(name));
+    start_command(&mut Command::new(binary(name)), args, key, stdout)
+}
+
+/// [`start_to`] for a `command` naming the program (maybe through
+/// another, as `nohup` does).
+fn start_command(
+    command: &mut Command,
+    args: &[&str],
+    key: Option<&str>,
+    stdout: Stdio,
+) -> (Program, Option<ChildStdout>) {
     command
         .args(args)
         .stdin(Stdio::piped())
@@ -396,6 +406,38 @@ fn a_client_told_to_stay_follows_the_room_and_sigterm_says_goodbye() {
     wait_for(&server.err, "alice saying goodbye", |l| l == "alice left");
     assert_eq!(exits_by_itself(&mut client), 0);
     assert_eq!(exit_code(&mut server), 0);
+}
+
+#[test]
+fn a_hangup_says_goodbye_as_sigterm_does() {
+    let (server, key, addr) = server();
+    let mut client = alice(&key, &addr);
+    // The terminal it ran in was closed.
+    signal(&client, "-HUP");
+    wait_for(&server.err, "alice saying goodbye", |l| l == "alice left");
+    assert_eq!(exits_by_itself(&mut client), 0);
+}
+
+#[test]
+fn under_nohup_a_hangup_changes_nothing() {
+    let (mut server, key, addr) = server();
+    // nohup starts it with SIGHUP ignored, and that must hold.
+    let args = ["--headless", "--connect", &addr, "--name", "alice"];
+    let (mut client, stdout) = start_command(
+        Command::new("nohup").arg(binary("client-gui")),
+        &args,
+        Some(&key),
+        Stdio::piped(),
+    );
+    client.out = lines(stdout.unwrap());
+    connected(&client, &addr);
+    signal(&client, "-HUP");
+    // Still chatting both ways after it.
+    say(&mut server, "still there?");
+    wait_for(&client.out, "bob's line", |l| l == "bob: still there?");
+    say(&mut client, "yes");
+    wait_for(&server.out, "alice's line", |l| l == "alice: yes");
+    assert!(client.running(), "the hangup was ignored");
 }
 
 #[test]
