@@ -4,16 +4,17 @@
 //! acknowledged nothing for the room stall, it is disconnected as `slow`,
 //! the others chat on, and its place is held so that its reconnect
 //! catches up on everything. Members that keep reading are never taken
-//! for slow, however fast the others send.
+//! for slow, however fast the others send, and a member that pauses is
+//! not pushed over by another's flood of typing states.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::payload::{Body, MAX_TEXT_BYTES};
 use common::place::Identity;
-use common::server::limits::MEMBER_QUEUE_BYTES;
+use common::server::limits::{CONTROL_MAX, MEMBER_QUEUE_BYTES};
 use common::{ChatEvent, Why};
-use tests::raw::RawPeer;
+use tests::raw::{RawPeer, messages, msg};
 use tests::room::{Room, config};
 
 /// Text of each message: with `MESSAGES` of them relayed to the stuck
@@ -309,4 +310,49 @@ async fn a_waiting_message_of_the_server_goes_to_the_next_member_if_everyone_lea
     let m1 = room.add(config(&room.key, "m1"), None).await;
     let shown = m1.log.wait_shown(1).await;
     assert_eq!(shown[0].text, text(fits));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typing_flood_makes_nobody_slow() {
+    let room = Room::empty(common::DEFAULT_MAX_MEMBERS).await;
+    let join = async |name: &str| {
+        let (member, proof) = Identity::new().next_proof();
+        let peer = RawPeer::join(&room.key, room.port, name, &member, &proof)
+            .await
+            .expect("joins");
+        room.server.wait_joined(&member).await;
+        (peer, member)
+    };
+    // A member that reads nothing for a while (its laptop's lid closed).
+    let (mut paused, paused_id) = join("paused").await;
+    let (mut mallory, _) = join("mallory").await;
+    // Mallory flips its typing state, each flip read on its own (the pong
+    // says it was): half as many again as it took to cut the paused member
+    // off as slow when each flip was queued for it (about 130,000).
+    for i in 0..3 * CONTROL_MAX {
+        if i % 1000 == 0 {
+            // Not silent, so that only its reading can end it.
+            paused.send(&Body::Ping).await;
+        }
+        let flip = mallory.session.seal(&Body::Typing {
+            active: i % 2 == 0,
+            from: None,
+        });
+        let ping = mallory.session.seal(&Body::Ping);
+        // One write: read at once, the two are one burst.
+        mallory
+            .send_bytes(format!("{flip}\n{ping}\n").as_bytes())
+            .await;
+        mallory.recv(|b| (*b == Body::Pong).then_some(())).await;
+    }
+    mallory.send(&msg("done")).await;
+    // The paused member reads again: still in the room, it gets the
+    // message after the flood.
+    paused
+        .recv(|b| messages(b).into_iter().find(|m| m.text == "done"))
+        .await;
+    let left = room.server.log.events().into_iter().any(
+        |e| matches!(e.chat(), Some(ChatEvent::Left { member, .. }) if member.id == paused_id),
+    );
+    assert!(!left, "the paused member was cut off");
 }

@@ -162,13 +162,25 @@ impl Mailbox {
     }
 
     /// Queues a frame for the current connection (dropped if there is
-    /// none); the frames queued now.
+    /// none); the frames queued now. A typing state replaces the one of
+    /// the same member not yet sent: only the latest matters, and a
+    /// member flipping its state as fast as it can must not fill another
+    /// member's queue (and get it disconnected as slow).
     pub fn control(&self, frame: Control) -> usize {
         let mut inbox = self.lock();
         let Some(conn) = inbox.conn.clone() else {
             return 0;
         };
-        inbox.frames.push(frame);
+        let earlier = match &frame {
+            Control::Typing { from, .. } => inbox.frames.iter_mut().find(
+                |queued| matches!(queued, Control::Typing { from: other, .. } if other == from),
+            ),
+            _ => None,
+        };
+        match earlier {
+            Some(earlier) => *earlier = frame,
+            None => inbox.frames.push(frame),
+        }
         conn.wake();
         inbox.frames.len()
     }
@@ -233,6 +245,7 @@ impl Mailbox {
 mod tests {
     use super::*;
     use crate::payload::random_id;
+    use crate::server::limits::CONTROL_MAX;
 
     fn message(text: &str) -> Arc<Pending> {
         Arc::new(Pending {
@@ -273,6 +286,36 @@ mod tests {
                 from: None
             }),
             0
+        );
+    }
+
+    #[test]
+    fn a_typing_state_not_yet_sent_gives_way_to_the_newer_one() {
+        let mailbox = Mailbox::default();
+        mailbox.attach(Conn::new(1));
+        let typing = |active: bool, from: Option<&str>| Control::Typing {
+            active,
+            from: from.map(str::to_owned),
+        };
+        let left = Control::Left {
+            member: "m".into(),
+            why: "bye",
+        };
+        mailbox.control(typing(true, Some("alice")));
+        mailbox.control(left.clone());
+        for i in 0..2 * CONTROL_MAX {
+            mailbox.control(typing(i % 2 == 0, Some("mallory")));
+        }
+        mailbox.control(typing(true, None));
+        mailbox.control(typing(false, Some("alice")));
+        assert_eq!(
+            mailbox.lock().frames,
+            [
+                typing(false, Some("alice")),
+                left,
+                typing(false, Some("mallory")),
+                typing(true, None),
+            ]
         );
     }
 

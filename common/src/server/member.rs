@@ -290,8 +290,8 @@ async fn say(
     Ok(())
 }
 
-/// Seals what the mailbox holds for this connection: every frame, and
-/// messages while the socket keeps up ([`SEND_AHEAD`]). The server's own
+/// Seals what the mailbox holds for this connection while the socket
+/// keeps up ([`SEND_AHEAD`]): every frame, and messages. The server's own
 /// messages it sent, with their tokens, for [`crate::ChatEvent::Sent`].
 fn pump(link: &mut Link, seat: &Seat, tokens: bool, more: &mut bool) -> Vec<(String, String)> {
     let version = link.session.version();
@@ -305,9 +305,16 @@ fn pump(link: &mut Link, seat: &Seat, tokens: bool, more: &mut bool) -> Vec<(Str
                 *more = false;
                 return own;
             }
-            let frames = std::mem::take(&mut inbox.frames);
+            // What the socket has not taken waits in the mailbox, where
+            // frames are bounded (and typing states replace each other).
+            let keeps_up = link.backlog() < SEND_AHEAD;
+            let frames = if keeps_up {
+                std::mem::take(&mut inbox.frames)
+            } else {
+                Vec::new()
+            };
             let mut batch: Vec<Arc<Pending>> = Vec::new();
-            if link.backlog() < SEND_AHEAD {
+            if keeps_up {
                 let mut text = 0;
                 for m in inbox.messages.range(inbox.sent..).take(most) {
                     text += m.text.len();
@@ -318,7 +325,7 @@ fn pump(link: &mut Link, seat: &Seat, tokens: bool, more: &mut bool) -> Vec<(Str
                 }
             }
             inbox.sent += batch.len();
-            *more = inbox.sent < inbox.messages.len();
+            *more = inbox.sent < inbox.messages.len() || !inbox.frames.is_empty();
             (frames, batch)
         };
         for frame in frames {
