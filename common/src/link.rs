@@ -740,15 +740,7 @@ fn on_command(cmd: Command, link: &mut Link, outbox: &mut Outbox) -> Step {
             text,
             sent_at,
             hold,
-        } => outbox.push(
-            Pending {
-                id,
-                text,
-                sent_at,
-                from: None,
-            },
-            hold,
-        ),
+        } => outbox.push(Pending::ours(id, text, sent_at), hold),
         Command::Typing(active) => {
             link.send(&Body::Typing { active, from: None });
         }
@@ -964,20 +956,9 @@ pub(crate) async fn while_offline<F: Future>(
         tokio::select! {
             done = &mut work => return Some(done),
             cmd = cmds.recv() => match cmd {
-                Command::Send {
-            id,
-            text,
-            sent_at,
-            hold,
-        } => outbox.push(
-            Pending {
-                    id,
-                    text,
-                    sent_at,
-                    from: None,
-                },
-            hold,
-        ),
+                Command::Send { id, text, sent_at, hold } => {
+                    outbox.push(Pending::ours(id, text, sent_at), hold);
+                }
                 // Nobody to tell or hang up on; closing is noted by
                 // `Commands`.
                 Command::Typing(_) | Command::HangUp | Command::Close => {}

@@ -26,6 +26,18 @@ pub(crate) struct Pending {
     pub from: Option<Arc<Sender>>,
 }
 
+impl Pending {
+    /// Our own message, as typed.
+    pub fn ours(id: String, text: String, sent_at: u64) -> Pending {
+        Pending {
+            id,
+            text,
+            sent_at,
+            from: None,
+        }
+    }
+}
+
 /// The member a relayed message is from, as the receiver is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Sender {
