@@ -203,7 +203,6 @@ async fn relay<E: EngineEvent>(
         handle,
         output: Output::new(out),
         retry: None,
-        lost: 0,
         err,
         undelivered: Undelivered::new(E::SIDE),
         refused: 0,
@@ -283,8 +282,6 @@ struct Relay<O, E> {
     output: Output<O>,
     /// When to try a failing stdout again.
     retry: Option<Instant>,
-    /// Received messages never written: stdout's reader went away.
-    lost: usize,
     err: E,
     /// Sent and not yet delivered.
     undelivered: Undelivered,
@@ -406,7 +403,6 @@ impl<O: Write, E: Write> Relay<O, E> {
             )),
             Some(Change::Recovered) => self.say("stdout takes messages again: the chat goes on"),
             Some(Change::Gone(lost)) => {
-                self.lost = lost;
                 let mut line = "stdout was closed (nothing reads it any more): leaving".to_owned();
                 if lost > 0 {
                     line += &format!("; {} not shown", messages(lost));
@@ -443,7 +439,7 @@ impl<O: Write, E: Write> Relay<O, E> {
         Exit {
             undelivered,
             failed,
-            unshown: self.lost + unwritten,
+            unshown: self.output.unshown(),
         }
     }
 }

@@ -23,6 +23,9 @@ pub(super) struct Output<W> {
     ends: Vec<usize>,
     /// Messages written whole into a buffer below whose flush failed.
     unflushed: usize,
+    /// Messages never to be written: those waiting when its reader went,
+    /// and those received since.
+    dropped: usize,
     state: State,
 }
 
@@ -54,6 +57,7 @@ impl<W: Write> Output<W> {
             pending: Vec::with_capacity(WRITE_CHUNK),
             ends: Vec::new(),
             unflushed: 0,
+            dropped: 0,
             state: State::Open,
         }
     }
@@ -65,6 +69,7 @@ impl<W: Write> Output<W> {
     /// Adds a message's lines (already made safe for a terminal).
     pub fn push(&mut self, parts: &[&str]) {
         if self.state == State::Gone {
+            self.dropped += 1;
             return;
         }
         for part in parts {
@@ -82,6 +87,11 @@ impl<W: Write> Output<W> {
     /// Messages not written yet.
     pub fn unwritten(&self) -> usize {
         self.ends.len() + self.unflushed
+    }
+
+    /// Messages not shown: not written yet, or never to be.
+    pub fn unshown(&self) -> usize {
+        self.unwritten() + self.dropped
     }
 
     /// Writes out what is waiting; says so when that changes the state.
@@ -125,12 +135,12 @@ impl<W: Write> Output<W> {
             }
             (Ok(()), _) => None,
             (Err(e), _) if e.kind() == ErrorKind::BrokenPipe => {
-                let lost = self.unwritten();
+                self.dropped = self.unwritten();
                 self.state = State::Gone;
                 self.pending = Vec::new();
                 self.ends = Vec::new();
                 self.unflushed = 0;
-                Some(Change::Gone(lost))
+                Some(Change::Gone(self.dropped))
             }
             (Err(_), State::Failing) => None,
             (Err(e), _) => {
