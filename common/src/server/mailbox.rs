@@ -107,8 +107,12 @@ pub(crate) struct Inbox {
     pub bytes: usize,
     /// How many of `messages` the current connection has sent.
     pub sent: usize,
-    /// Frames for the current connection.
+    /// Frames for the current connection but typing states...
     pub frames: Vec<Control>,
+    /// ...which are kept apart, the latest of each member's (its id;
+    /// `None` for the server's user), sent after them: at most one per
+    /// member whatever others send.
+    pub typing: Vec<(Option<String>, bool)>,
     /// The connection serving the member now, if any.
     pub conn: Option<Arc<Conn>>,
 }
@@ -125,6 +129,28 @@ impl Inbox {
         self.frames
             .retain(|frame| matches!(frame, Control::Delivered { .. }));
         self.frames.truncate(HELD_MARKS);
+        self.typing.clear();
+    }
+
+    /// Frames are waiting to be sent.
+    pub fn has_frames(&self) -> bool {
+        !self.frames.is_empty() || !self.typing.is_empty()
+    }
+
+    /// The frames to send now, typing states last.
+    pub fn take_frames(&mut self) -> Vec<Control> {
+        let mut frames = std::mem::take(&mut self.frames);
+        frames.extend(
+            self.typing
+                .drain(..)
+                .map(|(from, active)| Control::Typing { active, from }),
+        );
+        frames
+    }
+
+    /// Frames waiting, as counted against [`super::limits::CONTROL_MAX`].
+    fn queued(&self) -> usize {
+        self.frames.len() + self.typing.len()
     }
 }
 
@@ -158,31 +184,46 @@ impl Mailbox {
             None if inbox.frames.len() < HELD_MARKS => inbox.frames.push(frame),
             None => {}
         }
-        inbox.frames.len()
+        inbox.queued()
     }
 
     /// Queues a frame for the current connection (dropped if there is
-    /// none); the frames queued now. A typing state replaces the one of
-    /// the same member not yet sent: only the latest matters, and a
-    /// member flipping its state as fast as it can must not fill another
-    /// member's queue (and get it disconnected as slow).
+    /// none); the frames queued now. What others do cannot fill a
+    /// member's queue (and get it disconnected as slow) while its socket
+    /// does not keep up: a typing state replaces the same member's not
+    /// yet sent (only the latest matters), and a member that leaves
+    /// before its `joined` was sent is not announced at all.
     pub fn control(&self, frame: Control) -> usize {
         let mut inbox = self.lock();
         let Some(conn) = inbox.conn.clone() else {
             return 0;
         };
-        let earlier = match &frame {
-            Control::Typing { from, .. } => inbox.frames.iter_mut().find(
-                |queued| matches!(queued, Control::Typing { from: other, .. } if other == from),
-            ),
-            _ => None,
-        };
-        match earlier {
-            Some(earlier) => *earlier = frame,
-            None => inbox.frames.push(frame),
+        match frame {
+            Control::Typing { active, from } => {
+                match inbox.typing.iter_mut().find(|(other, _)| *other == from) {
+                    Some((_, state)) => *state = active,
+                    None => inbox.typing.push((from, active)),
+                }
+            }
+            Control::Left { ref member, .. } => {
+                let unseen = inbox
+                    .frames
+                    .iter()
+                    .position(|f| matches!(f, Control::Joined(e) if e.member == *member));
+                match unseen {
+                    Some(at) => {
+                        inbox.frames.remove(at);
+                        inbox
+                            .typing
+                            .retain(|(from, _)| from.as_ref() != Some(member));
+                    }
+                    None => inbox.frames.push(frame),
+                }
+            }
+            frame => inbox.frames.push(frame),
         }
         conn.wake();
-        inbox.frames.len()
+        inbox.queued()
     }
 
     /// `conn` serves the member from now on: everything unacknowledged
@@ -309,12 +350,59 @@ mod tests {
         mailbox.control(typing(true, None));
         mailbox.control(typing(false, Some("alice")));
         assert_eq!(
-            mailbox.lock().frames,
+            mailbox.lock().take_frames(),
             [
-                typing(false, Some("alice")),
                 left,
+                typing(false, Some("alice")),
                 typing(false, Some("mallory")),
                 typing(true, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_member_that_came_and_went_unseen_is_not_announced() {
+        let mailbox = Mailbox::default();
+        mailbox.attach(Conn::new(1));
+        let joined = |member: &str| {
+            Control::Joined(RosterEntry {
+                member: member.into(),
+                name: "passer".into(),
+                addr: None,
+                since: 0,
+            })
+        };
+        let left = |member: &str| Control::Left {
+            member: member.into(),
+            why: "bye",
+        };
+        let typing = |from: &str| Control::Typing {
+            active: true,
+            from: Some(from.into()),
+        };
+        mailbox.control(left("earlier"));
+        mailbox.control(joined("stays"));
+        // Members coming and going as fast as handshakes allow, while
+        // this one's socket takes nothing.
+        for i in 0..CONTROL_MAX {
+            let member = format!("passer{i}");
+            mailbox.control(joined(&member));
+            mailbox.control(typing(&member));
+            mailbox.control(left(&member));
+        }
+        mailbox.lock().frames.push(Control::Acks {
+            ids: Vec::new(),
+            to: None,
+        });
+        mailbox.control(left("stays"));
+        assert_eq!(
+            mailbox.lock().take_frames(),
+            [
+                left("earlier"),
+                Control::Acks {
+                    ids: Vec::new(),
+                    to: None
+                }
             ]
         );
     }

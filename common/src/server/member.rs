@@ -309,7 +309,7 @@ fn pump(link: &mut Link, seat: &Seat, tokens: bool, more: &mut bool) -> Vec<(Str
             // frames are bounded (and typing states replace each other).
             let keeps_up = link.backlog() < SEND_AHEAD;
             let frames = if keeps_up {
-                std::mem::take(&mut inbox.frames)
+                inbox.take_frames()
             } else {
                 Vec::new()
             };
@@ -325,7 +325,7 @@ fn pump(link: &mut Link, seat: &Seat, tokens: bool, more: &mut bool) -> Vec<(Str
                 }
             }
             inbox.sent += batch.len();
-            *more = inbox.sent < inbox.messages.len() || !inbox.frames.is_empty();
+            *more = inbox.sent < inbox.messages.len() || inbox.has_frames();
             (frames, batch)
         };
         for frame in frames {
