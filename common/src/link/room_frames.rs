@@ -100,15 +100,8 @@ impl Client {
         let id = random_id();
         let text = "hi all";
         let hold = TypedQueue::new().hold(text.len()).unwrap();
-        self.outbox.push(
-            Pending {
-                id: id.clone(),
-                text: text.into(),
-                sent_at: 0,
-                from: None,
-            },
-            hold,
-        );
+        self.outbox
+            .push(Pending::ours(id.clone(), text.into(), 0), hold);
         self.flight.count += 1;
         self.flight.bytes += text.len();
         id

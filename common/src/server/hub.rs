@@ -762,7 +762,7 @@ impl Hub {
             }) => {
                 let parked = Parked {
                     message: Pending {
-                        id: id.clone(),
+                        id,
                         text,
                         sent_at,
                         from: Some(self.me.clone()),
