@@ -206,6 +206,11 @@ impl Mailbox {
                 }
             }
             Control::Left { ref member, .. } => {
+                // Its typing state, sent after the other frames, would
+                // come after it left.
+                inbox
+                    .typing
+                    .retain(|(from, _)| from.as_ref() != Some(member));
                 let unseen = inbox
                     .frames
                     .iter()
@@ -213,9 +218,6 @@ impl Mailbox {
                 match unseen {
                     Some(at) => {
                         inbox.frames.remove(at);
-                        inbox
-                            .typing
-                            .retain(|(from, _)| from.as_ref() != Some(member));
                     }
                     None => inbox.frames.push(frame),
                 }
@@ -380,6 +382,8 @@ mod tests {
             active: true,
             from: Some(from.into()),
         };
+        // Typing, then gone: its left is the last word.
+        mailbox.control(typing("earlier"));
         mailbox.control(left("earlier"));
         mailbox.control(joined("stays"));
         // Members coming and going as fast as handshakes allow, while
