@@ -14,9 +14,12 @@
 //! nothing unkeyed is left to drop is a keyed one dropped. Without that, a
 //! stranger churning connections from the client's own address (another
 //! program on the same computer, or behind the same NAT) could push a real
-//! client out between its hello and its ready.
+//! client out between its hello and its ready. A stranger can record a
+//! hello off the network, though (no key needed), so a hello whose nonce
+//! is among the last [`HELLOS_REMEMBERED`] is a replay and is not keyed:
+//! a client makes a new nonce for every connection.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -26,6 +29,10 @@ use tokio::task::AbortHandle;
 pub const PER_SOURCE: usize = 16;
 /// Handshakes in progress in all.
 pub const TOTAL: usize = 256;
+/// Nonces of the newest hellos that decrypted under the key. Replaying an
+/// older one takes recording this many hellos first (a client makes one
+/// per connection).
+pub const HELLOS_REMEMBERED: usize = 4096;
 
 /// The handshakes in progress, oldest first.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +44,9 @@ struct Inner {
     /// By arrival number, so the first entry is the oldest.
     pending: BTreeMap<u64, Entry>,
     per_source: HashMap<IpAddr, usize>,
+    /// The nonces of the newest keyed hellos, and the same oldest first.
+    hellos: HashSet<u128>,
+    hello_order: VecDeque<u128>,
 }
 
 #[derive(Debug)]
@@ -141,12 +151,25 @@ impl Ticket {
         self.id
     }
 
-    /// Its hello decrypted under the key: from now on it is dropped to make
-    /// room only when no unkeyed handshake is left to drop.
-    pub fn keyed(&self) {
-        if let Some(entry) = self.door.lock().pending.get_mut(&self.id) {
+    /// Its hello, with `nonce`, decrypted under the key: from now on it is
+    /// dropped to make room only when no unkeyed handshake is left to drop.
+    /// `false` if the nonce is one of the newest [`HELLOS_REMEMBERED`]
+    /// keyed hellos' (a replay), which leaves it unkeyed.
+    pub fn keyed(&self, nonce: u128) -> bool {
+        let mut inner = self.door.lock();
+        if !inner.hellos.insert(nonce) {
+            return false;
+        }
+        inner.hello_order.push_back(nonce);
+        if inner.hello_order.len() > HELLOS_REMEMBERED
+            && let Some(oldest) = inner.hello_order.pop_front()
+        {
+            inner.hellos.remove(&oldest);
+        }
+        if let Some(entry) = inner.pending.get_mut(&self.id) {
             entry.keyed = true;
         }
+        true
     }
 }
 
@@ -193,7 +216,7 @@ mod tests {
     fn a_keyed_handshake_outlasts_any_churn_from_its_own_address() {
         let door = Door::default();
         let (client, _) = door.enter(ip(1));
-        client.keyed();
+        assert!(client.keyed(0));
         // A stranger on the same address opens connection after connection.
         let mut strangers = Vec::new();
         for _ in 0..10 * PER_SOURCE {
@@ -207,9 +230,12 @@ mod tests {
         // With only keyed ones left, the oldest keyed one gives way: the
         // bound holds whatever is keyed.
         drop(strangers);
-        let keyed: Vec<Ticket> = (0..PER_SOURCE - 1)
-            .map(|_| door.enter(ip(1)).0)
-            .inspect(Ticket::keyed)
+        let keyed: Vec<Ticket> = (1..PER_SOURCE as u128)
+            .map(|nonce| {
+                let ticket = door.enter(ip(1)).0;
+                assert!(ticket.keyed(nonce));
+                ticket
+            })
             .collect();
         let (_last, dropped) = door.enter(ip(1));
         assert_eq!(dropped, [ip(1)]);
@@ -243,5 +269,30 @@ mod tests {
             let first = first_task.unwrap().await;
             assert!(first.unwrap_err().is_cancelled());
         });
+    }
+
+    #[test]
+    fn a_replayed_hello_is_not_keyed_and_the_nonces_kept_are_bounded() {
+        let door = Door::default();
+        let (client, _) = door.enter(ip(1));
+        assert!(client.keyed(7));
+        let (replay, _) = door.enter(ip(2));
+        assert!(!replay.keyed(7), "a replay was keyed");
+        // The replay is the one that gives way to strangers.
+        let strangers: Vec<Ticket> = (0..PER_SOURCE).map(|_| door.enter(ip(2)).0).collect();
+        assert!(!door.lock().pending.contains_key(&replay.place()));
+        drop((client, strangers));
+        // Past the bound the oldest nonce is forgotten.
+        for nonce in 100..100 + HELLOS_REMEMBERED as u128 {
+            assert!(door.enter(ip(3)).0.keyed(nonce));
+        }
+        assert_eq!(door.lock().hellos.len(), HELLOS_REMEMBERED);
+        assert!(door.enter(ip(3)).0.keyed(7));
+        assert!(
+            !door
+                .enter(ip(3))
+                .0
+                .keyed(100 + HELLOS_REMEMBERED as u128 - 1)
+        );
     }
 }

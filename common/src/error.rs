@@ -95,6 +95,11 @@ pub enum Rejection {
     Crowded,
     #[error("sent something that is not fernet-chat")]
     Garbage,
+    #[error(
+        "sent a hello that was sent before (a recording replayed: someone may be \
+         recording this network)"
+    )]
+    Replayed,
     #[error("could not join: the room is full")]
     RoomFull,
     #[error("was removed from the room and tried to come back")]

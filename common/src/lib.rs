@@ -33,6 +33,7 @@
 
 pub mod addr;
 pub mod admission;
+mod bucket;
 pub mod client;
 pub mod clock;
 pub mod codec;

@@ -23,7 +23,8 @@ use crate::payload::{
 };
 use crate::place::{CHAIN_LENGTH, REFUSALS_BELIEVED, SKIP};
 use crate::server::limits::{
-    CONTROL_MAX, HELD_MARKS, HELD_QUEUE_BYTES, MEMBER_INFLOW_BYTES, MEMBER_QUEUE_BYTES, REMOVED_MAX,
+    CONTROL_MAX, HELD_MARKS, HELD_QUEUE_BYTES, MEMBER_INFLOW_BYTES, MEMBER_QUEUE_BYTES,
+    REMOVED_MAX, TYPING_BURST, TYPING_PER_SEC,
 };
 use crate::token::{MAX_SKEW_SECS, TTL_SECS};
 use crate::{DEFAULT_PORT, admission};
@@ -91,6 +92,7 @@ fn the_limits_table_is_what_the_code_enforces() {
         ("ack text", bytes(ACK_TEXT_BYTES)),
         ("handshakes per source", admission::PER_SOURCE.to_string()),
         ("handshakes in all", admission::TOTAL.to_string()),
+        ("remembered hellos", grouped(admission::HELLOS_REMEMBERED)),
         ("remembered ids", grouped(REMEMBERED_IDS)),
         ("send ahead", bytes(SEND_AHEAD)),
         ("send window", bytes(SEND_WINDOW)),
@@ -123,6 +125,10 @@ fn the_limits_table_is_what_the_code_enforces() {
         (
             "delivery marks",
             format!("{} messages", grouped(DELIVERY_MARKS)),
+        ),
+        (
+            "typing pace",
+            format!("{TYPING_PER_SEC}/s after {TYPING_BURST}"),
         ),
         ("typed queue", bytes(crate::TYPED_QUEUE_BYTES)),
     ];

@@ -16,6 +16,7 @@ mod mailbox;
 mod marks;
 mod member;
 mod room;
+mod typing_pace;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;

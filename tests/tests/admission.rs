@@ -10,8 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::admission::{PER_SOURCE, TOTAL};
+use common::handshake::{self, ErrCode};
+use common::payload::random_id;
 use common::{
-    ChatEvent, ClientEvent, Config, ConnectError, Ended, Key, Rejection, ServerEvent, Timing,
+    ChatEvent, ClientEvent, Clock, Config, ConnectError, Ended, Key, Rejection, ServerEvent, Timing,
 };
 use tests::engines::{
     WAIT, client, client_with, connected, disconnected, received, rejected, server, server_with,
@@ -316,4 +318,45 @@ async fn a_first_connection_closed_before_the_answer_is_tried_again() {
     );
     client.send("made it").unwrap();
     assert_eq!(received(&mut server_events).await.1, "made it");
+}
+
+/// Sends `line` as the first line on a new connection to `port`; the
+/// connection and the first line of the answer.
+async fn first_answer(port: u16, line: &str) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    stream
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    let mut reader = BufReader::new(&mut stream);
+    timeout(WAIT, reader.read_line(&mut answer))
+        .await
+        .expect("no answer")
+        .unwrap();
+    (stream, answer)
+}
+
+/// A hello recorded off the network (no key needed to record one) and
+/// sent again is a replay: refused, so that it never counts as a key
+/// holder at the door, and the server's user is told what it was.
+#[tokio::test]
+async fn a_recorded_hello_sent_again_is_refused_as_a_replay() {
+    let key = Key::generate().unwrap();
+    let (_server, mut events, port) = server(&key).await;
+    let hello = handshake::seal_hello(&key, &Clock::system(), &random_id(), "alice");
+    let (_first, welcome) = first_answer(port, &hello).await;
+    assert!(welcome.starts_with("gAAAAA"), "not a welcome: {welcome}");
+    for _ in 0..3 {
+        let (_again, answer) = first_answer(port, &hello).await;
+        assert_eq!(
+            answer.trim_end(),
+            ErrCode::BadHello.line(&Timing::default())
+        );
+        assert_eq!(rejected(&mut events).await, Rejection::Replayed);
+    }
+    // A new hello from the same client goes through.
+    let fresh = handshake::seal_hello(&key, &Clock::system(), &random_id(), "alice");
+    let (_fresh, welcome) = first_answer(port, &fresh).await;
+    assert!(welcome.starts_with("gAAAAA"), "not a welcome: {welcome}");
 }

@@ -5,14 +5,15 @@
 //! the others chat on, and its place is held so that its reconnect
 //! catches up on everything. Members that keep reading are never taken
 //! for slow, however fast the others send, and a member that pauses is
-//! not pushed over by another's flood of typing states.
+//! not pushed over by another's flood of typing states; the others get
+//! that flood as a trickle.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::payload::{Body, MAX_TEXT_BYTES};
 use common::place::Identity;
-use common::server::limits::{CONTROL_MAX, MEMBER_QUEUE_BYTES};
+use common::server::limits::{CONTROL_MAX, MEMBER_QUEUE_BYTES, TYPING_BURST, TYPING_PER_SEC};
 use common::{ChatEvent, Why};
 use tests::raw::{RawPeer, messages, msg};
 use tests::room::{Room, config};
@@ -328,7 +329,10 @@ async fn a_typing_flood_makes_nobody_slow() {
     let (mut mallory, _) = join("mallory").await;
     // Mallory flips its typing state, each flip read on its own (the pong
     // says it was): half as many again as it took to cut the paused member
-    // off as slow when each flip was queued for it (about 130,000).
+    // off as slow when each flip was queued for it (about 130,000). Two
+    // things stand in the way now, and only both failing fails this: the
+    // typing pace (the next test) and the mailbox keeping one unsent
+    // typing state per member (its unit tests).
     for i in 0..3 * CONTROL_MAX {
         if i % 1000 == 0 {
             // Not silent, so that only its reading can end it.
@@ -355,4 +359,80 @@ async fn a_typing_flood_makes_nobody_slow() {
         |e| matches!(e.chat(), Some(ChatEvent::Left { member, .. }) if member.id == paused_id),
     );
     assert!(!left, "the paused member was cut off");
+}
+
+/// What a reader of a typing flood gets.
+enum Heard {
+    Typing(bool),
+    Done,
+}
+
+#[tokio::test]
+async fn a_typing_flood_reaches_the_others_as_a_trickle_ending_in_its_latest_state() {
+    let room = Room::empty(common::DEFAULT_MAX_MEMBERS).await;
+    let join = async |name: &str| {
+        let (member, proof) = Identity::new().next_proof();
+        let peer = RawPeer::join(&room.key, room.port, name, &member, &proof)
+            .await
+            .expect("joins");
+        room.server.wait_joined(&member).await;
+        (peer, member)
+    };
+    let (mut bob, _) = join("bob").await;
+    let (mut mallory, mallory_id) = join("mallory").await;
+    let started = std::time::Instant::now();
+    // 1,001 flips, the last one "typing", each read on its own (the pong
+    // says it was: a read's flips are one change); then a message.
+    for i in 0..=1000 {
+        let flip = mallory.session.seal(&Body::Typing {
+            active: i % 2 == 0,
+            from: None,
+        });
+        let ping = mallory.session.seal(&Body::Ping);
+        mallory
+            .send_bytes(format!("{flip}\n{ping}\n").as_bytes())
+            .await;
+        mallory.recv(|b| (*b == Body::Pong).then_some(())).await;
+    }
+    mallory.send(&msg("done")).await;
+    let (mut relayed, mut last, mut done) = (0, None, false);
+    while !done || last != Some(true) {
+        let (heard, _) = bob
+            .recv(|b| match b {
+                Body::Typing {
+                    active,
+                    from: Some(from),
+                } if *from == mallory_id => Some(Heard::Typing(*active)),
+                _ => messages(b)
+                    .iter()
+                    .any(|m| m.text == "done")
+                    .then_some(Heard::Done),
+            })
+            .await;
+        match heard {
+            Heard::Typing(active) => {
+                relayed += 1;
+                last = Some(active);
+            }
+            Heard::Done => done = true,
+        }
+    }
+    // The server's clock ran no longer than ours.
+    let allowed =
+        f64::from(TYPING_BURST) + f64::from(TYPING_PER_SEC) * started.elapsed().as_secs_f64() + 1.0;
+    assert!(
+        f64::from(relayed) <= allowed,
+        "{relayed} typing changes relayed, {allowed:.1} allowed"
+    );
+    let shown = room
+        .server
+        .log
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e.chat(), Some(ChatEvent::Typing { from, .. }) if from == "mallory"))
+        .count();
+    assert!(
+        shown as f64 <= allowed,
+        "{shown} typing changes shown in the server's window, {allowed:.1} allowed"
+    );
 }

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use super::limits::{
     ANSWER_BURST, ANSWERS_PER_SEC, NONCES_MAX, SOURCE_ANSWERS_PER_SEC, SOURCE_BURST, SOURCES_MAX,
 };
+use crate::bucket::Bucket;
 use crate::token::TTL_SECS;
 
 /// What to do with a probe that decrypted and is current.
@@ -23,32 +24,6 @@ pub(crate) enum Verdict {
     /// The nonce memory is full of tokens that have not expired (only a
     /// clock jump can do that): answering could answer a replay later.
     Full,
-}
-
-/// A token bucket: `burst` at once, then `per_sec`.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    fn full(burst: u32, now: Instant) -> Bucket {
-        Bucket {
-            tokens: f64::from(burst),
-            at: now,
-        }
-    }
-
-    fn refill(&mut self, burst: u32, per_sec: u32, now: Instant) {
-        let secs = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + secs * f64::from(per_sec)).min(f64::from(burst));
-        self.at = now;
-    }
-
-    fn has_one(&self) -> bool {
-        self.tokens >= 1.0
-    }
 }
 
 #[derive(Debug)]
@@ -106,8 +81,8 @@ impl Gate {
         if !source.has_one() || !self.all.has_one() {
             return Verdict::TooFast;
         }
-        source.tokens -= 1.0;
-        self.all.tokens -= 1.0;
+        source.take();
+        self.all.take();
         self.answered.insert(id);
         self.expiry.push_back((id, ts.saturating_add(TTL_SECS)));
         Verdict::Answer

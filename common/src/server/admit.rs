@@ -28,7 +28,7 @@ use crate::event::{Peer, ServerEvent};
 use crate::handshake::{self, ErrCode};
 use crate::key::Key;
 use crate::link::{Emitter, Link, Reader, Writer};
-use crate::payload::{Body, Hello, PROTO_ROOMS, clean_name, random_id};
+use crate::payload::{Body, Hello, PROTO_ROOMS, clean_name, parse_id, random_id};
 use crate::place::parse_proof;
 use crate::session::{Role, Session};
 
@@ -147,9 +147,14 @@ async fn admit(
     let Some(version) = hello.common_version(chat.max_proto) else {
         return refuse(ErrCode::Version, reader, writer, chat).await;
     };
-    // It holds the key (or replays a hello of someone who does): strangers
-    // churning connections no longer push it out.
-    ticket.keyed();
+    // It holds the key: strangers churning connections no longer push it
+    // out. Unless it replays a hello of someone who does.
+    let fresh = parse_id(&hello.nonce).is_some_and(|nonce| ticket.keyed(nonce));
+    if !fresh {
+        return refuse(ErrCode::BadHello, reader, writer, chat)
+            .await
+            .map_err(|_| Rejection::Replayed);
+    }
     let claim = claim(&hello, version, addr);
     let (reply, answer) = oneshot::channel();
     let ask = ToHub::Ask {

@@ -252,6 +252,12 @@ impl Hub {
                 None
             };
             let expiry = self.room.next_expiry();
+            let typing = self
+                .room
+                .places()
+                .iter()
+                .filter_map(|p| p.typing.next())
+                .min();
             let stall = self
                 .holding
                 .values()
@@ -278,6 +284,9 @@ impl Hub {
                 _ = sleep_until(expiry.unwrap_or_else(Instant::now)), if expiry.is_some() => {
                     // Given up silently: the window heard it leave.
                     self.room.expired(Instant::now());
+                }
+                _ = sleep_until(typing.unwrap_or_else(Instant::now)), if typing.is_some() => {
+                    self.typing_due(Instant::now());
                 }
                 _ = sleep_until(stall.unwrap_or_else(Instant::now)), if stall.is_some() => {
                     self.stalled(Instant::now());
@@ -345,14 +354,10 @@ impl Hub {
                 let Some(at) = self.room.find(&member) else {
                     return;
                 };
-                let from = self.room.place(at).name.clone();
-                self.out.push(ChatEvent::Typing { from, active }.into());
-                self.tell_others(Some(at), |p| {
-                    p.rooms().then(|| Control::Typing {
-                        active,
-                        from: Some(member.clone()),
-                    })
-                });
+                let now = Instant::now();
+                if let Some(active) = self.room.place_mut(at).typing.offer(active, now) {
+                    self.typing(at, active);
+                }
             }
             ToHub::Sent { id, token } => {
                 if let Some(to) = self.unreported.remove(&id) {
@@ -367,6 +372,29 @@ impl Hub {
                 }
             }
             ToHub::Gone { member, conn, why } => self.gone(&member, conn, why),
+        }
+    }
+
+    /// Tells the others (and the window) that the member at `at` is or
+    /// is not typing.
+    fn typing(&mut self, at: usize, active: bool) {
+        let place = self.room.place(at);
+        let (from, member) = (place.name.clone(), place.id.clone());
+        self.out.push(ChatEvent::Typing { from, active }.into());
+        self.tell_others(Some(at), |p| {
+            p.rooms().then(|| Control::Typing {
+                active,
+                from: Some(member.clone()),
+            })
+        });
+    }
+
+    /// Relays the held typing changes whose time has come.
+    fn typing_due(&mut self, now: Instant) {
+        for at in 0..self.room.places().len() {
+            if let Some(active) = self.room.place_mut(at).typing.due(now) {
+                self.typing(at, active);
+            }
         }
     }
 
@@ -668,6 +696,7 @@ impl Hub {
     /// The member at `at` is no longer online: its place is held (lost,
     /// slow) or given up (it said bye). Everyone is told.
     fn leave(&mut self, at: usize, why: Why) {
+        self.room.place_mut(at).typing.left();
         let place = self.room.place(at);
         let member = place.member();
         let code = match why {

@@ -39,3 +39,13 @@ pub const MEMBER_INFLOW_BYTES: usize = 1024 * 1024;
 
 const _: () =
     assert!(crate::link::SEND_WINDOW + crate::payload::MAX_TEXT_BYTES <= MEMBER_INFLOW_BYTES);
+
+/// A member's typing changes the room relays at once, after a quiet
+/// while; past them, [`TYPING_PER_SEC`]. A person's typing changes a few
+/// times a minute (on at a first key, off at a pause or at Enter), so
+/// only a flood waits; each relayed change costs a frame sealed for every
+/// other member.
+pub const TYPING_BURST: u32 = 8;
+
+/// A member's typing changes relayed per second past [`TYPING_BURST`].
+pub const TYPING_PER_SEC: u32 = 4;

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::limits::{MEMBER_INFLOW_BYTES, REMOVED_MAX};
 use super::mailbox::Mailbox;
+use super::typing_pace::TypingPace;
 use crate::event::Member;
 use crate::handshake::ErrCode;
 use crate::payload::{Body, MAX_NAME_CHARS, PROTO_ROOMS, RosterEntry, random_id};
@@ -56,6 +57,8 @@ pub(crate) struct Place {
     /// What its messages read and not yet relayed may hold
     /// ([`MEMBER_INFLOW_BYTES`]), across its connections.
     pub inflow: Arc<Semaphore>,
+    /// How often its typing changes reach the others.
+    pub typing: TypingPace,
 }
 
 impl Place {
@@ -114,6 +117,10 @@ impl Room {
 
     pub fn place(&self, index: usize) -> &Place {
         &self.places[index]
+    }
+
+    pub fn place_mut(&mut self, index: usize) -> &mut Place {
+        &mut self.places[index]
     }
 
     pub fn find(&self, id: &str) -> Option<usize> {
@@ -216,6 +223,7 @@ impl Room {
             away: None,
             mailbox: Arc::default(),
             inflow: Arc::new(Semaphore::new(MEMBER_INFLOW_BYTES)),
+            typing: TypingPace::default(),
         });
         Ok(self.places.len() - 1)
     }
