@@ -313,22 +313,34 @@ async fn a_waiting_message_of_the_server_goes_to_the_next_member_if_everyone_lea
     assert_eq!(shown[0].text, text(fits));
 }
 
+/// A raw member of `room` named `name`, once the server saw it join.
+async fn join(room: &Room, name: &str) -> (RawPeer, String) {
+    let (member, proof) = Identity::new().next_proof();
+    let peer = RawPeer::join(&room.key, room.port, name, &member, &proof)
+        .await
+        .expect("joins");
+    room.server.wait_joined(&member).await;
+    (peer, member)
+}
+
+/// `peer` says it is (or is not) typing, read on its own: a ping in the
+/// same write, and its pong awaited (a read's typing frames count as
+/// their last).
+async fn flip(peer: &mut RawPeer, active: bool) {
+    let flip = peer.session.seal(&Body::Typing { active, from: None });
+    let ping = peer.session.seal(&Body::Ping);
+    peer.send_bytes(format!("{flip}\n{ping}\n").as_bytes())
+        .await;
+    peer.recv(|b| (*b == Body::Pong).then_some(())).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_typing_flood_makes_nobody_slow() {
     let room = Room::empty(common::DEFAULT_MAX_MEMBERS).await;
-    let join = async |name: &str| {
-        let (member, proof) = Identity::new().next_proof();
-        let peer = RawPeer::join(&room.key, room.port, name, &member, &proof)
-            .await
-            .expect("joins");
-        room.server.wait_joined(&member).await;
-        (peer, member)
-    };
     // A member that reads nothing for a while (its laptop's lid closed).
-    let (mut paused, paused_id) = join("paused").await;
-    let (mut mallory, _) = join("mallory").await;
-    // Mallory flips its typing state, each flip read on its own (the pong
-    // says it was): half as many again as it took to cut the paused member
+    let (mut paused, paused_id) = join(&room, "paused").await;
+    let (mut mallory, _) = join(&room, "mallory").await;
+    // Mallory flips its typing state, each flip read on its own: half as many again as it took to cut the paused member
     // off as slow when each flip was queued for it (about 130,000). Two
     // things stand in the way now, and only both failing fails this: the
     // typing pace (the next test) and the mailbox keeping one unsent
@@ -338,16 +350,7 @@ async fn a_typing_flood_makes_nobody_slow() {
             // Not silent, so that only its reading can end it.
             paused.send(&Body::Ping).await;
         }
-        let flip = mallory.session.seal(&Body::Typing {
-            active: i % 2 == 0,
-            from: None,
-        });
-        let ping = mallory.session.seal(&Body::Ping);
-        // One write: read at once, the two are one burst.
-        mallory
-            .send_bytes(format!("{flip}\n{ping}\n").as_bytes())
-            .await;
-        mallory.recv(|b| (*b == Body::Pong).then_some(())).await;
+        flip(&mut mallory, i % 2 == 0).await;
     }
     mallory.send(&msg("done")).await;
     // The paused member reads again: still in the room, it gets the
@@ -370,29 +373,13 @@ enum Heard {
 #[tokio::test]
 async fn a_typing_flood_reaches_the_others_as_a_trickle_ending_in_its_latest_state() {
     let room = Room::empty(common::DEFAULT_MAX_MEMBERS).await;
-    let join = async |name: &str| {
-        let (member, proof) = Identity::new().next_proof();
-        let peer = RawPeer::join(&room.key, room.port, name, &member, &proof)
-            .await
-            .expect("joins");
-        room.server.wait_joined(&member).await;
-        (peer, member)
-    };
-    let (mut bob, _) = join("bob").await;
-    let (mut mallory, mallory_id) = join("mallory").await;
+    let (mut bob, _) = join(&room, "bob").await;
+    let (mut mallory, mallory_id) = join(&room, "mallory").await;
     let started = std::time::Instant::now();
-    // 1,001 flips, the last one "typing", each read on its own (the pong
-    // says it was: a read's flips are one change); then a message.
+    // 1,001 flips, the last one "typing", each read on its own; then a
+    // message.
     for i in 0..=1000 {
-        let flip = mallory.session.seal(&Body::Typing {
-            active: i % 2 == 0,
-            from: None,
-        });
-        let ping = mallory.session.seal(&Body::Ping);
-        mallory
-            .send_bytes(format!("{flip}\n{ping}\n").as_bytes())
-            .await;
-        mallory.recv(|b| (*b == Body::Pong).then_some(())).await;
+        flip(&mut mallory, i % 2 == 0).await;
     }
     mallory.send(&msg("done")).await;
     let (mut relayed, mut last, mut done) = (0, None, false);
