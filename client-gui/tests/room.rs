@@ -166,7 +166,7 @@ fn unread_messages_and_notifications_while_unfocused() {
                 from: from.into(),
                 text: "hi".into(),
                 sent_at: 0,
-                token: String::new(),
+                token: Default::default(),
             },
         );
     }

@@ -708,7 +708,8 @@ async fn at_the_smallest_window_size_nothing_is_cut_off() {
     }
     // The token (no spaces) breaks over lines instead of running off the
     // right edge: at 11 px and this length it needs at least three.
-    assert!(token.len() > 150, "{} characters", token.len());
+    let len = token.as_str().len();
+    assert!(len > 150, "{len} characters");
     let token_lines = ui.find(token.as_str()).unwrap().bounds().height / (11.0 * 1.3);
     assert!(token_lines >= 2.9, "the token is {token_lines} lines high");
 }

@@ -91,8 +91,7 @@ pub struct Config {
     pub max_proto: u32,
     /// Whether [`crate::ChatEvent::Sent`] and [`crate::ChatEvent::Received`] carry
     /// their Fernet tokens: for an app that shows ciphertext. Terminal mode
-    /// never does; a token shared by a batch of messages is then not copied
-    /// into each of them.
+    /// never does, and then keeps no copy of a frame past reading it.
     pub tokens: bool,
     /// Discovery (PROTOCOL.md, "Discovery (UDP)"): the server answers
     /// probes on its TCP port; the client probes this reach while it

@@ -3,6 +3,7 @@
 //! holds no sockets, only these.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -76,6 +77,44 @@ pub enum Ended {
     Closed,
 }
 
+/// The Fernet token a message came or went in, for "Show ciphertext".
+/// The messages of one frame share it: it is held once, and each counts
+/// its share of the bytes, so a batch of 256 weighs what its token does,
+/// not 256 times that. Empty where the app shows no ciphertext
+/// ([`crate::Config::tokens`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ciphertext {
+    token: Option<Arc<str>>,
+    share: usize,
+}
+
+impl Ciphertext {
+    /// `token`, the frame of `messages` messages (at least one).
+    pub fn shared(token: Arc<str>, messages: usize) -> Ciphertext {
+        let share = token.len().div_ceil(messages.max(1));
+        Ciphertext {
+            token: Some(token),
+            share,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.token.as_deref().unwrap_or_default()
+    }
+
+    /// The bytes it counts for: its share of the token.
+    pub fn bytes(&self) -> usize {
+        self.share
+    }
+}
+
+impl From<&str> for Ciphertext {
+    /// A token of one message.
+    fn from(token: &str) -> Ciphertext {
+        Ciphertext::shared(token.into(), 1)
+    }
+}
+
 /// What happens in the chat itself: both programs report it, and the chat
 /// view and terminal mode show it the same way for either.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,10 +129,10 @@ pub enum ChatEvent {
         from: String,
         text: String,
         sent_at: u64,
-        token: String,
+        token: Ciphertext,
     },
     /// One of our messages went out in `token`.
-    Sent { id: String, token: String },
+    Sent { id: String, token: Ciphertext },
     /// Rooms: the server took our message `id` and relays it to `to`
     /// members; [`ChatEvent::Delivered`] follows for each that receives it.
     Relayed { id: String, to: usize },
@@ -189,8 +228,8 @@ impl ChatEvent {
                 text,
                 token,
                 ..
-            } => id.len() + from.len() + text.len() + token.len(),
-            ChatEvent::Sent { id, token } => id.len() + token.len(),
+            } => id.len() + from.len() + text.len() + token.bytes(),
+            ChatEvent::Sent { id, token } => id.len() + token.bytes(),
             _ => 0,
         }
     }

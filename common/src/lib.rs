@@ -68,7 +68,8 @@ pub use clock::Clock;
 pub use config::{ClientConfig, Config, DEFAULT_MAX_MEMBERS, ServerConfig, Timing};
 pub use error::{BindError, ConnectError, Rejection};
 pub use event::{
-    ChatEvent, ClientEvent, Ended, Handle, Member, Peer, SendError, ServerEvent, ServerHandle, Why,
+    ChatEvent, Ciphertext, ClientEvent, Ended, Handle, Member, Peer, SendError, ServerEvent,
+    ServerHandle, Why,
 };
 pub use key::{Key, KeyError};
 pub use link::SEND_WINDOW;

@@ -22,7 +22,7 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use crate::codec::{LineCodec, LineError, SESSION_LINE_MAX};
 use crate::commands::Commands;
 use crate::config::Timing;
-use crate::event::{ChatEvent, ClientEvent, Command, Ended, Peer, Weight};
+use crate::event::{ChatEvent, Ciphertext, ClientEvent, Command, Ended, Peer, Weight};
 use crate::outbox::{Outbox, Pending};
 use crate::payload::{
     ACK_TEXT_BYTES, Body, MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_REASON_CHARS, Message, MessageRef,
@@ -283,7 +283,6 @@ pub(crate) struct Link {
     pub peer: Peer,
     pub(crate) last_sent: Instant,
     /// Whether events carry the tokens (the app may show ciphertext).
-    /// Without, a batch's token is not copied into each of its messages.
     tokens: bool,
     /// Protocol 2: acks not sent yet, if any.
     held: Option<HeldAcks>,
@@ -369,12 +368,13 @@ impl Link {
         token
     }
 
-    /// What an event carries of `token`.
-    fn for_event(&self, token: &str) -> String {
+    /// What the events of the `messages` messages in `token` carry of
+    /// it: one copy, shared.
+    pub(crate) fn ciphertext(&self, token: &str, messages: usize) -> Ciphertext {
         if self.tokens {
-            token.to_owned()
+            Ciphertext::shared(token.into(), messages)
         } else {
-            String::new()
+            Ciphertext::default()
         }
     }
 
@@ -405,10 +405,11 @@ impl Link {
             };
             let token = self.session.seal_any(&body, size);
             let token = self.queue(token);
+            let ciphertext = self.ciphertext(&token, batch.len());
             for m in &batch {
                 sent.push(ChatEvent::Sent {
                     id: m.id.clone(),
-                    token: self.for_event(&token),
+                    token: ciphertext.clone(),
                 });
             }
             flight.count += batch.len();
@@ -794,11 +795,13 @@ async fn on_line(
                 from,
                 name,
             };
-            received(message, &line, link, outbox, events).await?;
+            let token = link.ciphertext(&line, 1);
+            received(message, &token, link, outbox, events).await?;
         }
         Body::Msgs { msgs } => {
+            let token = link.ciphertext(&line, msgs.len());
             for message in msgs {
-                received(message, &line, link, outbox, events).await?;
+                received(message, &token, link, outbox, events).await?;
             }
         }
         Body::Ack { of, to } => acked(of, to, link, outbox, flight, events).await?,
@@ -867,7 +870,7 @@ fn goodbye(link: &Link, reason: String) -> Ended {
     Ended::PeerLeft { name, reason }
 }
 
-/// A message from the peer, in the frame `line`: acknowledged every time,
+/// A message from the peer, in the frame `token`: acknowledged every time,
 /// shown the first time its id is seen. In a room it names its sender;
 /// one that does not is the server's own.
 async fn received(
@@ -878,7 +881,7 @@ async fn received(
         name,
         ..
     }: Message,
-    line: &str,
+    token: &Ciphertext,
     link: &mut Link,
     outbox: &mut Outbox,
     events: &Emitter<ClientEvent>,
@@ -889,14 +892,13 @@ async fn received(
             Some(name) if link.room.is_some() => name,
             _ => link.peer.name.clone(),
         };
-        let token = link.for_event(line);
         events
             .emit(ChatEvent::Received {
                 id,
                 from,
                 text,
                 sent_at,
-                token,
+                token: token.clone(),
             })
             .await?;
     }
@@ -983,7 +985,7 @@ mod tests {
             from: "mallory".into(),
             text: "x".repeat(text_bytes),
             sent_at: 0,
-            token: String::new(),
+            token: Ciphertext::default(),
         }
     }
 

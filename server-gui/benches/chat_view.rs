@@ -84,7 +84,7 @@ fn received_text(i: usize, text: String) -> Message {
             from: "alice".into(),
             text,
             sent_at: 1_800_000_000_000 + i as u64 * 1000,
-            token,
+            token: token.as_str().into(),
         }
         .into(),
     ))

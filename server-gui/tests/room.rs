@@ -56,7 +56,7 @@ fn received(app: &mut App, id: &str, from: &str, text: &str) {
             from: from.into(),
             text: text.into(),
             sent_at: NOW_MS,
-            token: String::new(),
+            token: Default::default(),
         },
     );
 }

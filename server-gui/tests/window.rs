@@ -398,7 +398,7 @@ fn a_long_history_lays_out_only_the_newest_entries_and_pages_back() {
                 from: "alice".into(),
                 text: format!("message {i}"),
                 sent_at: 0,
-                token: String::new(),
+                token: Default::default(),
             }
             .into(),
         )));
@@ -431,7 +431,7 @@ fn the_message_under_the_pointer_can_be_selected_but_not_edited() {
                 from: "alice".into(),
                 text: text.into(),
                 sent_at: 0,
-                token: String::new(),
+                token: Default::default(),
             }
             .into(),
         )));

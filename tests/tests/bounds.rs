@@ -2,8 +2,13 @@
 //! other program keep more than a bounded amount, and its own long outbox
 //! must not pile up in memory either.
 
-use common::payload::{Body, MAX_TEXT_BYTES};
-use common::{Alert, ChatEvent, Handle, Key, SendError, ServerEvent, TYPED_QUEUE_BYTES, Why};
+use common::payload::{Body, MAX_BATCH, MAX_TEXT_BYTES, Message, random_id};
+use common::ui::chat::Chat;
+use common::ui::entry::Entry;
+use common::{
+    Alert, ChatEvent, ClientEvent, Clock, Handle, Key, SendError, ServerEvent, TYPED_QUEUE_BYTES,
+    Why,
+};
 use tests::engines::{acked, client, connected, drain, left, next, received, server};
 use tests::raw::{RawPeer, messages, msg};
 use tokio::net::TcpListener;
@@ -216,4 +221,44 @@ async fn the_clients_messages_past_the_typed_queue_are_refused_until_the_server_
         assert_eq!(acked(&mut events).await, id);
     };
     tokio::join!(bob_reads, all_acked);
+}
+
+/// A burst of short messages comes in `msgs` frames of 256: the window
+/// keeps each frame's token (for "Show ciphertext") once, not once per
+/// message, so its history holds the whole burst instead of letting the
+/// start go to stay under its bound.
+#[tokio::test]
+async fn a_burst_received_in_batches_is_kept_whole_in_the_windows_history() {
+    const FRAMES: usize = 16;
+    let key = Key::generate().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (_handle, mut events) = client(&key, listener.local_addr().unwrap().port());
+    let mut bob = RawPeer::accept_speaking(&key, &listener, "bob", 2).await;
+    for frame in 0..FRAMES {
+        let msgs = (0..MAX_BATCH)
+            .map(|n| Message {
+                id: random_id(),
+                text: format!("{frame:02} {n:03} {}", "x".repeat(90)),
+                sent_at: Clock::system().now_ms(),
+                from: None,
+                name: None,
+            })
+            .collect();
+        bob.send(&Body::Msgs { msgs }).await;
+    }
+    let mut chat = Chat::default();
+    for _ in 0..FRAMES * MAX_BATCH {
+        let event = next(&mut events, |e| match e {
+            ClientEvent::Chat(c @ ChatEvent::Received { .. }) => Some(c),
+            _ => None,
+        })
+        .await;
+        let _ = chat.on_chat(&event, 0);
+    }
+    let kept = chat
+        .entries()
+        .iter()
+        .filter(|e| matches!(e, Entry::Message(_)))
+        .count();
+    assert_eq!(kept, FRAMES * MAX_BATCH, "messages let go from the history");
 }

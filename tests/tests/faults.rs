@@ -280,7 +280,7 @@ async fn a_flipped_byte_in_a_message_raises_tampered_and_the_message_arrives_aft
     assert_eq!(ended, Ended::Alert(Alert::Tampered));
     assert!(texts(&before).is_empty(), "the tampered message was shown");
     // The flipped line was the message's, not a keepalive's.
-    assert_eq!(s.proxy.flipped(), [token]);
+    assert_eq!(s.proxy.flipped(), [token.as_str()]);
     assert_eq!(
         reconnected_showing_nothing_before(&mut s.client_events).await,
         0

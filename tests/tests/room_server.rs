@@ -555,3 +555,30 @@ async fn typing_goes_to_protocol_3_members_with_its_sender_and_old_ones_hear_onl
     let (_, from) = frame(&mut carol, typing).await;
     assert!(from.is_some_and(|f| f != a.member));
 }
+
+/// "Show ciphertext" in the server's window: each message of a member
+/// shows the frame it came in, also when several frames are read at once.
+#[tokio::test]
+async fn each_message_the_server_shows_carries_the_frame_it_came_in() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = room(&key, 8).await;
+    let (_, mut alice) = seated(&key, port, "alice", &Identity::new(), &mut events).await;
+    let (first, second) = (
+        alice.session.seal(&msg("one")),
+        alice.session.seal(&msg("two")),
+    );
+    // One write: the server reads both at once.
+    alice
+        .send_bytes(format!("{first}\n{second}\n").as_bytes())
+        .await;
+    for (text, line) in [("one", &first), ("two", &second)] {
+        let token = next(&mut events, |e| match e {
+            ServerEvent::Chat(ChatEvent::Received { text: t, token, .. }) if t == text => {
+                Some(token)
+            }
+            _ => None,
+        })
+        .await;
+        assert_eq!(token.as_str(), line, "the token shown under {text:?}");
+    }
+}

@@ -93,7 +93,7 @@ async fn seat(link: Link, (claim, key): (Claim, Key), chat: &Config, hub: mpsc::
         return link.close(None).await;
     }
     match seat.await {
-        Ok(Some(seat)) => member::serve(link, seat, hub, chat.timing.clone(), chat.tokens).await,
+        Ok(Some(seat)) => member::serve(link, seat, hub, chat.timing.clone()).await,
         _ => link.close(None).await,
     }
 }

@@ -28,7 +28,7 @@ use super::marks::Marks;
 use super::room::{Claim, Place, Room};
 use crate::commands::Commands;
 use crate::config::Config;
-use crate::event::{ChatEvent, Command, ServerCommand, ServerEvent, Why};
+use crate::event::{ChatEvent, Ciphertext, Command, ServerCommand, ServerEvent, Why};
 use crate::handshake::ErrCode;
 use crate::key::Key;
 use crate::link::{Emitter, Gone};
@@ -62,12 +62,11 @@ pub(crate) enum ToHub {
     },
     /// A connection completed its handshake.
     Arrive(Arrival),
-    /// Member `member` sent these messages, in frame `token` (empty
-    /// unless the window shows ciphertext).
+    /// Member `member` sent these messages, each with the frame it came
+    /// in (empty unless the window shows ciphertext).
     Said {
         member: String,
-        msgs: Vec<Message>,
-        token: String,
+        msgs: Vec<(Message, Ciphertext)>,
         /// Their share of the member's inflow
         /// ([`super::limits::MEMBER_INFLOW_BYTES`]), given back as they
         /// are relayed.
@@ -86,7 +85,7 @@ pub(crate) enum ToHub {
     /// One of our own messages went out for the first time, in `token`.
     Sent {
         id: String,
-        token: String,
+        token: Ciphertext,
     },
     /// Connection `conn` of member `member` ended.
     Gone {
@@ -346,9 +345,8 @@ impl Hub {
             ToHub::Said {
                 member,
                 msgs,
-                token,
                 inflow,
-            } => self.said(&member, msgs, token, inflow),
+            } => self.said(&member, msgs, inflow),
             ToHub::Acked { member, conn, ids } => self.acked(&member, conn, &ids),
             ToHub::Typing { member, active } => {
                 let Some(at) = self.room.find(&member) else {
@@ -455,8 +453,7 @@ impl Hub {
     fn said(
         &mut self,
         member: &str,
-        msgs: Vec<Message>,
-        token: String,
+        msgs: Vec<(Message, Ciphertext)>,
         mut inflow: OwnedSemaphorePermit,
     ) {
         let Some(at) = self.room.find(member) else {
@@ -466,9 +463,12 @@ impl Hub {
             member: member.to_owned(),
             name: self.room.place(at).name.clone(),
         });
-        for Message {
-            id, text, sent_at, ..
-        } in msgs
+        for (
+            Message {
+                id, text, sent_at, ..
+            },
+            token,
+        ) in msgs
         {
             let share = inflow.split(text.len());
             if !self.seen.first_sight(&id) {
@@ -481,7 +481,7 @@ impl Hub {
                     from: sender.name.clone(),
                     text: text.clone(),
                     sent_at,
-                    token: token.clone(),
+                    token,
                 }
                 .into(),
             );

@@ -15,7 +15,7 @@ use super::limits::MEMBER_INFLOW_BYTES;
 use super::mailbox::Control;
 use crate::codec::LineError;
 use crate::config::Timing;
-use crate::event::Why;
+use crate::event::{Ciphertext, Why};
 use crate::link::{BACKLOG_MAX, Link, SEND_AHEAD};
 use crate::outbox::Pending;
 use crate::payload::{
@@ -34,12 +34,10 @@ enum End {
 /// What one read burst said, told to the hub at once.
 #[derive(Default)]
 struct Burst {
-    msgs: Vec<Message>,
+    /// With the frame each came in (for the window's "Show ciphertext").
+    msgs: Vec<(Message, Ciphertext)>,
     acks: Vec<String>,
     typing: Option<bool>,
-    /// The frame the messages came in (the last, for a burst of several),
-    /// when the window shows ciphertext.
-    token: String,
     /// The bytes of text in `msgs`.
     bytes: usize,
 }
@@ -57,14 +55,8 @@ impl Burst {
 }
 
 /// Serves member `seat` on `link` until the connection ends.
-pub(crate) async fn serve(
-    mut link: Link,
-    seat: Seat,
-    hub: mpsc::Sender<ToHub>,
-    timing: Timing,
-    tokens: bool,
-) {
-    let end = run(&mut link, &seat, &hub, &timing, tokens).await;
+pub(crate) async fn serve(mut link: Link, seat: Seat, hub: mpsc::Sender<ToHub>, timing: Timing) {
+    let end = run(&mut link, &seat, &hub, &timing).await;
     match end {
         End::Bye(reason) => link.close(Some(reason)).await,
         End::Left(why) => {
@@ -85,13 +77,7 @@ pub(crate) async fn serve(
     drop(seat.alive);
 }
 
-async fn run(
-    link: &mut Link,
-    seat: &Seat,
-    hub: &mpsc::Sender<ToHub>,
-    timing: &Timing,
-    tokens: bool,
-) -> End {
+async fn run(link: &mut Link, seat: &Seat, hub: &mpsc::Sender<ToHub>, timing: &Timing) -> End {
     if let Some(roster) = &seat.roster {
         link.send(roster);
     }
@@ -107,7 +93,7 @@ async fn run(
         if let Some(bye) = seat.conn.ending() {
             return End::Bye(bye);
         }
-        let sent = pump(link, seat, tokens, &mut more);
+        let sent = pump(link, seat, &mut more);
         for (id, token) in sent {
             if hub.send(ToHub::Sent { id, token }).await.is_err() {
                 return End::Bye("closed");
@@ -121,14 +107,14 @@ async fn run(
             line = link.reader.next(), if waiting.is_none() => {
                 last_recv = Instant::now();
                 let mut burst = Burst::default();
-                let mut end = on_line(line, link, &mut burst, tokens);
+                let mut end = on_line(line, link, &mut burst);
                 // Take whatever else is already buffered before waiting again.
                 for _ in 0..256 {
                     if end.is_some() || burst.bytes >= BURST_BYTES {
                         break;
                     }
                     let Some(line) = link.reader.next().now_or_never() else { break };
-                    end = on_line(line, link, &mut burst, tokens);
+                    end = on_line(line, link, &mut burst);
                 }
                 // What came before a bad frame still counts.
                 match tell(burst, seat, hub).await {
@@ -171,7 +157,6 @@ fn on_line(
     line: Option<Result<String, LineError>>,
     link: &mut Link,
     burst: &mut Burst,
-    tokens: bool,
 ) -> Option<End> {
     let line = match line {
         Some(Ok(line)) => line,
@@ -188,27 +173,26 @@ fn on_line(
             id, text, sent_at, ..
         } => {
             burst.bytes += text.len();
-            burst.msgs.push(Message {
+            let message = Message {
                 id,
                 text,
                 sent_at,
                 from: None,
                 name: None,
-            });
-            if tokens {
-                burst.token = line;
-            }
+            };
+            burst.msgs.push((message, link.ciphertext(&line, 1)));
         }
         Body::Msgs { msgs } => {
             burst.bytes += msgs.iter().map(|m| m.text.len()).sum::<usize>();
-            burst.msgs.extend(msgs.into_iter().map(|m| Message {
-                from: None,
-                name: None,
-                ..m
+            let token = link.ciphertext(&line, msgs.len());
+            burst.msgs.extend(msgs.into_iter().map(|m| {
+                let message = Message {
+                    from: None,
+                    name: None,
+                    ..m
+                };
+                (message, token.clone())
             }));
-            if tokens {
-                burst.token = line;
-            }
         }
         Body::Ack { of, .. } => burst.acks.push(of),
         Body::Acks { ids, .. } => burst.acks.extend(ids),
@@ -275,7 +259,6 @@ async fn say(
         let said = ToHub::Said {
             member: member(),
             msgs: burst.msgs,
-            token: burst.token,
             inflow,
         };
         hub.send(said).await.map_err(|_| ())?;
@@ -293,7 +276,7 @@ async fn say(
 /// Seals what the mailbox holds for this connection while the socket
 /// keeps up ([`SEND_AHEAD`]): every frame, and messages. The server's own
 /// messages it sent, with their tokens, for [`crate::ChatEvent::Sent`].
-fn pump(link: &mut Link, seat: &Seat, tokens: bool, more: &mut bool) -> Vec<(String, String)> {
+fn pump(link: &mut Link, seat: &Seat, more: &mut bool) -> Vec<(String, Ciphertext)> {
     let version = link.session.version();
     let most = if version >= 2 { MAX_BATCH } else { 1 };
     let mut own = Vec::new();
@@ -354,10 +337,10 @@ fn pump(link: &mut Link, seat: &Seat, tokens: bool, more: &mut bool) -> Vec<(Str
             link.session.seal_any(&Outgoing::Msgs { msgs: refs }, size)
         };
         let token = link.queue(token);
+        let ciphertext = link.ciphertext(&token, batch.len());
         for m in &batch {
             if m.from.as_ref().is_some_and(|s| s.member == seat.me) {
-                let token = if tokens { token.clone() } else { String::new() };
-                own.push((m.id.clone(), token));
+                own.push((m.id.clone(), ciphertext.clone()));
             }
         }
     }

@@ -256,7 +256,7 @@ fn received(from: &str, text: &str) -> ChatEvent {
         from: from.into(),
         text: text.into(),
         sent_at: 0,
-        token: String::new(),
+        token: crate::Ciphertext::default(),
     }
 }
 

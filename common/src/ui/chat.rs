@@ -19,7 +19,7 @@ use super::entry::{ChatMessage, Delivery, Entry, LONG_BYTES, More, Tone, clock_t
 use super::roster::{self, Roster};
 use super::style;
 use super::typing::Typing;
-use crate::event::{Handle, Peer, SendError};
+use crate::event::{Ciphertext, Handle, Peer, SendError};
 use crate::payload::MAX_TEXT_BYTES;
 use crate::text::for_window;
 
@@ -276,7 +276,7 @@ impl Chat {
         }
     }
 
-    fn delivery(&mut self, id: &str, delivery: Delivery, token: Option<String>) {
+    fn delivery(&mut self, id: &str, delivery: Delivery, token: Option<Ciphertext>) {
         if let Some(m) = self.mine_mut(id) {
             m.delivery = delivery;
             if token.is_some() {
@@ -628,7 +628,7 @@ impl Chat {
                     && let Some(token) = &m.token
                 {
                     body = body.push(
-                        text(shorten(token))
+                        text(shorten(token.as_str()))
                             .size(11)
                             .font(Font::MONOSPACE)
                             // Base64 has no spaces to break at.

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use chrono::{Local, TimeZone};
 
+use crate::event::Ciphertext;
 use crate::payload::MAX_ROSTER;
 use crate::text::for_window;
 use crate::wording;
@@ -94,7 +95,7 @@ pub struct ChatMessage {
     /// Unix ms: when it was written (by the sender's clock).
     pub at: u64,
     /// The Fernet token it travelled in (latest, for our re-sent messages).
-    pub token: Option<String>,
+    pub token: Option<Ciphertext>,
     /// Only meaningful for our own messages.
     pub delivery: Delivery,
     /// Rooms: the members that have it, by name, each once (at most
@@ -226,7 +227,7 @@ impl ChatMessage {
         self.id.len()
             + self.from.len()
             + self.text.len()
-            + self.token.as_ref().map_or(0, String::len)
+            + self.token.as_ref().map_or(0, Ciphertext::bytes)
             + self.safe.as_ref().map_or(0, String::len)
             + self.delivered_by.iter().map(String::len).sum::<usize>()
             + preview
