@@ -718,3 +718,47 @@ async fn at_the_smallest_window_size_nothing_is_cut_off() {
 fn alice_joined(event: &ServerEvent) -> bool {
     matches!(event, ServerEvent::Chat(ChatEvent::Joined(member)) if member.name == "alice")
 }
+
+/// Every text the window shows.
+fn all_texts(app: &App) -> Vec<String> {
+    let mut texts = Vec::new();
+    let mut ui = simulator(app.view());
+    let _ = ui.find(|candidate: Candidate<'_>| {
+        if let Candidate::Text { content, .. } = candidate {
+            texts.push(content.to_owned());
+        }
+        None::<()>
+    });
+    texts
+}
+
+/// Whoever answers at the address Alice dialled can answer `ERR` with any
+/// text (it is unauthenticated): the window shows it with the characters
+/// that would act (a right-to-left override, a line separator) escaped.
+#[tokio::test]
+async fn a_strangers_err_text_is_shown_with_what_would_act_escaped() {
+    let key = Key::generate().unwrap();
+    let mut desk = Desk::new(&key).await;
+    let stranger = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    desk.cable = Cable::to(stranger.local_addr().unwrap().port()).await;
+    tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((mut conn, _)) = stranger.accept().await {
+            let line = "ERR nope ask mallory\u{202e}gnp.exe\u{2028}now\n";
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut conn, line.as_bytes()).await;
+            open.push(conn);
+        }
+    });
+    desk.connect(&key);
+    desk.until("Alice's engine gives up", |d| d.app.session().is_none())
+        .await;
+    let texts = all_texts(&desk.app);
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains(r"ask mallory\u{202e}gnp.exe\u{2028}now")),
+        "{texts:?}"
+    );
+    let acting = ['\u{202e}', '\u{2028}'];
+    assert!(!texts.iter().any(|t| t.contains(acting)), "{texts:?}");
+}

@@ -497,3 +497,27 @@ async fn a_message_past_the_typed_queue_stays_in_the_box_and_the_box_says_why() 
     assert_eq!(app.chat().draft(), "one more", "nothing was lost");
     assert_eq!(app.chat().undelivered(), fits, "nothing was sent");
 }
+
+/// A key holder's frame that does not parse is quoted in the reason the
+/// waiting screen lists: what would act in it (a right-to-left override)
+/// is shown escaped.
+#[test]
+fn a_rejection_quoting_the_network_is_listed_with_what_would_act_escaped() {
+    let (mut app, _, _) = app();
+    let quoted = "unknown variant `mallory\u{202e}gnp.exe`".to_owned();
+    let reason = Rejection::Handshake(common::Alert::Malformed(quoted));
+    event(&mut app, rejected("127.0.0.1", reason));
+    let mut shown = Vec::new();
+    let mut ui = Simulator::with_size(Default::default(), WINDOW, app.view());
+    let _ = ui.find(|candidate: iced_test::selector::Candidate<'_>| {
+        if let iced_test::selector::Candidate::Text { content, .. } = candidate {
+            shown.push(content.to_owned());
+        }
+        None::<()>
+    });
+    assert!(
+        shown.iter().any(|t| t.contains(r"mallory\u{202e}gnp.exe")),
+        "{shown:?}"
+    );
+    assert!(!shown.iter().any(|t| t.contains('\u{202e}')), "{shown:?}");
+}

@@ -159,11 +159,15 @@ impl RawPeer {
         }
     }
 
-    /// Reads and opens frames until one matches `pick`.
+    /// Reads and opens frames until one matches `pick`. A frame that does
+    /// not open in the session (tampered, replayed, out of order) is a
+    /// failure: the engine never sends one.
     pub async fn recv<T>(&mut self, mut pick: impl FnMut(&Body) -> Option<T>) -> (T, String) {
         loop {
             let line = self.read_line().await.expect("connection closed");
-            if let Ok(Some(body)) = self.session.open(&line)
+            let opened = self.session.open(&line);
+            let body = opened.unwrap_or_else(|alert| panic!("a frame failed: {alert}: {line}"));
+            if let Some(body) = body
                 && let Some(found) = pick(&body)
             {
                 return (found, line);

@@ -218,8 +218,18 @@ async fn a_protocol_1_member_sees_who_said_what_in_the_text() {
     let (handle, mut events, port) = room(&key, 8).await;
     let mut old = RawPeer::connect(&key, port, "old").await;
     assert_eq!(connected(&mut events).await, "old");
-    let (me, mut alice) = seated(&key, port, "alice", &Identity::new(), &mut events).await;
-    assert_eq!(me.name, "alice");
+    let mut alice = join(&key, port, "alice", &Identity::new()).await.unwrap();
+    let line = alice.read_line().await.expect("no roster");
+    let Ok(Some(Body::Roster { members, .. })) = alice.session.open(&line) else {
+        panic!("the first frame is not a roster");
+    };
+    let old_id = members
+        .iter()
+        .find(|m| m.name == "old")
+        .unwrap()
+        .member
+        .clone();
+    assert_eq!(connected(&mut events).await, "alice");
 
     let (hi, id) = msg_with_id("hi all");
     alice.send(&hi).await;
@@ -234,7 +244,7 @@ async fn a_protocol_1_member_sees_who_said_what_in_the_text() {
     let (got, _) = read_messages(&mut alice, 2).await;
     let from_old = got.iter().find(|m| m.text == "back").unwrap();
     assert_eq!(from_old.name.as_deref(), Some("old"));
-    assert_ne!(from_old.from.as_deref(), Some(me.member.as_str()));
+    assert_eq!(from_old.from, Some(old_id));
     // A maximal message has no room for the prefix: it goes as it is.
     let big = "x".repeat(MAX_TEXT_BYTES);
     alice.send(&msg(&big)).await;
@@ -581,4 +591,32 @@ async fn each_message_the_server_shows_carries_the_frame_it_came_in() {
         .await;
         assert_eq!(token.as_str(), line, "the token shown under {text:?}");
     }
+}
+
+/// The server's user has a member id like anyone (every roster shows it),
+/// but no chain a hello could prove: a hello naming it is refused, so
+/// nobody's messages pass for the server user's.
+#[tokio::test]
+async fn nobody_takes_the_server_users_place() {
+    let key = Key::generate().unwrap();
+    let (_handle, mut events, port) = room(&key, 8).await;
+    let mut alice = join(&key, port, "alice", &Identity::new()).await.unwrap();
+    let line = alice.read_line().await.expect("no roster");
+    let Ok(Some(Body::Roster { members, .. })) = alice.session.open(&line) else {
+        panic!("the first frame is not a roster");
+    };
+    let bob = members
+        .iter()
+        .find(|m| m.name == "bob")
+        .unwrap()
+        .member
+        .clone();
+    assert_eq!(connected(&mut events).await, "alice");
+    let (_, proof) = Identity::new().next_proof();
+    let refused = RawPeer::join(&key, port, "bob", &bob, &proof).await;
+    assert_eq!(
+        refused.err().as_deref(),
+        Some("ERR place that member's place needs its own proof")
+    );
+    assert_eq!(rejected(&mut events).await, Rejection::Place);
 }

@@ -260,7 +260,8 @@ impl Connect {
             );
         }
         if let Some(error) = &self.error {
-            col = col.push(text(error.as_str()).style(text::danger));
+            // It may quote the network (an ERR line's text, a reason).
+            col = col.push(text(for_window(error).into_owned()).style(text::danger));
         }
         if let Some(problem) = &self.settings_problem {
             col = col.push(text(problem.as_str()).size(13).style(text::warning));

@@ -91,8 +91,12 @@ impl Client {
         (ended, events)
     }
 
+    /// The events `body` gives; it must not end the session (what is
+    /// ignored and what ends it both give no events).
     async fn events(&mut self, body: &Body) -> Vec<ClientEvent> {
-        self.feed(body).await.1
+        let (ended, events) = self.feed(body).await;
+        assert_eq!(ended, None, "the session ended on {body:?}");
+        events
     }
 
     /// One of our messages, sent and waiting for its ack.

@@ -156,6 +156,10 @@ impl Room {
         if self.refused(claim) {
             return Err(ErrCode::Removed);
         }
+        // The server's user is in every roster but has no chain to prove.
+        if matches!(claim, Claim::Member { id, .. } if *id == self.me.member) {
+            return Err(ErrCode::Place);
+        }
         match (self.find_claim(claim), claim) {
             (Some(at), Claim::Member { proof, .. }) => match &self.places[at].anchor {
                 Some(anchor) if anchor.accepts(proof) => Ok(true),

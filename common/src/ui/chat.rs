@@ -168,7 +168,8 @@ impl Chat {
 
     /// A status line shown above the input box (`None` hides it).
     pub fn set_banner(&mut self, banner: Option<String>) {
-        self.banner = banner;
+        // It may quote the network (an ERR line's text, a `bye` reason).
+        self.banner = banner.map(|b| for_window(&b).into_owned());
     }
 
     /// Offers or hides the Disconnect button.
@@ -767,6 +768,16 @@ mod tests {
         let _ = chat.update(Message::Hover(0));
         let _ = chat.update(Message::Hover(1));
         assert_eq!(chat.selectable.as_ref().map(|(i, _)| *i), Some(0));
+    }
+
+    #[test]
+    fn the_banner_shows_what_would_act_in_a_quoted_reason_escaped() {
+        let mut chat = Chat::default();
+        chat.set_banner(Some("Reconnecting: ERR x mallory\u{202e}gnp.exe".into()));
+        assert_eq!(
+            chat.banner.as_deref(),
+            Some(r"Reconnecting: ERR x mallory\u{202e}gnp.exe")
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod tally;
 use std::net::SocketAddr;
 
 use common::BindError;
+use common::text::for_window;
 use iced::widget::{Column, button, column, container, row, scrollable, text, text_input};
 use iced::{Element, Fill, Font};
 
@@ -181,7 +182,9 @@ impl Waiting {
     fn turned_away(&self) -> Element<'_, Message> {
         let mut rows = Column::new().spacing(ROW_SPACING);
         for row in self.turned_away.rows() {
-            rows = rows.push(text(row.describe()).size(ROW_TEXT).style(text::warning));
+            // A reason may quote the network (what a frame held).
+            let line = for_window(&row.describe()).into_owned();
+            rows = rows.push(text(line).size(ROW_TEXT).style(text::warning));
         }
         scrollable(rows).height(TALLY_HEIGHT).into()
     }
