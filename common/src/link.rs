@@ -26,7 +26,7 @@ use crate::event::{ChatEvent, Ciphertext, ClientEvent, Command, Ended, Peer, Wei
 use crate::outbox::{Outbox, Pending};
 use crate::payload::{
     ACK_TEXT_BYTES, Body, MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_REASON_CHARS, Message, MessageRef,
-    Outgoing, PROTO_ROOMS,
+    Outgoing, PROTO_ROOMS, weight,
 };
 use crate::session::{Alert, Session};
 
@@ -159,8 +159,9 @@ impl<E: Weight> Emitter<E> {
 /// long outbox re-sent at once never piles up in memory twice.
 pub const SEND_AHEAD: usize = 4 * 1024 * 1024;
 
-/// Bytes of our own messages' text sent and not yet acknowledged, at most
-/// (one message may pass it): the rest waits in the outbox for acks. A
+/// Bytes of our own messages sent and not yet acknowledged, at most (each
+/// counting its text and [`crate::payload::MESSAGE_OVERHEAD`]; one message
+/// may pass it): the rest waits in the outbox for acks. A
 /// room's server acknowledges a member's message once it relays it, so a
 /// sender goes at the room's pace instead of filling the server, which
 /// reads a member no further than its inflow
@@ -171,7 +172,7 @@ pub const SEND_WINDOW: usize = 512 * 1024;
 const _: () = assert!(crate::payload::ACK_TEXT_BYTES < SEND_WINDOW / 4);
 
 /// Our messages sent on this connection and not yet acknowledged: the
-/// first `count` of the outbox, holding `bytes` of text.
+/// first `count` of the outbox, of `bytes` ([`weight`]: text and overhead).
 #[derive(Debug, Default)]
 struct InFlight {
     count: usize,
@@ -413,7 +414,7 @@ impl Link {
                 });
             }
             flight.count += batch.len();
-            flight.bytes += batch.iter().map(|m| m.text.len()).sum::<usize>();
+            flight.bytes += batch.iter().map(|m| weight(m.text.len())).sum::<usize>();
         }
         sent
     }
@@ -920,7 +921,7 @@ async fn acked(
     if let Some((at, len)) = outbox.ack(&id) {
         if at < flight.count {
             flight.count -= 1;
-            flight.bytes -= len;
+            flight.bytes -= weight(len);
         }
         let event: ClientEvent = match (to, &mut link.room) {
             (Some(to), Some(room)) => {

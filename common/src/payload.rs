@@ -39,6 +39,17 @@ pub const ACK_TEXT_BYTES: usize = 64 * 1024;
 pub const MAX_BATCH_TEXT_BYTES: usize = 32 * 1024;
 /// Largest chat message text, in bytes of UTF-8.
 pub const MAX_TEXT_BYTES: usize = 256 * 1024;
+
+/// What a message counts for beyond its text in the windows and queues
+/// that bound messages by bytes (a sender's window, a room's member queue
+/// and inflow): about what one costs to keep besides its text, so that a
+/// flood of empty messages fills them too.
+pub const MESSAGE_OVERHEAD: usize = 256;
+
+/// What a message of `text_bytes` counts for ([`MESSAGE_OVERHEAD`]).
+pub const fn weight(text_bytes: usize) -> usize {
+    text_bytes + MESSAGE_OVERHEAD
+}
 /// Longest peer name, in characters, after control characters are removed.
 pub const MAX_NAME_CHARS: usize = 32;
 /// Longest reason kept from a peer (a `bye` reason, an `ERR` line's text), in

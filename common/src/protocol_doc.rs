@@ -19,7 +19,7 @@ use crate::link::{BACKLOG_MAX, SEND_AHEAD, SEND_WINDOW};
 use crate::outbox::REMEMBERED_IDS;
 use crate::payload::{
     ACK_TEXT_BYTES, MAX_BATCH, MAX_BATCH_TEXT_BYTES, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_ROSTER,
-    MAX_TEXT_BYTES, PROTO_MAX,
+    MAX_TEXT_BYTES, MESSAGE_OVERHEAD, PROTO_MAX,
 };
 use crate::place::{CHAIN_LENGTH, REFUSALS_BELIEVED, SKIP};
 use crate::server::limits::{
@@ -96,6 +96,7 @@ fn the_limits_table_is_what_the_code_enforces() {
         ("remembered ids", grouped(REMEMBERED_IDS)),
         ("send ahead", bytes(SEND_AHEAD)),
         ("send window", bytes(SEND_WINDOW)),
+        ("message overhead", bytes(MESSAGE_OVERHEAD)),
         ("unread backlog", bytes(BACKLOG_MAX)),
         ("discovery datagram", bytes(DATAGRAM_MAX)),
         ("probe plaintext", bytes(PROBE_PLAINTEXT)),

@@ -11,10 +11,12 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::payload::{Body, MAX_TEXT_BYTES};
+use common::payload::{
+    Body, MAX_BATCH, MAX_TEXT_BYTES, MESSAGE_OVERHEAD, Message, random_id, weight,
+};
 use common::place::Identity;
 use common::server::limits::{CONTROL_MAX, MEMBER_QUEUE_BYTES, TYPING_BURST, TYPING_PER_SEC};
-use common::{ChatEvent, Why};
+use common::{ChatEvent, Key, Why};
 use tests::raw::{RawPeer, messages, msg};
 use tests::room::{Room, config};
 
@@ -287,7 +289,7 @@ async fn a_waiting_message_of_the_server_goes_to_the_next_member_if_everyone_lea
     room.server.wait_joined(&member).await;
     // The member queue's worth goes out to the stuck member (never
     // acknowledged); the last one waits for room.
-    let fits = MEMBER_QUEUE_BYTES / MAX_TEXT_BYTES;
+    let fits = MEMBER_QUEUE_BYTES / weight(MAX_TEXT_BYTES);
     let text = |i: usize| format!("{i:03} {}", "w".repeat(MAX_TEXT_BYTES - 4));
     for i in 0..=fits {
         room.server.send(&text(i));
@@ -422,4 +424,85 @@ async fn a_typing_flood_reaches_the_others_as_a_trickle_ending_in_its_latest_sta
         shown as f64 <= allowed,
         "{shown} typing changes shown in the server's window, {allowed:.1} allowed"
     );
+}
+
+/// Empty messages weigh something too: a key holder's flood of them fills
+/// a paused member's queue like any other messages (before, they counted
+/// nothing and queued for it without end), so the paused member is cut
+/// off as slow after the stall and the room goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_empty_messages_fills_a_paused_members_queue_like_any() {
+    let room = Room::empty(common::DEFAULT_MAX_MEMBERS).await;
+    let (mut paused, paused_id) = join(&room, "paused").await;
+    let (mut mallory, _) = join(&room, "mallory").await;
+    let pinger = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            every.tick().await;
+            paused.send(&Body::Ping).await;
+        }
+    });
+    // Past the member queue, counting each message's overhead only.
+    let frames = MEMBER_QUEUE_BYTES / MESSAGE_OVERHEAD / MAX_BATCH + 8;
+    let flood = tokio::spawn(async move {
+        for _ in 0..frames {
+            let msgs = (0..MAX_BATCH)
+                .map(|_| Message {
+                    id: random_id(),
+                    text: String::new(),
+                    sent_at: 0,
+                    from: None,
+                    name: None,
+                })
+                .collect();
+            mallory.send(&Body::Msgs { msgs }).await;
+        }
+        mallory
+    });
+    let (_, why) = room.server.wait_left(&paused_id).await;
+    assert_eq!(why, Why::Slow);
+    pinger.abort();
+    drop(flood.await);
+}
+
+/// A member that acknowledges a trickle (a message now and then, enough
+/// for the room to move a message at a time) holds the room up as much as
+/// one that acknowledges nothing: it is cut off as slow once it has been
+/// behind for the stall, all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_acknowledging_a_trickle_is_cut_off_as_slow_all_the_same() {
+    let key = Key::generate().unwrap();
+    let mut chat = config(&key, "bob");
+    chat.timing.stall = Duration::from_secs(1);
+    let (host, server, port) = tests::room::serve(chat, common::DEFAULT_MAX_MEMBERS).await;
+    let room = Room {
+        key,
+        port,
+        host,
+        server,
+        clients: Vec::new(),
+    };
+    let (mut mallory, mallory_id) = join(&room, "mallory").await;
+    // Four times the member queue, from the server's user.
+    for i in 0..40 {
+        room.server
+            .send(&format!("{i:02} {}", "y".repeat(200 * 1024)));
+    }
+    let trickle = tokio::spawn(async move {
+        loop {
+            let (ids, _) = mallory.recv(|b| Some(messages(b))).await;
+            for message in ids {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                mallory
+                    .send(&Body::Ack {
+                        of: message.id,
+                        to: None,
+                    })
+                    .await;
+            }
+        }
+    });
+    let (_, why) = room.server.wait_left(&mallory_id).await;
+    assert_eq!(why, Why::Slow);
+    trickle.abort();
 }

@@ -107,7 +107,7 @@ impl Client {
         self.outbox
             .push(Pending::ours(id.clone(), text.into(), 0), hold);
         self.flight.count += 1;
-        self.flight.bytes += text.len();
+        self.flight.bytes += crate::payload::weight(text.len());
         id
     }
 }

@@ -33,7 +33,7 @@ use crate::handshake::ErrCode;
 use crate::key::Key;
 use crate::link::{Emitter, Gone};
 use crate::outbox::{Pending, Seen, Sender};
-use crate::payload::{Body, MAX_BATCH, MAX_TEXT_BYTES, Message, RosterEntry, clean_name};
+use crate::payload::{Body, MAX_BATCH, MAX_TEXT_BYTES, Message, RosterEntry, clean_name, weight};
 
 /// Messages to the hub in flight at once; senders (handshakes, member
 /// connections) wait when it is full, which slows their sockets. What
@@ -150,9 +150,14 @@ pub(crate) struct Hub {
     /// first waits for room in a connected member's queue.
     parked: VecDeque<Parked>,
     /// The connected members whose full queues hold up the first parked
-    /// message, and since when each has not acknowledged anything (or
-    /// since it began holding the room up).
+    /// message, and since when each is [`Hub::behind`].
     holding: HashMap<String, Instant>,
+    /// The members that held the room up and have not caught up since
+    /// (their queue down to half the member queue), and since when: a
+    /// member that acknowledges a trickle, just enough for the room to
+    /// move a message at a time, stays behind, and is cut off as slow
+    /// after the stall like one that acknowledges nothing.
+    behind: HashMap<String, Instant>,
     /// Acks for senders gathered in the current step, in order: each
     /// member's messages the room relayed or already had.
     acks: Vec<(String, Vec<String>)>,
@@ -202,6 +207,7 @@ impl Hub {
             waiting: VecDeque::new(),
             parked: VecDeque::new(),
             holding: HashMap::new(),
+            behind: HashMap::new(),
             acks: Vec::new(),
             unreported: HashMap::new(),
             next_conn: 0,
@@ -470,7 +476,7 @@ impl Hub {
             token,
         ) in msgs
         {
-            let share = inflow.split(text.len());
+            let share = inflow.split(weight(text.len()));
             if !self.seen.first_sight(&id) {
                 self.acked_to(member, id);
                 continue;
@@ -534,11 +540,10 @@ impl Hub {
             let full = self.full_for(from, &next.message);
             if !full.is_empty() {
                 let now = Instant::now();
-                let before = std::mem::take(&mut self.holding);
                 self.holding = full
                     .into_iter()
                     .map(|id| {
-                        let since = before.get(&id).copied().unwrap_or(now);
+                        let since = *self.behind.entry(id.clone()).or_insert(now);
                         (id, since)
                     })
                     .collect();
@@ -581,11 +586,11 @@ impl Hub {
             .iter()
             .enumerate()
             .filter(|(i, place)| {
-                let len = if place.rooms() {
+                let len = weight(if place.rooms() {
                     message.text.len()
                 } else {
                     legacy
-                };
+                });
                 Some(*i) != from
                     && place.away.is_none()
                     && place.mailbox.bytes() + len > MEMBER_QUEUE_BYTES
@@ -594,8 +599,9 @@ impl Hub {
             .collect()
     }
 
-    /// The members that held the room up and acknowledged nothing for the
-    /// stall time by `now` have stopped reading.
+    /// The members that hold the room up and have been behind for the
+    /// stall time by `now` have stopped reading (or read too slowly to
+    /// keep a room).
     fn stalled(&mut self, now: Instant) {
         let stall = self.chat.timing.stall;
         let stopped = self
@@ -643,10 +649,10 @@ impl Hub {
             return;
         };
         let done = self.room.place(at).mailbox.acked(conn, ids);
-        if !done.is_empty()
-            && let Some(since) = self.holding.get_mut(by)
-        {
-            *since = Instant::now();
+        if self.room.place(at).mailbox.bytes() <= MEMBER_QUEUE_BYTES / 2 {
+            // Caught up: the room waits for it no more (the next step
+            // finds who holds it up now).
+            self.behind.remove(by);
         }
         let by_name = self.room.place(at).name.clone();
         for message in done {
@@ -698,6 +704,7 @@ impl Hub {
     fn leave(&mut self, at: usize, why: Why) {
         self.room.place_mut(at).typing.left();
         let place = self.room.place(at);
+        self.behind.remove(&place.id);
         let member = place.member();
         let code = match why {
             Why::Bye => "bye",
@@ -820,6 +827,7 @@ impl Hub {
                     }
                 }
                 // What went to nobody now never goes out.
+                self.behind.clear();
                 self.unreported.clear();
                 self.parked.clear();
                 self.keys.send_replace(key.clone());

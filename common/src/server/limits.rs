@@ -2,15 +2,17 @@
 //! timeouts" and "Rooms"). Local policy: what this server holds in memory
 //! for members that read slowly or are away.
 
-/// Bytes of text relayed to a connected member and not yet acknowledged
-/// by it, at most: a message that would pass this for any connected
+/// Bytes of messages relayed to a connected member and not yet
+/// acknowledged by it, at most (each counting its text and
+/// [`crate::payload::MESSAGE_OVERHEAD`]): a message that would pass this for any connected
 /// member waits in the room until they all have room for it (the room
 /// goes at the pace of its slowest member); one that holds the room up
 /// and acknowledges nothing for [`crate::config::Timing::stall`] has
 /// stopped reading, and is disconnected (`slow`) with its place held.
 pub const MEMBER_QUEUE_BYTES: usize = 2 * 1024 * 1024;
 
-/// Bytes of text kept for a member that is away: beyond this its place is
+/// Bytes of messages (counted as in [`MEMBER_QUEUE_BYTES`]) kept for a
+/// member that is away: beyond this its place is
 /// given up, so members who never come back cannot grow the server.
 pub const HELD_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -28,8 +30,8 @@ pub const CONTROL_MAX: usize = 65_536;
 /// up after a blip.
 pub const HELD_MARKS: usize = 1024;
 
-/// Bytes of one member's message text read from its socket and not yet
-/// relayed by the room: beyond this the server reads that member no
+/// Bytes of one member's messages (counted as in [`MEMBER_QUEUE_BYTES`])
+/// read from its socket and not yet relayed by the room: beyond this the server reads that member no
 /// further until the room takes them, and TCP slows it down. A client
 /// keeps less than this unacknowledged ([`crate::link::SEND_WINDOW`]
 /// and one message), so the server never stops reading one that keeps
@@ -37,8 +39,10 @@ pub const HELD_MARKS: usize = 1024;
 /// member's messages never keep another's acks unread.
 pub const MEMBER_INFLOW_BYTES: usize = 1024 * 1024;
 
-const _: () =
-    assert!(crate::link::SEND_WINDOW + crate::payload::MAX_TEXT_BYTES <= MEMBER_INFLOW_BYTES);
+const _: () = assert!(
+    crate::link::SEND_WINDOW + crate::payload::weight(crate::payload::MAX_TEXT_BYTES)
+        <= MEMBER_INFLOW_BYTES
+);
 
 /// A member's typing changes the room relays at once, after a quiet
 /// while; past them, [`TYPING_PER_SEC`]. A person's typing changes a few

@@ -13,14 +13,14 @@
 //! [`super::limits::HELD_MARKS`] while it is away), other frames are
 //! dropped (the roster replaces them).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
 use super::limits::HELD_MARKS;
 use crate::outbox::Pending;
-use crate::payload::RosterEntry;
+use crate::payload::{RosterEntry, weight};
 
 /// A frame other than a message, for one connection (only delivery
 /// marks are worth keeping for the next one: the roster replaces the
@@ -49,6 +49,19 @@ pub(crate) enum Control {
         ids: Vec<String>,
         by: Vec<String>,
     },
+}
+
+impl Control {
+    /// What it counts for against [`super::limits::CONTROL_MAX`]: one,
+    /// and one per id and name it carries, so that frames of many ids
+    /// cannot pass the bound in memory while few in number.
+    fn weight(&self) -> usize {
+        1 + match self {
+            Control::Acks { ids, .. } => ids.len(),
+            Control::Delivered { ids, by } => ids.len() + by.len(),
+            Control::Typing { .. } | Control::Joined(_) | Control::Left { .. } => 0,
+        }
+    }
 }
 
 /// One connection serving a member: the hub wakes it when there is
@@ -100,19 +113,26 @@ pub(crate) struct Mailbox(Mutex<Inbox>);
 
 #[derive(Debug, Default)]
 pub(crate) struct Inbox {
-    /// Relayed messages not yet acknowledged, oldest first (shared with
-    /// every other member they went to).
-    pub messages: VecDeque<Arc<Pending>>,
-    /// The bytes of text in `messages`.
+    /// Relayed messages not yet acknowledged, by the order they were
+    /// queued in (shared with every other member they went to)...
+    messages: BTreeMap<u64, Arc<Pending>>,
+    /// ...and where each is, by id: an ack (of any id, in any order) finds
+    /// its message without a search.
+    ids: HashMap<String, u64>,
+    /// The number of the next message queued.
+    next: u64,
+    /// The current connection has sent the messages numbered below this.
+    unsent: u64,
+    /// What `messages` weigh ([`weight`]: text and overhead).
     pub bytes: usize,
-    /// How many of `messages` the current connection has sent.
-    pub sent: usize,
     /// Frames for the current connection but typing states...
-    pub frames: Vec<Control>,
+    frames: Vec<Control>,
+    /// What `frames` weigh ([`Control::weight`]).
+    frames_weight: usize,
     /// ...which are kept apart, the latest of each member's (its id;
     /// `None` for the server's user), sent after them: at most one per
     /// member whatever others send.
-    pub typing: Vec<(Option<String>, bool)>,
+    typing: Vec<(Option<String>, bool)>,
     /// The connection serving the member now, if any.
     pub conn: Option<Arc<Conn>>,
 }
@@ -129,7 +149,30 @@ impl Inbox {
         self.frames
             .retain(|frame| matches!(frame, Control::Delivered { .. }));
         self.frames.truncate(HELD_MARKS);
+        self.frames_weight = self.frames.iter().map(Control::weight).sum();
         self.typing.clear();
+    }
+
+    /// The current connection's next batch of messages, oldest first: at
+    /// most `most`, and past the first no more than `text_max` bytes of
+    /// text; they count as sent.
+    pub fn take_unsent(&mut self, most: usize, text_max: usize) -> Vec<Arc<Pending>> {
+        let mut batch: Vec<Arc<Pending>> = Vec::new();
+        let mut text = 0;
+        for (&seq, m) in self.messages.range(self.unsent..).take(most) {
+            text += m.text.len();
+            if !batch.is_empty() && text > text_max {
+                break;
+            }
+            batch.push(m.clone());
+            self.unsent = seq + 1;
+        }
+        batch
+    }
+
+    /// Messages are waiting to be sent on the current connection.
+    pub fn has_unsent(&self) -> bool {
+        self.messages.range(self.unsent..).next().is_some()
     }
 
     /// Frames are waiting to be sent.
@@ -140,6 +183,7 @@ impl Inbox {
     /// The frames to send now, typing states last.
     pub fn take_frames(&mut self) -> Vec<Control> {
         let mut frames = std::mem::take(&mut self.frames);
+        self.frames_weight = 0;
         frames.extend(
             self.typing
                 .drain(..)
@@ -150,7 +194,12 @@ impl Inbox {
 
     /// Frames waiting, as counted against [`super::limits::CONTROL_MAX`].
     fn queued(&self) -> usize {
-        self.frames.len() + self.typing.len()
+        self.frames_weight + self.typing.len()
+    }
+
+    fn push_frame(&mut self, frame: Control) {
+        self.frames_weight += frame.weight();
+        self.frames.push(frame);
     }
 }
 
@@ -160,11 +209,18 @@ impl Mailbox {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a relayed message; the bytes of text queued now.
+    /// Queues a relayed message (unless it is queued already); what the
+    /// queue weighs now.
     pub fn push(&self, message: Arc<Pending>) -> usize {
         let mut inbox = self.lock();
-        inbox.bytes += message.text.len();
-        inbox.messages.push_back(message);
+        if inbox.ids.contains_key(&message.id) {
+            return inbox.bytes;
+        }
+        let seq = inbox.next;
+        inbox.next += 1;
+        inbox.bytes += weight(message.text.len());
+        inbox.ids.insert(message.id.clone(), seq);
+        inbox.messages.insert(seq, message);
         if let Some(conn) = &inbox.conn {
             conn.wake();
         }
@@ -178,10 +234,10 @@ impl Mailbox {
         let mut inbox = self.lock();
         match inbox.conn.clone() {
             Some(conn) => {
-                inbox.frames.push(frame);
+                inbox.push_frame(frame);
                 conn.wake();
             }
-            None if inbox.frames.len() < HELD_MARKS => inbox.frames.push(frame),
+            None if inbox.frames.len() < HELD_MARKS => inbox.push_frame(frame),
             None => {}
         }
         inbox.queued()
@@ -217,12 +273,13 @@ impl Mailbox {
                     .position(|f| matches!(f, Control::Joined(e) if e.member == *member));
                 match unseen {
                     Some(at) => {
-                        inbox.frames.remove(at);
+                        let joined = inbox.frames.remove(at);
+                        inbox.frames_weight -= joined.weight();
                     }
-                    None => inbox.frames.push(frame),
+                    None => inbox.push_frame(frame),
                 }
             }
-            frame => inbox.frames.push(frame),
+            frame => inbox.push_frame(frame),
         }
         conn.wake();
         inbox.queued()
@@ -232,7 +289,7 @@ impl Mailbox {
     /// goes out again. The connection it replaces, if any.
     pub fn attach(&self, conn: Arc<Conn>) -> Option<Arc<Conn>> {
         let mut inbox = self.lock();
-        inbox.sent = 0;
+        inbox.unsent = 0;
         inbox.keep_marks();
         inbox.conn.replace(conn)
     }
@@ -258,15 +315,11 @@ impl Mailbox {
         }
         let mut done = Vec::with_capacity(ids.len());
         for id in ids {
-            // Acks arrive in send order: the match is almost always first.
-            let Some(at) = inbox.messages.iter().position(|m| m.id == *id) else {
+            let Some(seq) = inbox.ids.remove(id) else {
                 continue;
             };
-            if let Some(message) = inbox.messages.remove(at) {
-                inbox.bytes -= message.text.len();
-                if at < inbox.sent {
-                    inbox.sent -= 1;
-                }
+            if let Some(message) = inbox.messages.remove(&seq) {
+                inbox.bytes -= weight(message.text.len());
                 done.push(message);
             }
         }
@@ -287,7 +340,7 @@ impl Mailbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::random_id;
+    use crate::payload::{MAX_BATCH, random_id};
     use crate::server::limits::CONTROL_MAX;
 
     fn message(text: &str) -> Arc<Pending> {
@@ -306,13 +359,26 @@ mod tests {
         for m in [&a, &b, &c] {
             mailbox.push(m.clone());
         }
-        assert_eq!(mailbox.bytes(), 6);
+        // Queued once, however often it is relayed.
+        mailbox.push(c.clone());
+        assert_eq!(mailbox.bytes(), weight(2) + weight(3) + weight(1));
         let first = Conn::new(1);
         assert!(mailbox.attach(first.clone()).is_none());
-        mailbox.lock().sent = 3;
-        let done = mailbox.acked(1, &[b.id.clone(), b.id.clone()]);
-        assert_eq!(done.len(), 1, "a second ack of the same id finds nothing");
-        assert_eq!((mailbox.bytes(), mailbox.lock().sent), (3, 2));
+        let sent = mailbox.lock().take_unsent(2, usize::MAX);
+        assert_eq!(sent, [a.clone(), b.clone()]);
+        // Acks of any id, in any order; one of an id not queued is ignored.
+        let done = mailbox.acked(1, &[b.id.clone(), random_id(), b.id.clone()]);
+        assert_eq!(
+            done,
+            std::slice::from_ref(&b),
+            "a second ack of the same id finds nothing"
+        );
+        assert_eq!(mailbox.bytes(), weight(2) + weight(1));
+        assert_eq!(
+            mailbox.lock().take_unsent(8, usize::MAX),
+            std::slice::from_ref(&c)
+        );
+        assert!(!mailbox.lock().has_unsent());
         assert!(
             mailbox.acked(2, std::slice::from_ref(&a.id)).is_empty(),
             "another conn"
@@ -320,7 +386,11 @@ mod tests {
         let second = Conn::new(2);
         let replaced = mailbox.attach(second).unwrap();
         assert_eq!(replaced.id, 1);
-        assert_eq!(mailbox.lock().sent, 0, "everything goes out again");
+        assert_eq!(
+            mailbox.lock().take_unsent(8, usize::MAX),
+            [a.clone(), c.clone()],
+            "everything goes out again"
+        );
         assert!(mailbox.detach(1).is_none(), "no longer the one serving");
         assert_eq!(mailbox.detach(2).unwrap().id, 2);
         assert_eq!(
@@ -363,6 +433,27 @@ mod tests {
     }
 
     #[test]
+    fn frames_count_the_ids_they_carry_against_the_bound() {
+        let mailbox = Mailbox::default();
+        mailbox.attach(Conn::new(1));
+        let acks = || Control::Acks {
+            ids: (0..MAX_BATCH).map(|_| random_id()).collect(),
+            to: None,
+        };
+        // Few frames, but as many ids as the bound allows frames.
+        let frames = CONTROL_MAX / MAX_BATCH;
+        let mut queued = 0;
+        for _ in 0..frames {
+            queued = mailbox.control(acks());
+        }
+        assert_eq!(queued, frames * (MAX_BATCH + 1));
+        assert!(queued > CONTROL_MAX);
+        // Sent, they count no more.
+        assert_eq!(mailbox.lock().take_frames().len(), frames);
+        assert_eq!(mailbox.control(acks()), MAX_BATCH + 1);
+    }
+
+    #[test]
     fn a_member_that_came_and_went_unseen_is_not_announced() {
         let mailbox = Mailbox::default();
         mailbox.attach(Conn::new(1));
@@ -394,7 +485,7 @@ mod tests {
             mailbox.control(typing(&member));
             mailbox.control(left(&member));
         }
-        mailbox.lock().frames.push(Control::Acks {
+        mailbox.lock().push_frame(Control::Acks {
             ids: Vec::new(),
             to: None,
         });

@@ -4,8 +4,6 @@
 //! keeps the connection alive. A member that stops reading fills only its
 //! own mailbox and backlog, both bounded.
 
-use std::sync::Arc;
-
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, TryAcquireError, mpsc};
 use tokio::time::{Instant, sleep_until};
@@ -17,9 +15,8 @@ use crate::codec::LineError;
 use crate::config::Timing;
 use crate::event::{Ciphertext, Why};
 use crate::link::{BACKLOG_MAX, Link, SEND_AHEAD};
-use crate::outbox::Pending;
 use crate::payload::{
-    Body, MAX_BATCH, MAX_BATCH_TEXT_BYTES, Message, MessageRef, Outgoing, PROTO_ROOMS,
+    Body, MAX_BATCH, MAX_BATCH_TEXT_BYTES, Message, MessageRef, Outgoing, PROTO_ROOMS, weight,
 };
 use crate::session::Alert;
 
@@ -38,7 +35,7 @@ struct Burst {
     msgs: Vec<(Message, Ciphertext)>,
     acks: Vec<String>,
     typing: Option<bool>,
-    /// The bytes of text in `msgs`.
+    /// What `msgs` weigh ([`weight`]: text and overhead).
     bytes: usize,
 }
 
@@ -172,7 +169,7 @@ fn on_line(
         Body::Msg {
             id, text, sent_at, ..
         } => {
-            burst.bytes += text.len();
+            burst.bytes += weight(text.len());
             let message = Message {
                 id,
                 text,
@@ -183,7 +180,7 @@ fn on_line(
             burst.msgs.push((message, link.ciphertext(&line, 1)));
         }
         Body::Msgs { msgs } => {
-            burst.bytes += msgs.iter().map(|m| m.text.len()).sum::<usize>();
+            burst.bytes += msgs.iter().map(|m| weight(m.text.len())).sum::<usize>();
             let token = link.ciphertext(&line, msgs.len());
             burst.msgs.extend(msgs.into_iter().map(|m| {
                 let message = Message {
@@ -296,19 +293,12 @@ fn pump(link: &mut Link, seat: &Seat, more: &mut bool) -> Vec<(String, Ciphertex
             } else {
                 Vec::new()
             };
-            let mut batch: Vec<Arc<Pending>> = Vec::new();
-            if keeps_up {
-                let mut text = 0;
-                for m in inbox.messages.range(inbox.sent..).take(most) {
-                    text += m.text.len();
-                    if !batch.is_empty() && text > MAX_BATCH_TEXT_BYTES {
-                        break;
-                    }
-                    batch.push(m.clone());
-                }
-            }
-            inbox.sent += batch.len();
-            *more = inbox.sent < inbox.messages.len() || inbox.has_frames();
+            let batch = if keeps_up {
+                inbox.take_unsent(most, MAX_BATCH_TEXT_BYTES)
+            } else {
+                Vec::new()
+            };
+            *more = inbox.has_unsent() || inbox.has_frames();
             (frames, batch)
         };
         for frame in frames {
