@@ -16,7 +16,7 @@ pub mod remember;
 pub mod screen;
 pub mod session;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::settings::Store;
 use common::ui::attention::{self, Focus};
@@ -29,6 +29,7 @@ use iced::widget::operation;
 use iced::{Element, Subscription, Task};
 use screen::connect::{self, Connect, search};
 use session::Session;
+use tokio::time::Instant;
 
 /// The line in the chat when the server made a new key (its `bye` reason).
 pub const NEW_KEY: &str =

@@ -3,7 +3,7 @@
 //! where the server moved to. Outside a session none of these can be set.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use common::Handle;
 use common::ui::engine::ClientParams;

@@ -762,3 +762,62 @@ async fn a_strangers_err_text_is_shown_with_what_would_act_escaped() {
     let acting = ['\u{202e}', '\u{2028}'];
     assert!(!texts.iter().any(|t| t.contains(acting)), "{texts:?}");
 }
+
+/// A frame that fails the session checks ends the session: the window
+/// says so in a line of its own, naming what failed.
+#[tokio::test]
+async fn a_security_alert_is_shown_as_one() {
+    let mut desk = chatting().await;
+    let alert = common::Alert::Tampered;
+    let ended = ClientEvent::Disconnected(common::Ended::Alert(alert.clone()));
+    update(&mut desk.app, Message::Engine(ClientUpdate::Event(ended)));
+    let line = format!("Security alert: {alert}. The connection was closed.");
+    assert!(desk.finds(&line), "{line}");
+}
+
+/// The reconnect banner counts down: at each tick of the window's clock
+/// it says the seconds left until the next attempt.
+#[tokio::test(start_paused = true)]
+async fn the_reconnect_banner_counts_the_seconds_down() {
+    let mut app = App::new(Connect::default(), Box::new(MemoryClipboard::default()));
+    let key = Key::generate().unwrap();
+    for (field, typed) in [(ADDRESS, "127.0.0.1:9"), (KEY, key.as_str())] {
+        let mut ui = simulator(app.view());
+        ui.click(field).unwrap();
+        let _ = ui.typewrite(typed);
+        let messages: Vec<_> = ui.into_messages().collect();
+        for message in messages {
+            update(&mut app, message);
+        }
+    }
+    let mut ui = simulator(app.view());
+    ui.click("Connect").unwrap();
+    let messages: Vec<_> = ui.into_messages().collect();
+    for message in messages {
+        update(&mut app, message);
+    }
+    let engine = |event: ClientEvent| Message::Engine(ClientUpdate::Event(event));
+    let peer = common::Peer {
+        name: "bob".into(),
+        addr: "127.0.0.1:9".parse().unwrap(),
+    };
+    update(&mut app, engine(ClientEvent::Connected { peer, resent: 0 }));
+    assert!(app.is_chatting());
+    let retrying = ClientEvent::Retrying {
+        attempt: 1,
+        delay: Duration::from_secs(5),
+        error: common::ConnectError::ClosedEarly,
+    };
+    update(&mut app, engine(retrying));
+    let banner = |app: &App| {
+        all_texts(app)
+            .into_iter()
+            .find(|t| t.starts_with("Connection lost. Reconnecting in "))
+    };
+    let shown = banner(&app).expect("no banner");
+    assert!(shown.contains(" 5 s"), "{shown}");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    update(&mut app, Message::Tick);
+    let shown = banner(&app).expect("no banner");
+    assert!(shown.contains(" 3 s"), "{shown}");
+}

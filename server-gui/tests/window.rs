@@ -372,6 +372,15 @@ async fn incoming_message_ack_and_alert_render() {
     );
     assert!(ui.find("delivered").is_ok(), "a delivered message stays so");
     assert!(!app.is_connected());
+    drop(ui);
+
+    // Back, then cut off by a frame that fails the session checks: the
+    // alert is a line of its own, saying what failed.
+    connected(&mut app);
+    let alert = common::Alert::Tampered;
+    left(&mut app, Why::Other(format!("security alert: {alert}")));
+    let line = format!("alice left (security alert: {alert})");
+    assert!(simulator(app.view()).find(line.as_str()).is_ok(), "{line}");
 }
 
 /// The server removes members one by one; the chat's Disconnect (the

@@ -171,7 +171,16 @@ impl<P: Program> Window<P> {
     }
 
     fn tab(&mut self, modifiers: Modifiers) {
-        let key = keyboard::Key::Named(Named::Tab);
+        self.named(Named::Tab, "\t", modifiers);
+    }
+
+    fn enter(&mut self) {
+        self.named(Named::Enter, "\r", Modifiers::empty());
+    }
+
+    /// Presses and releases the key `named`, which types `typed`.
+    fn named(&mut self, named: Named, typed: &str, modifiers: Modifiers) {
+        let key = keyboard::Key::Named(named);
         let event = |pressed| {
             let key = key.clone();
             let physical_key =
@@ -183,7 +192,7 @@ impl<P: Program> Window<P> {
                     physical_key,
                     location: keyboard::Location::Standard,
                     modifiers,
-                    text: Some("\t".into()),
+                    text: Some(typed.into()),
                     repeat: false,
                 }
             } else {
@@ -238,6 +247,14 @@ fn client_focus_returns_to_the_key_after_paste_so_enter_connects() {
     let form = window.state.connect_screen();
     assert_eq!(form.key, format!("{key}!"));
     assert_eq!(form.address, "127.0.0.1");
+    // Without the stray "!", Enter connects.
+    let mut window = Window::open(client());
+    window.typewrite("127.0.0.1");
+    window.send(client::Message::Pasted(Some(key.clone())));
+    assert!(window.state.session().is_none());
+    window.enter();
+    let session = window.state.session().expect("Enter did not connect");
+    assert_eq!(session.config.chat.key.as_str(), key);
 }
 
 #[test]

@@ -289,3 +289,33 @@ fn stop<'a>() -> Element<'a, Message> {
 pub fn describe(found: &Found) -> String {
     format!("{} — {}", found.name, found.addr)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The quiet timer fires [`QUIET_AFTER`] after the start whatever
+    /// answered meanwhile: once a server is listed it changes nothing.
+    #[test]
+    fn a_quiet_timer_after_an_answer_keeps_the_server_listed() {
+        let run = Run {
+            generation: 1,
+            key: Key::generate().expect("a key"),
+        };
+        let mut search = Search::Searching {
+            run,
+            found: Vec::new(),
+        };
+        let addr = "192.168.1.20:7878".parse().expect("an address");
+        let bob = Found {
+            name: "bob".into(),
+            addr,
+            addrs: vec![addr],
+            after: Duration::from_millis(40),
+        };
+        search.update(Message::Found(1, bob));
+        search.update(Message::Quiet(1));
+        assert!(matches!(search, Search::Searching { .. }), "{search:?}");
+        assert_eq!(search.found().len(), 1);
+    }
+}
