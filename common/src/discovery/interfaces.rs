@@ -60,24 +60,33 @@ pub(crate) struct Lan {
 }
 
 pub(crate) fn lan() -> Lan {
-    let mut lan = Lan::default();
     let interfaces = if_addrs::get_if_addrs().unwrap_or_default();
+    lan_of(
+        interfaces
+            .into_iter()
+            .map(|interface| (interface.name, interface.addr, interface.index)),
+    )
+}
+
+/// What of `interfaces` (name, address, index) discovery uses.
+fn lan_of(interfaces: impl IntoIterator<Item = (String, if_addrs::IfAddr, Option<u32>)>) -> Lan {
+    let mut lan = Lan::default();
     let mut v6_announce = Vec::new();
-    for interface in interfaces {
-        if interface.is_loopback() || is_virtual(&interface.name) {
+    for (name, addr, index) in interfaces {
+        if addr.is_loopback() || is_virtual(&name) {
             continue;
         }
-        match interface.addr {
+        match addr {
             if_addrs::IfAddr::V4(v4) => {
                 lan.v4.push(V4 {
                     ip: v4.ip,
                     broadcast: v4.broadcast,
-                    index: interface.index,
+                    index,
                 });
                 lan.announce.push(IpAddr::V4(v4.ip));
             }
             if_addrs::IfAddr::V6(v6) => {
-                if let Some(index) = interface.index
+                if let Some(index) = index
                     && !lan.v6.contains(&index)
                 {
                     lan.v6.push(index);
@@ -112,14 +121,59 @@ mod tests {
     }
 
     #[test]
-    fn loopback_is_never_used_and_link_local_v6_never_announced() {
-        let lan = lan();
-        assert!(lan.v4.iter().all(|v4| !v4.ip.is_loopback()));
-        assert!(lan.announce.iter().all(|ip| !ip.is_loopback()));
-        assert!(lan.announce.len() <= ADDRS_MAX);
-        assert!(lan.announce.iter().all(|ip| match ip {
-            IpAddr::V6(v6) => !v6.is_unicast_link_local(),
-            IpAddr::V4(_) => true,
-        }));
+    fn loopback_and_virtual_interfaces_are_left_out_and_link_local_v6_not_announced() {
+        use if_addrs::{IfAddr, Ifv4Addr, Ifv6Addr};
+        let v4 = |ip: [u8; 4]| {
+            IfAddr::V4(Ifv4Addr {
+                ip: ip.into(),
+                netmask: [255, 255, 255, 0].into(),
+                prefixlen: 24,
+                broadcast: Some([ip[0], ip[1], ip[2], 255].into()),
+            })
+        };
+        let v6 = |ip: &str| {
+            IfAddr::V6(Ifv6Addr {
+                ip: ip.parse().expect("an address"),
+                netmask: "ffff:ffff:ffff:ffff::".parse().expect("a mask"),
+                prefixlen: 64,
+                broadcast: None,
+            })
+        };
+        let interfaces = [
+            ("lo", v4([127, 0, 0, 1]), Some(1)),
+            ("lo", v6("::1"), Some(1)),
+            ("eth0", v4([192, 168, 1, 20]), Some(2)),
+            ("eth0", v6("fe80::1"), Some(2)),
+            ("eth0", v6("2001:db8::20"), Some(2)),
+            ("docker0", v4([172, 17, 0, 1]), Some(3)),
+            ("wlan0", v6("fe80::2"), Some(4)),
+        ];
+        let lan = lan_of(
+            interfaces
+                .into_iter()
+                .map(|(name, addr, index)| (name.to_owned(), addr, index)),
+        );
+        let ips: Vec<IpAddr> = lan.v4.iter().map(|v4| IpAddr::V4(v4.ip)).collect();
+        assert_eq!(ips, [IpAddr::from([192, 168, 1, 20])]);
+        assert_eq!(lan.v6, [2, 4]);
+        let announced: Vec<IpAddr> = vec![
+            IpAddr::from([192, 168, 1, 20]),
+            "2001:db8::20".parse().expect("an address"),
+        ];
+        assert_eq!(lan.announce, announced);
+    }
+
+    #[test]
+    fn at_most_the_answer_addresses_are_announced() {
+        let interfaces = (0..ADDRS_MAX as u8 + 4).map(|n| {
+            let addr = if_addrs::IfAddr::V4(if_addrs::Ifv4Addr {
+                ip: [10, 0, n, 1].into(),
+                netmask: [255, 255, 255, 0].into(),
+                prefixlen: 24,
+                broadcast: None,
+            });
+            (format!("eth{n}"), addr, Some(u32::from(n)))
+        });
+        assert_eq!(lan_of(interfaces).announce.len(), ADDRS_MAX);
     }
 }
