@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use crate::clock::Clock;
 use crate::error::{ConnectError, Rejection};
 use crate::key::Key;
-use crate::payload::{MAX_TEXT_BYTES, random_id};
+use crate::payload::{MAX_TEXT_BYTES, random_id, weight};
 use crate::session::Alert;
 use crate::typed::{Hold, TypedQueue};
 
@@ -374,7 +374,7 @@ impl Handle {
         if text.len() > MAX_TEXT_BYTES {
             return Err(SendError::TooLong { len: text.len() });
         }
-        let Some(hold) = self.typed.hold(text.len()) else {
+        let Some(hold) = self.typed.hold(weight(text.len())) else {
             return Err(SendError::QueueFull);
         };
         let id = random_id();

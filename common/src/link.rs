@@ -770,7 +770,7 @@ async fn on_line(
         }
         Some(Err(LineError::Io(e))) => return Ok(Some(Ended::Lost(e.to_string()))),
         Some(Err(e)) => {
-            return Ok(Some(Ended::Alert(Alert::Malformed(format!(
+            return Ok(Some(Ended::Alert(Alert::malformed(format_args!(
                 "received {e}"
             )))));
         }

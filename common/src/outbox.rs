@@ -47,8 +47,12 @@ pub(crate) struct Sender {
 
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
-    /// Our messages, each with its share of the typed queue.
+    /// Our messages, each with its share of the typed queue...
     pending: VecDeque<(Pending, Hold)>,
+    /// ...and their ids: an ack of an id that is not ours is dropped at
+    /// once, not after a search of the outbox (a server can send acks of
+    /// any ids, 256 to a frame).
+    ids: HashSet<String>,
     shown: Seen,
 }
 
@@ -65,6 +69,7 @@ pub(crate) struct Seen {
 
 impl Outbox {
     pub fn push(&mut self, message: Pending, hold: Hold) {
+        self.ids.insert(message.id.clone());
         self.pending.push_back((message, hold));
     }
 
@@ -73,6 +78,9 @@ impl Outbox {
     /// already acknowledged).
     pub fn ack(&mut self, id: &str) -> Option<(usize, usize)> {
         // Acks arrive in send order, so the match is almost always in front.
+        if !self.ids.remove(id) {
+            return None;
+        }
         let at = self.pending.iter().position(|(p, _)| p.id == id)?;
         let (message, _) = self.pending.remove(at)?;
         Some((at, message.text.len()))

@@ -7,7 +7,7 @@ use crate::clock::Clock;
 use crate::key::Key;
 use serde::Serialize;
 
-use crate::payload::{Body, Dir, FrameIn, FrameOut, PROTO};
+use crate::payload::{Body, Dir, FrameIn, FrameOut, MAX_REASON_CHARS, PROTO};
 use crate::token::{self, OpenError};
 
 /// Why a session was closed for security: each is something an attacker on
@@ -30,6 +30,19 @@ pub enum Alert {
     Reordered { expected: u64, got: u64 },
     #[error("a frame decrypted but is not valid: {0}")]
     Malformed(String),
+}
+
+impl Alert {
+    /// A frame that decrypted but is not valid, and `why`: cut to
+    /// [`MAX_REASON_CHARS`] characters, since it may quote the frame (a
+    /// parse error quotes the field), which its sender chose the size of.
+    pub fn malformed(why: impl std::fmt::Display) -> Alert {
+        let why = why.to_string();
+        match why.char_indices().nth(MAX_REASON_CHARS) {
+            Some((cut, _)) => Alert::Malformed(format!("{}…", &why[..cut])),
+            None => Alert::Malformed(why),
+        }
+    }
 }
 
 /// Which end of the connection this session is.
@@ -145,7 +158,7 @@ impl Session {
             OpenError::FromTheFuture { ahead_secs } => Alert::FromTheFuture { ahead_secs },
         })?;
         let frame: FrameIn = serde_json::from_slice(&plaintext)
-            .map_err(|e| Alert::Malformed(format!("not a session frame ({e})")))?;
+            .map_err(|e| Alert::malformed(format_args!("not a session frame ({e})")))?;
         if frame.sid != self.sid {
             return Err(Alert::OtherSession);
         }
@@ -166,14 +179,12 @@ impl Session {
             });
         }
         self.recv_seq += 1;
-        let body = frame
-            .into_body(self.version)
-            .map_err(|e| Alert::Malformed(e.to_string()))?;
+        let body = frame.into_body(self.version).map_err(Alert::malformed)?;
         match (&body, expected) {
             (Some(Body::Ready), 0) if self.role == Role::Server => Ok(body),
-            (Some(Body::Ready), _) => Err(Alert::Malformed("an unexpected `ready`".into())),
+            (Some(Body::Ready), _) => Err(Alert::malformed("an unexpected `ready`")),
             (_, 0) if self.role == Role::Server => {
-                Err(Alert::Malformed("the first frame is not `ready`".into()))
+                Err(Alert::malformed("the first frame is not `ready`"))
             }
             _ => Ok(body),
         }
@@ -265,6 +276,25 @@ mod tests {
             server.open(&other.seal(&Body::Ready)),
             Err(Alert::OtherSession)
         );
+    }
+
+    #[test]
+    fn what_an_alert_quotes_of_a_frame_is_cut() {
+        let key = Key::generate().unwrap();
+        let (client, mut server) = pair(&key);
+        // A session frame whose `sent_at` is a 100 KB string: the parse
+        // error quotes it.
+        let json = format!(
+            r#"{{"sid":"{}","dir":"c2s","seq":0,"kind":"msg","id":"AAAAAAAAAAAAAAAAAAAAAA","text":"x","sent_at":"{}"}}"#,
+            client.sid,
+            "9".repeat(100_000)
+        );
+        let line = token::seal(&key, &Clock::system(), json.as_bytes());
+        let Err(Alert::Malformed(why)) = server.open(&line) else {
+            panic!("not malformed");
+        };
+        assert!(why.chars().count() <= MAX_REASON_CHARS + 1, "{why}");
+        assert!(why.starts_with("not a session frame"), "{why}");
     }
 
     #[test]

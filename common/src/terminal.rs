@@ -64,8 +64,10 @@ use undelivered::Undelivered;
 
 /// How often a stdout that failed is tried again.
 const WRITE_RETRY: Duration = Duration::from_secs(1);
-/// Reading stdin pauses while this many bytes typed are not delivered, so
-/// piping a large file does not queue all of it in memory. The server's is
+/// Sending (and reading) stdin's lines pauses while typed lines weighing
+/// this much ([`crate::payload::weight`]: text and overhead) are not
+/// delivered, so piping a large file, or a file of very short lines, does
+/// not queue all of it in memory. The server's is
 /// half a room member's queue ([`MEMBER_QUEUE_BYTES`]): its lines wait in
 /// the room while a member is behind, and what it reads ahead cannot push
 /// a held place past its bound by itself. Both are well under what the
@@ -78,10 +80,10 @@ const fn in_flight_max(side: Side) -> usize {
     }
 }
 
-// Reading pauses once past the bound, with at most a chunk read and its
-// lines sent beyond it.
+// Sending pauses once past the bound, with at most one line sent beyond
+// it.
 const _: () = {
-    let most = 2 * lines::READ_CHUNK + MAX_TEXT_BYTES;
+    let most = crate::payload::weight(MAX_TEXT_BYTES);
     assert!(in_flight_max(Side::Client) + most <= crate::TYPED_QUEUE_BYTES);
     assert!(in_flight_max(Side::Server) + most <= crate::TYPED_QUEUE_BYTES);
 };
@@ -170,7 +172,7 @@ pub fn run<E: EngineEvent>(
 struct Exit {
     /// Typed lines the peer never acknowledged, or the engine refused.
     undelivered: usize,
-    /// The client could not connect.
+    /// The client could not connect, or was put out of the chat.
     failed: bool,
     /// Received messages stdout did not take.
     unshown: usize,
@@ -213,7 +215,30 @@ async fn relay<E: EngineEvent>(
     };
     let mut lines = Lines::default();
     let mut reading = true;
+    // stdin said it ended (or failed); what it gave may still wait here.
+    let mut at_eof = false;
     loop {
+        // The lines read go to the engine while there is room; the rest
+        // wait in `lines` (a chunk of short lines weighs far more than its
+        // bytes).
+        while reading && relay.undelivered.bytes() < in_flight_max(E::SIDE) {
+            let Some(line) = lines.next_line(at_eof) else {
+                if at_eof {
+                    reading = false;
+                    if end == EndOfInput::Leave {
+                        relay.end_of_input();
+                    }
+                }
+                break;
+            };
+            match line {
+                Line::Text(line) => relay.send(line),
+                Line::TooLong => {
+                    let why = format!("a line is over the limit of {MAX_TEXT_BYTES} bytes");
+                    relay.refuse(&why);
+                }
+            }
+        }
         let room = relay.undelivered.bytes() < in_flight_max(E::SIDE);
         let retry = relay.retry;
         tokio::select! {
@@ -248,29 +273,14 @@ async fn relay<E: EngineEvent>(
                 }
                 relay.write_out();
             }
-            read = input.read_buf(lines.buffer()), if reading && room => {
-                let eof = match read {
+            read = input.read_buf(lines.buffer()), if reading && !at_eof && room => {
+                at_eof = match read {
                     Ok(n) => n == 0,
                     Err(e) => {
                         relay.status(&format!("cannot read stdin: {e}"));
                         true
                     }
                 };
-                while let Some(line) = lines.next_line(eof) {
-                    match line {
-                        Line::Text(line) => relay.send(line),
-                        Line::TooLong => {
-                            let why = format!("a line is over the limit of {MAX_TEXT_BYTES} bytes");
-                            relay.refuse(&why);
-                        }
-                    }
-                }
-                if eof {
-                    reading = false;
-                    if end == EndOfInput::Leave {
-                        relay.end_of_input();
-                    }
-                }
             }
         }
     }

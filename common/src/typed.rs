@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Bytes of typed text the engine holds at most: a client's until the
+/// Bytes of typed messages the engine holds at most (each counting its
+/// text and [`crate::payload::MESSAGE_OVERHEAD`], so that many short ones
+/// are bounded too): a client's until the
 /// server acknowledges them, the server's until the room has relayed
 /// them to its members' queues (bounded apart, see
 /// [`crate::server::limits`]). 64 messages of the longest kind, and far

@@ -483,10 +483,14 @@ async fn a_message_past_the_typed_queue_stays_in_the_box_and_the_box_says_why() 
         let paste = Action::Edit(Edit::Paste(Arc::new(text)));
         let _ = app.update(Message::Chat(chat::Message::Edit(paste)));
     };
-    // As much as the engine keeps, while nobody is there to take it.
-    let fits = TYPED_QUEUE_BYTES / MAX_TEXT_BYTES;
-    for _ in 0..fits {
-        paste(&mut app, "w".repeat(MAX_TEXT_BYTES));
+    // As much as the engine keeps, while nobody is there to take it: the
+    // longest messages, and one that fills the rest.
+    let longest = common::payload::weight(MAX_TEXT_BYTES);
+    let rest = TYPED_QUEUE_BYTES % longest - common::payload::MESSAGE_OVERHEAD;
+    let fits = TYPED_QUEUE_BYTES / longest + 1;
+    for n in 0..fits {
+        let len = if n + 1 < fits { MAX_TEXT_BYTES } else { rest };
+        paste(&mut app, "w".repeat(len));
         let _ = app.update(Message::Chat(chat::Message::Submit));
     }
     assert_eq!(app.chat().undelivered(), fits);

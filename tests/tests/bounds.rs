@@ -2,7 +2,9 @@
 //! other program keep more than a bounded amount, and its own long outbox
 //! must not pile up in memory either.
 
-use common::payload::{Body, MAX_BATCH, MAX_TEXT_BYTES, Message, random_id};
+use common::payload::{
+    Body, MAX_BATCH, MAX_TEXT_BYTES, MESSAGE_OVERHEAD, Message, random_id, weight,
+};
 use common::ui::chat::Chat;
 use common::ui::entry::Entry;
 use common::{
@@ -143,8 +145,15 @@ async fn a_long_bye_reason_is_not_kept() {
 /// numbered) as the engine keeps, then one more: that one is refused and
 /// stays with the user. Returns the ones taken.
 fn typed_past_the_queue(handle: &Handle) -> Vec<String> {
-    let texts: Vec<String> = (0..TYPED_QUEUE_BYTES / MAX_TEXT_BYTES)
-        .map(|n| format!("{n:03}{}", "z".repeat(MAX_TEXT_BYTES - 3)))
+    // The longest messages, and one that fills the rest.
+    let longest = weight(MAX_TEXT_BYTES);
+    let rest = TYPED_QUEUE_BYTES % longest - MESSAGE_OVERHEAD;
+    let fits = TYPED_QUEUE_BYTES / longest + 1;
+    let texts: Vec<String> = (0..fits)
+        .map(|n| {
+            let len = if n + 1 < fits { MAX_TEXT_BYTES } else { rest };
+            format!("{n:03}{}", "z".repeat(len - 3))
+        })
         .collect();
     for text in &texts {
         handle.send(text.clone()).expect("room for it");

@@ -29,9 +29,11 @@ use crate::payload::{clean_name, parse_id, random_id};
 pub struct Found {
     /// Its name, cleaned like every name from the network.
     pub name: String,
+    /// Where to dial it: the first of `addrs`.
     pub addr: SocketAddr,
-    /// Every address it can be reached at: `addr` first, then the ones it
-    /// announced.
+    /// Every address it can be reached at, best first: where it answered
+    /// from if it announced that address (or none), else the announced
+    /// ones first.
     pub addrs: Vec<SocketAddr>,
     /// From the start of the search to its first answer.
     pub after: Duration,
@@ -236,22 +238,8 @@ impl Searcher {
         if !self.pending_set.contains(&id) || answer.port == 0 || self.found.len() >= FOUND_MAX {
             return None;
         }
-        let addr = match from {
-            SocketAddr::V4(v4) => SocketAddr::new(IpAddr::V4(*v4.ip()), answer.port),
-            // A link-local address means something only with its interface.
-            SocketAddr::V6(v6) => {
-                SocketAddr::V6(SocketAddrV6::new(*v6.ip(), answer.port, 0, v6.scope_id()))
-            }
-        };
-        let mut addrs = vec![addr];
-        for ip in answer.addrs.iter().take(ADDRS_MAX) {
-            if let Ok(ip) = ip.parse::<IpAddr>() {
-                let announced = SocketAddr::new(ip, answer.port);
-                if !addrs.contains(&announced) {
-                    addrs.push(announced);
-                }
-            }
-        }
+        let addrs = addresses(from, answer.port, &answer.addrs);
+        let addr = addrs[0];
         // The same server answering another probe, or from another of its
         // addresses.
         if self
@@ -335,9 +323,67 @@ fn open_v6() -> io::Result<UdpSocket> {
     UdpSocket::from_std(v6.into())
 }
 
+/// Where the server that answered from `from` with `announced` (its
+/// addresses) on `port` can be reached, best first. Its source address
+/// first if the server announced it (or announced none): anyone on the
+/// path can pass a server's answer on from their own address, and the
+/// client must not dial them first for it; then the ones announced.
+fn addresses(from: SocketAddr, port: u16, announced: &[String]) -> Vec<SocketAddr> {
+    let source = match from {
+        SocketAddr::V4(v4) => SocketAddr::new(IpAddr::V4(*v4.ip()), port),
+        // A link-local address means something only with its interface.
+        SocketAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(*v6.ip(), port, 0, v6.scope_id())),
+    };
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for ip in announced.iter().take(ADDRS_MAX) {
+        if let Ok(ip) = ip.parse::<IpAddr>() {
+            let addr = SocketAddr::new(ip, port);
+            if !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+        }
+    }
+    if addrs.is_empty() || addrs.iter().any(|a| a.ip() == source.ip()) {
+        addrs.retain(|a| a.ip() != source.ip());
+        addrs.insert(0, source);
+    } else {
+        addrs.push(source);
+    }
+    addrs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_passed_on_from_another_address_is_dialled_at_the_announced_ones() {
+        let announced = ["192.168.1.20".to_owned(), "2001:db8::20".to_owned()];
+        let at = |s: &str| s.parse::<SocketAddr>().expect("an address");
+        // From one of its own addresses: that one first.
+        let from = at("192.168.1.20:40000");
+        assert_eq!(
+            addresses(from, 7878, &announced),
+            [at("192.168.1.20:7878"), at("[2001:db8::20]:7878")]
+        );
+        let from = at("[2001:db8::20]:40000");
+        assert_eq!(
+            addresses(from, 7878, &announced),
+            [at("[2001:db8::20]:7878"), at("192.168.1.20:7878")]
+        );
+        // Passed on by someone else: the announced ones first, theirs last.
+        let from = at("192.168.1.66:40000");
+        assert_eq!(
+            addresses(from, 7878, &announced),
+            [
+                at("192.168.1.20:7878"),
+                at("[2001:db8::20]:7878"),
+                at("192.168.1.66:7878")
+            ]
+        );
+        // A server that announces nothing is where it answered from.
+        assert_eq!(addresses(from, 7878, &[]), [at("192.168.1.66:7878")]);
+    }
 
     fn found(addr: &str) -> Found {
         let addr: SocketAddr = addr.parse().unwrap();

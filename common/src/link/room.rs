@@ -6,7 +6,7 @@
 //! from the server and is treated as hostile: both are bounded, and a
 //! frame about a member or message we do not know changes nothing.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::event::{ChatEvent, ClientEvent, Member, Peer};
 use crate::payload::{MAX_ROSTER, RosterEntry, parse_id, random_id};
@@ -46,8 +46,9 @@ pub(crate) struct Delivery {
 struct Marks {
     /// How many members the server relays it to.
     to: usize,
-    /// The distinct members (ids as numbers) that received it.
-    by: Vec<u128>,
+    /// The distinct members (ids as numbers) that received it: a set, as
+    /// a server may name the same members again in frame after frame.
+    by: HashSet<u128>,
 }
 
 impl Room {
@@ -138,9 +139,13 @@ impl Room {
             }
         }
         self.delivery.relayed.push_back(key);
-        self.delivery
-            .marks
-            .insert(key, Marks { to, by: Vec::new() });
+        self.delivery.marks.insert(
+            key,
+            Marks {
+                to,
+                by: HashSet::new(),
+            },
+        );
     }
 
     /// A `delivered` frame: one [`ChatEvent::Delivered`] per id that is ours,
@@ -166,10 +171,9 @@ impl Room {
             let Some(marks) = self.delivery.marks.get_mut(&key) else {
                 continue;
             };
-            if marks.by.contains(&by_key) {
+            if !marks.by.insert(by_key) {
                 continue;
             }
-            marks.by.push(by_key);
             if marks.by.len() >= marks.to {
                 // Delivered to all: nothing more to count (its place in
                 // `relayed` goes when it is the oldest).

@@ -158,7 +158,7 @@ fn on_line(
     let line = match line {
         Some(Ok(line)) => line,
         None | Some(Err(LineError::Io(_))) => return Some(End::Left(Why::Lost)),
-        Some(Err(e)) => return Some(alert(Alert::Malformed(format!("received {e}")))),
+        Some(Err(e)) => return Some(alert(Alert::malformed(format_args!("received {e}")))),
     };
     let body = match link.session.open(&line) {
         Ok(Some(body)) => body,

@@ -33,8 +33,9 @@ pub enum Step {
     Probed { from: SocketAddr },
     /// A line on stderr, if the event deserves one.
     Say(Option<String>),
-    /// The client could not connect: the line says why, and the relay
-    /// ends, failed.
+    /// The client could not connect, or was put out of the chat for good
+    /// (removed, a new key, its place taken): the line says why, and the
+    /// relay ends, failed.
     Failed(String),
     /// The engine stopped.
     Closed,
@@ -81,6 +82,10 @@ impl EngineEvent for ClientEvent {
             ClientEvent::Disconnected(Ended::Alert(alert)) => {
                 format!("SECURITY ALERT: {alert}; connection closed")
             }
+            // Put out for good: what stdin still holds will never go.
+            ClientEvent::Disconnected(
+                ended @ (Ended::Removed | Ended::Replaced | Ended::NewKey { .. }),
+            ) => return Step::Failed(format!("disconnected: {ended}")),
             ClientEvent::Disconnected(ended) => format!("disconnected: {ended}"),
             ClientEvent::Moved { name, to } => format!("{name} moved to {to}; connecting there"),
             ClientEvent::Roster(members) => in_the_room(&members),

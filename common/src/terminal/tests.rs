@@ -15,6 +15,7 @@ use super::*;
 use crate::clock::Clock;
 use crate::error::ConnectError;
 use crate::event::{ClientEvent, Command, Ended, Peer, ServerEvent};
+use crate::payload::weight;
 use crate::server::limits::MEMBER_QUEUE_BYTES;
 
 /// stdout and stderr as one transcript, each line marked with its stream,
@@ -538,19 +539,19 @@ async fn a_line_too_long_for_a_message_is_dropped_as_it_comes() {
     assert_eq!(exit.undelivered, 3, "{lines:?}");
 }
 
-/// Pipes three times `max` in lines of 1,000 bytes into the relay of
-/// `E`'s program, whose engine delivers nothing (`deliver`) until the relay
-/// has paused: it must pause at `max` not delivered, twice, and send every
-/// line once, in order.
+/// Pipes three times `max` (by [`weight`]) in lines of `text` bytes into
+/// the relay of `E`'s program, whose engine delivers nothing (`deliver`)
+/// until the relay has paused: it must pause at `max` not delivered, twice,
+/// within a line of it, and send every line once, in order.
 async fn reading_pauses_at<E: EngineEvent>(
     max: usize,
+    text: usize,
     deliver: impl AsyncFn(&Engine<E>, Vec<String>),
     closed: E,
 ) {
-    const LINE: usize = 1000;
-    let total = 3 * max / LINE;
+    let total = 3 * max / weight(text);
     let data: Vec<u8> = (0..total)
-        .flat_map(|i| format!("{i:0999}\n").into_bytes())
+        .flat_map(|i| format!("{i:0text$}\n").into_bytes())
         .collect();
     let input: &'static [u8] = data.leak();
     let (exit, _) = relay_as(
@@ -574,9 +575,9 @@ async fn reading_pauses_at<E: EngineEvent>(
                         Asked::Quit => panic!("nobody pressed Ctrl+C"),
                     },
                     () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
-                        let in_flight = undelivered.len() * LINE;
+                        let in_flight = undelivered.len() * weight(text);
                         assert!(in_flight >= max, "paused early at {in_flight}");
-                        assert!(in_flight < max + 2 * READ_CHUNK, "read on at {in_flight}");
+                        assert!(in_flight < max + weight(text), "read on at {in_flight}");
                         assert!(texts.len() < total);
                         pauses += 1;
                         deliver(&engine, std::mem::take(&mut undelivered)).await;
@@ -585,7 +586,7 @@ async fn reading_pauses_at<E: EngineEvent>(
             }
             // Paused at about a third and two thirds; the rest fits.
             assert_eq!(pauses, 2);
-            let expected: Vec<String> = (0..total).map(|i| format!("{i:0999}")).collect();
+            let expected: Vec<String> = (0..total).map(|i| format!("{i:0text$}")).collect();
             assert!(texts == expected, "every line once, in order");
             deliver(&engine, undelivered).await;
             engine.emit(closed).await;
@@ -598,7 +599,22 @@ async fn reading_pauses_at<E: EngineEvent>(
 #[tokio::test(start_paused = true)]
 async fn reading_pauses_while_too_much_is_unacknowledged() {
     let ack_all = async |engine: &Engine, ids: Vec<String>| engine.ack_all(ids).await;
-    reading_pauses_at(in_flight_max(Side::Client), ack_all, ClientEvent::Closed).await;
+    reading_pauses_at(
+        in_flight_max(Side::Client),
+        999,
+        ack_all,
+        ClientEvent::Closed,
+    )
+    .await;
+}
+
+/// A file of very short lines: a read of it holds thousands of lines,
+/// which weigh far more than its bytes; sending pauses within a line of
+/// the bound all the same.
+#[tokio::test(start_paused = true)]
+async fn a_file_of_short_lines_pauses_by_what_they_weigh() {
+    let ack_all = async |engine: &Engine, ids: Vec<String>| engine.ack_all(ids).await;
+    reading_pauses_at(in_flight_max(Side::Client), 7, ack_all, ClientEvent::Closed).await;
 }
 
 /// The server's terminal reads ahead no more than half a member's queue:
@@ -606,7 +622,7 @@ async fn reading_pauses_while_too_much_is_unacknowledged() {
 /// queue (disconnected as slow), nor a held place past its bound.
 #[tokio::test(start_paused = true)]
 async fn the_server_reads_ahead_no_more_than_half_a_members_queue() {
-    assert!(in_flight_max(Side::Server) + 2 * READ_CHUNK < MEMBER_QUEUE_BYTES);
+    assert!(in_flight_max(Side::Server) + weight(MAX_TEXT_BYTES) < MEMBER_QUEUE_BYTES);
     let delivered_to_alice = async |engine: &Engine<ServerEvent>, ids: Vec<String>| {
         for id in ids {
             engine
@@ -620,7 +636,7 @@ async fn the_server_reads_ahead_no_more_than_half_a_members_queue() {
         }
     };
     let max = in_flight_max(Side::Server);
-    reading_pauses_at(max, delivered_to_alice, ServerEvent::Closed).await;
+    reading_pauses_at(max, 999, delivered_to_alice, ServerEvent::Closed).await;
 }
 
 #[tokio::test]
@@ -1019,5 +1035,28 @@ async fn the_servers_line_in_a_room_is_delivered_once_every_member_has_it() {
         )
         .await;
         assert_eq!(exit.undelivered, undelivered);
+    }
+}
+
+/// Put out of the chat for good (removed, the server's key changed, our
+/// place taken by another connection): the rest of stdin will never be
+/// sent, so a script must not see success even with nothing undelivered.
+#[tokio::test]
+async fn being_put_out_of_the_chat_fails_the_exit() {
+    for ended in [
+        Ended::Removed,
+        Ended::Replaced,
+        Ended::NewKey { name: "bob".into() },
+    ] {
+        let said = format!("err| disconnected: {ended}");
+        let input = tokio::io::empty().chain(Never);
+        let (exit, lines) =
+            relay_with(input, futures::stream::pending(), async |engine: Engine| {
+                engine.emit(ClientEvent::Disconnected(ended.clone())).await;
+                drop(engine);
+            })
+            .await;
+        assert_eq!(lines, [said]);
+        assert_eq!(exit.code(), ExitCode::FAILURE, "{ended:?}");
     }
 }

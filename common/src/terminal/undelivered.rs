@@ -5,6 +5,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::payload::weight;
+
 /// Which program the terminal is: what "delivered" means in a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -43,21 +45,22 @@ impl Undelivered {
         self.lines.len()
     }
 
-    /// Bytes of text not delivered.
+    /// What the lines not delivered weigh ([`weight`]: text and overhead,
+    /// so that a file of short lines is not read ahead without end).
     pub fn bytes(&self) -> usize {
         self.bytes
     }
 
     pub fn sent(&mut self, id: String, len: usize) {
         self.lines.push_back((id, len));
-        self.bytes += len;
+        self.bytes += weight(len);
     }
 
     /// The peer acknowledged `id` (a two-person chat): delivered.
     pub fn acked(&mut self, id: &str) {
         let at = self.lines.iter().position(|(sent, _)| sent == id);
         if let Some((_, len)) = at.and_then(|at| self.lines.remove(at)) {
-            self.bytes -= len;
+            self.bytes -= weight(len);
             self.marks.remove(id);
         }
     }
@@ -113,7 +116,7 @@ mod tests {
         lines.delivered("a", "alice");
         assert_eq!(lines.len(), 2, "one member of two, counted once");
         lines.delivered("a", "carol");
-        assert_eq!((lines.len(), lines.bytes()), (1, 4));
+        assert_eq!((lines.len(), lines.bytes()), (1, weight(4)));
         lines.relayed("unknown", 1);
         assert!(lines.marks.is_empty(), "only lines of ours are tracked");
         lines.acked("b");

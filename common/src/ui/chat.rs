@@ -28,7 +28,7 @@ mod events;
 /// How many of the newest entries are laid out by default (at least).
 pub const WINDOW: usize = 200;
 
-/// Bytes of text (messages and their tokens) the history keeps. A peer can
+/// Bytes the history keeps: its entries, with their text and tokens. A peer can
 /// send messages for as long as it likes; past this the oldest entries go,
 /// down to three quarters of it (in one step, so the bookkeeping is not
 /// redone for every message), and the log says how many went.
@@ -778,6 +778,17 @@ mod tests {
             chat.banner.as_deref(),
             Some(r"Reconnecting: ERR x mallory\u{202e}gnp.exe")
         );
+    }
+
+    #[test]
+    fn a_flood_of_short_lines_is_bounded_by_what_each_entry_costs() {
+        let mut chat = Chat::default();
+        let most = HISTORY_BYTES / size_of::<Entry>();
+        for n in 0..most + most / 4 {
+            let _ = chat.system(format!("{}", n % 10), Tone::Info, 0);
+        }
+        assert!(chat.entries.len() <= most, "{} entries", chat.entries.len());
+        assert!(chat.forgotten > 0);
     }
 
     #[test]

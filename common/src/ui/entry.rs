@@ -275,13 +275,16 @@ pub enum Entry {
 }
 
 impl Entry {
-    /// About how many bytes of text the entry keeps (what the history's
-    /// bound counts).
+    /// About how many bytes the entry keeps (what the history's bound
+    /// counts): itself and its text, so that a flood of short lines (a
+    /// server announcing joins without end) is bounded as well as long
+    /// ones.
     pub fn bytes(&self) -> usize {
-        match self {
-            Entry::Message(m) => m.bytes(),
-            Entry::System { text, .. } => text.len(),
-        }
+        size_of::<Entry>()
+            + match self {
+                Entry::Message(m) => m.bytes(),
+                Entry::System { text, .. } => text.len(),
+            }
     }
 }
 
