@@ -25,15 +25,28 @@ async fn join(key: &Key, port: u16, name: &str, identity: &Identity) -> Result<R
     RawPeer::join(key, port, name, &member, &proof).await
 }
 
-/// The roster every protocol-3 session starts with: who we are, and the
-/// names online.
-async fn roster(peer: &mut RawPeer) -> (RosterEntry, Vec<String>) {
+/// The roster every protocol-3 session starts with: our member id, and
+/// everyone online.
+async fn roster_frame(peer: &mut RawPeer) -> (String, Vec<RosterEntry>) {
     let line = peer.read_line().await.expect("no roster");
     let Ok(Some(Body::Roster { you, members })) = peer.session.open(&line) else {
         panic!("the first frame is not a roster");
     };
+    (you, members)
+}
+
+/// The roster every protocol-3 session starts with: who we are, and the
+/// names online.
+async fn roster(peer: &mut RawPeer) -> (RosterEntry, Vec<String>) {
+    let (you, members) = roster_frame(peer).await;
     let me = members.iter().find(|m| m.member == you).unwrap().clone();
     (me, members.into_iter().map(|m| m.name).collect())
+}
+
+/// The member id of `name` in the roster `peer`'s session starts with.
+async fn id_in_roster(peer: &mut RawPeer, name: &str) -> String {
+    let (_, members) = roster_frame(peer).await;
+    members.into_iter().find(|m| m.name == name).unwrap().member
 }
 
 /// Member `identity` joins as `name` and reads its roster, and the
@@ -219,16 +232,7 @@ async fn a_protocol_1_member_sees_who_said_what_in_the_text() {
     let mut old = RawPeer::connect(&key, port, "old").await;
     assert_eq!(connected(&mut events).await, "old");
     let mut alice = join(&key, port, "alice", &Identity::new()).await.unwrap();
-    let line = alice.read_line().await.expect("no roster");
-    let Ok(Some(Body::Roster { members, .. })) = alice.session.open(&line) else {
-        panic!("the first frame is not a roster");
-    };
-    let old_id = members
-        .iter()
-        .find(|m| m.name == "old")
-        .unwrap()
-        .member
-        .clone();
+    let old_id = id_in_roster(&mut alice, "old").await;
     assert_eq!(connected(&mut events).await, "alice");
 
     let (hi, id) = msg_with_id("hi all");
@@ -601,16 +605,7 @@ async fn nobody_takes_the_server_users_place() {
     let key = Key::generate().unwrap();
     let (_handle, mut events, port) = room(&key, 8).await;
     let mut alice = join(&key, port, "alice", &Identity::new()).await.unwrap();
-    let line = alice.read_line().await.expect("no roster");
-    let Ok(Some(Body::Roster { members, .. })) = alice.session.open(&line) else {
-        panic!("the first frame is not a roster");
-    };
-    let bob = members
-        .iter()
-        .find(|m| m.name == "bob")
-        .unwrap()
-        .member
-        .clone();
+    let bob = id_in_roster(&mut alice, "bob").await;
     assert_eq!(connected(&mut events).await, "alice");
     let (_, proof) = Identity::new().next_proof();
     let refused = RawPeer::join(&key, port, "bob", &bob, &proof).await;
