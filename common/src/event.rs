@@ -78,10 +78,11 @@ pub enum Ended {
 }
 
 /// The Fernet token a message came or went in, for "Show ciphertext".
-/// The messages of one frame share it: it is held once, and each counts
-/// its share of the bytes, so a batch of 256 weighs what its token does,
-/// not 256 times that. Empty where the app shows no ciphertext
-/// ([`crate::Config::tokens`]).
+/// The messages of one frame share it: it is held once, and counted once,
+/// by the first of them reported ([`Ciphertext::again`] for the others),
+/// so a batch of 256 weighs what its token does, not 256 times that, even
+/// when only some of its messages are reported (the others seen before).
+/// Empty where the app shows no ciphertext ([`crate::Config::tokens`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ciphertext {
     token: Option<Arc<str>>,
@@ -89,12 +90,27 @@ pub struct Ciphertext {
 }
 
 impl Ciphertext {
-    /// `token`, the frame of `messages` messages (at least one).
-    pub fn shared(token: Arc<str>, messages: usize) -> Ciphertext {
-        let share = token.len().div_ceil(messages.max(1));
+    /// `token`, counting all its bytes.
+    pub fn of(token: Arc<str>) -> Ciphertext {
         Ciphertext {
+            share: token.len(),
             token: Some(token),
-            share,
+        }
+    }
+
+    /// The same token for another message of its frame: counted already.
+    pub fn again(&self) -> Ciphertext {
+        Ciphertext {
+            token: self.token.clone(),
+            share: 0,
+        }
+    }
+
+    /// Whether `other` is the same frame's token.
+    pub fn same_frame(&self, other: &Ciphertext) -> bool {
+        match (&self.token, &other.token) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
         }
     }
 
@@ -102,7 +118,8 @@ impl Ciphertext {
         self.token.as_deref().unwrap_or_default()
     }
 
-    /// The bytes it counts for: its share of the token.
+    /// The bytes it counts for: the token's, or nothing for
+    /// [`Ciphertext::again`].
     pub fn bytes(&self) -> usize {
         self.share
     }
@@ -111,7 +128,7 @@ impl Ciphertext {
 impl From<&str> for Ciphertext {
     /// A token of one message.
     fn from(token: &str) -> Ciphertext {
-        Ciphertext::shared(token.into(), 1)
+        Ciphertext::of(token.into())
     }
 }
 

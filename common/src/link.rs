@@ -369,11 +369,12 @@ impl Link {
         token
     }
 
-    /// What the events of the `messages` messages in `token` carry of
-    /// it: one copy, shared.
-    pub(crate) fn ciphertext(&self, token: &str, messages: usize) -> Ciphertext {
+    /// What the events of the messages in `token` carry of it: one copy,
+    /// shared (the first event counts it, the others take
+    /// [`Ciphertext::again`]).
+    pub(crate) fn ciphertext(&self, token: &str) -> Ciphertext {
         if self.tokens {
-            Ciphertext::shared(token.into(), messages)
+            Ciphertext::of(token.into())
         } else {
             Ciphertext::default()
         }
@@ -406,11 +407,12 @@ impl Link {
             };
             let token = self.session.seal_any(&body, size);
             let token = self.queue(token);
-            let ciphertext = self.ciphertext(&token, batch.len());
+            let mut ciphertext = self.ciphertext(&token);
             for m in &batch {
+                let again = ciphertext.again();
                 sent.push(ChatEvent::Sent {
                     id: m.id.clone(),
-                    token: ciphertext.clone(),
+                    token: std::mem::replace(&mut ciphertext, again),
                 });
             }
             flight.count += batch.len();
@@ -796,13 +798,13 @@ async fn on_line(
                 from,
                 name,
             };
-            let token = link.ciphertext(&line, 1);
-            received(message, &token, link, outbox, events).await?;
+            let mut token = link.ciphertext(&line);
+            received(message, &mut token, link, outbox, events).await?;
         }
         Body::Msgs { msgs } => {
-            let token = link.ciphertext(&line, msgs.len());
+            let mut token = link.ciphertext(&line);
             for message in msgs {
-                received(message, &token, link, outbox, events).await?;
+                received(message, &mut token, link, outbox, events).await?;
             }
         }
         Body::Ack { of, to } => acked(of, to, link, outbox, flight, events).await?,
@@ -882,7 +884,7 @@ async fn received(
         name,
         ..
     }: Message,
-    token: &Ciphertext,
+    token: &mut Ciphertext,
     link: &mut Link,
     outbox: &mut Outbox,
     events: &Emitter<ClientEvent>,
@@ -899,7 +901,8 @@ async fn received(
                 from,
                 text,
                 sent_at,
-                token: token.clone(),
+                // Counted by the first message of the frame reported.
+                token: std::mem::replace(token, token.again()),
             })
             .await?;
     }

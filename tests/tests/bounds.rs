@@ -271,3 +271,50 @@ async fn a_burst_received_in_batches_is_kept_whole_in_the_windows_history() {
         .count();
     assert_eq!(kept, FRAMES * MAX_BATCH, "messages let go from the history");
 }
+
+/// A frame whose messages were mostly seen before (a hostile server
+/// resending ids) reports only the new ones; the first reported counts
+/// the whole token, so a window's bounds count what it holds.
+#[tokio::test]
+async fn the_first_message_reported_of_a_frame_counts_its_whole_token() {
+    let key = Key::generate().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (_handle, mut events) = client(&key, listener.local_addr().unwrap().port());
+    let mut bob = RawPeer::accept_speaking(&key, &listener, "bob", 2).await;
+    let message = |id: &str| Message {
+        id: id.to_owned(),
+        text: "x".repeat(100),
+        sent_at: Clock::system().now_ms(),
+        from: None,
+        name: None,
+    };
+    let old: Vec<String> = (0..MAX_BATCH - 1).map(|_| random_id()).collect();
+    let first = bob
+        .send(&Body::Msgs {
+            msgs: old.iter().map(|id| message(id)).collect(),
+        })
+        .await;
+    let new = random_id();
+    let mut msgs: Vec<Message> = old.iter().map(|id| message(id)).collect();
+    msgs.insert(MAX_BATCH / 2, message(&new));
+    let second = bob.send(&Body::Msgs { msgs }).await;
+    let mut tokens = Vec::new();
+    while tokens.len() < MAX_BATCH {
+        let (id, token) = next(&mut events, |e| match e {
+            ClientEvent::Chat(ChatEvent::Received { id, token, .. }) => Some((id, token)),
+            _ => None,
+        })
+        .await;
+        tokens.push((id, token));
+    }
+    let counted: usize = tokens[..MAX_BATCH - 1].iter().map(|(_, t)| t.bytes()).sum();
+    assert_eq!(counted, first.len(), "the first frame, counted once");
+    let (id, token) = &tokens[MAX_BATCH - 1];
+    assert_eq!(id, &new);
+    assert_eq!(token.as_str(), second);
+    assert_eq!(
+        token.bytes(),
+        second.len(),
+        "the second frame, counted whole"
+    );
+}

@@ -466,7 +466,8 @@ async fn a_flood_of_empty_messages_fills_a_paused_members_queue_like_any() {
 }
 
 /// A member that acknowledges a trickle (a message now and then, enough
-/// for the room to move a message at a time) holds the room up as much as
+/// for the room to move a message at a time: here 200 KiB twice a second,
+/// less than half a member queue per stall) holds the room up as much as
 /// one that acknowledges nothing: it is cut off as slow once it has been
 /// behind for the stall, all the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -492,7 +493,7 @@ async fn a_member_acknowledging_a_trickle_is_cut_off_as_slow_all_the_same() {
         loop {
             let (ids, _) = mallory.recv(|b| Some(messages(b))).await;
             for message in ids {
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
                 mallory
                     .send(&Body::Ack {
                         of: message.id,

@@ -32,8 +32,8 @@ pub struct Found {
     /// Where to dial it: the first of `addrs`.
     pub addr: SocketAddr,
     /// Every address it can be reached at, best first: where it answered
-    /// from if it announced that address (or none), else the announced
-    /// ones first.
+    /// from if it announced that address (or none, or could not have:
+    /// loopback, IPv6 link-local), else the announced ones first.
     pub addrs: Vec<SocketAddr>,
     /// From the start of the search to its first answer.
     pub after: Duration,
@@ -325,9 +325,10 @@ fn open_v6() -> io::Result<UdpSocket> {
 
 /// Where the server that answered from `from` with `announced` (its
 /// addresses) on `port` can be reached, best first. Its source address
-/// first if the server announced it (or announced none): anyone on the
-/// path can pass a server's answer on from their own address, and the
-/// client must not dial them first for it; then the ones announced.
+/// first if the server announced it, announced none, or could not have
+/// (loopback, IPv6 link-local); otherwise last: anyone on the path can
+/// pass a server's answer on from their own address, and the client must
+/// not dial them first for it.
 fn addresses(from: SocketAddr, port: u16, announced: &[String]) -> Vec<SocketAddr> {
     let source = match from {
         SocketAddr::V4(v4) => SocketAddr::new(IpAddr::V4(*v4.ip()), port),
@@ -343,7 +344,12 @@ fn addresses(from: SocketAddr, port: u16, announced: &[String]) -> Vec<SocketAdd
             }
         }
     }
-    if addrs.is_empty() || addrs.iter().any(|a| a.ip() == source.ip()) {
+    // A server never announces loopback or IPv6 link-local addresses.
+    let never_announced = match source.ip() {
+        IpAddr::V4(ip) => ip.is_loopback(),
+        IpAddr::V6(ip) => ip.is_loopback() || ip.is_unicast_link_local(),
+    };
+    if addrs.is_empty() || never_announced || addrs.iter().any(|a| a.ip() == source.ip()) {
         addrs.retain(|a| a.ip() != source.ip());
         addrs.insert(0, source);
     } else {
@@ -383,6 +389,11 @@ mod tests {
         );
         // A server that announces nothing is where it answered from.
         assert_eq!(addresses(from, 7878, &[]), [at("192.168.1.66:7878")]);
+        // So is one that answered from an address none announces.
+        let link_local = "fe80::20".parse().expect("an address");
+        let from = SocketAddr::V6(SocketAddrV6::new(link_local, 40000, 0, 2));
+        let dialled = SocketAddr::V6(SocketAddrV6::new(link_local, 7878, 0, 2));
+        assert_eq!(addresses(from, 7878, &announced)[0], dialled);
     }
 
     fn found(addr: &str) -> Found {

@@ -152,12 +152,14 @@ pub(crate) struct Hub {
     /// The connected members whose full queues hold up the first parked
     /// message, and since when each is [`Hub::behind`].
     holding: HashMap<String, Instant>,
-    /// The members that held the room up and have not caught up since
-    /// (their queue down to half the member queue), and since when: a
-    /// member that acknowledges a trickle, just enough for the room to
-    /// move a message at a time, stays behind, and is cut off as slow
-    /// after the stall like one that acknowledges nothing.
-    behind: HashMap<String, Instant>,
+    /// The members that held the room up, since when, and what they have
+    /// acknowledged since (weighed as the member queue counts): one that
+    /// takes half a member queue in that time, or gets its queue down to
+    /// half, reads at a pace a room can keep, and starts afresh; one that
+    /// acknowledges a trickle, just enough for the room to move a message
+    /// at a time, is cut off as slow after the stall like one that
+    /// acknowledges nothing.
+    behind: HashMap<String, (Instant, usize)>,
     /// Acks for senders gathered in the current step, in order: each
     /// member's messages the room relayed or already had.
     acks: Vec<(String, Vec<String>)>,
@@ -469,6 +471,9 @@ impl Hub {
             member: member.to_owned(),
             name: self.room.place(at).name.clone(),
         });
+        // The token of the last message reported: the next of its frame
+        // does not count it again.
+        let mut counted = Ciphertext::default();
         for (
             Message {
                 id, text, sent_at, ..
@@ -481,6 +486,12 @@ impl Hub {
                 self.acked_to(member, id);
                 continue;
             }
+            let token = if token.same_frame(&counted) {
+                token.again()
+            } else {
+                counted = token.again();
+                token
+            };
             self.out.push(
                 ChatEvent::Received {
                     id: id.clone(),
@@ -543,7 +554,7 @@ impl Hub {
                 self.holding = full
                     .into_iter()
                     .map(|id| {
-                        let since = *self.behind.entry(id.clone()).or_insert(now);
+                        let (since, _) = *self.behind.entry(id.clone()).or_insert((now, 0));
                         (id, since)
                     })
                     .collect();
@@ -649,10 +660,14 @@ impl Hub {
             return;
         };
         let done = self.room.place(at).mailbox.acked(conn, ids);
-        if self.room.place(at).mailbox.bytes() <= MEMBER_QUEUE_BYTES / 2 {
-            // Caught up: the room waits for it no more (the next step
-            // finds who holds it up now).
-            self.behind.remove(by);
+        let caught_up = self.room.place(at).mailbox.bytes() <= MEMBER_QUEUE_BYTES / 2;
+        if let Some((_, taken)) = self.behind.get_mut(by) {
+            *taken += done.iter().map(|m| weight(m.text.len())).sum::<usize>();
+            if caught_up || *taken >= MEMBER_QUEUE_BYTES / 2 {
+                // It keeps pace: the next step finds who holds the room
+                // up now, and from when.
+                self.behind.remove(by);
+            }
         }
         let by_name = self.room.place(at).name.clone();
         for message in done {
@@ -849,6 +864,7 @@ impl Hub {
             ServerCommand::Chat(Command::HangUp) => {
                 self.unreported.clear();
                 self.parked.clear();
+                self.behind.clear();
                 for place in self.room.empty() {
                     let conn = place.mailbox.lock().conn.take();
                     if let Some(conn) = conn {

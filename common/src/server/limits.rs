@@ -25,10 +25,12 @@ pub const REMOVED_MAX: usize = 256;
 /// (`slow`) like a member over [`MEMBER_QUEUE_BYTES`].
 pub const CONTROL_MAX: usize = 65_536;
 
-/// Delivery-mark frames kept for a member that is away, sent when it
-/// comes back (newer ones are dropped): its "delivered to 2 of 3" catches
-/// up after a blip.
-pub const HELD_MARKS: usize = 1024;
+/// Delivery marks kept for a member that is away, counted as against
+/// [`CONTROL_MAX`] (a frame 1, and 1 per id and name), sent when it comes
+/// back (newer ones are dropped): its "delivered to 2 of 3" catches up
+/// after a blip. Half the member frames, so that a member coming back
+/// to them is not over that bound at once.
+pub const HELD_MARKS: usize = CONTROL_MAX / 2;
 
 /// Bytes of one member's messages (counted as in [`MEMBER_QUEUE_BYTES`])
 /// read from its socket and not yet relayed by the room: beyond this the server reads that member no

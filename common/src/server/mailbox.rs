@@ -144,11 +144,20 @@ impl Inbox {
     }
 
     /// Between connections: of the frames not yet sent, the delivery
-    /// marks are kept for the next (the oldest [`HELD_MARKS`]).
+    /// marks are kept for the next (the oldest, up to [`HELD_MARKS`]).
     fn keep_marks(&mut self) {
         self.frames
             .retain(|frame| matches!(frame, Control::Delivered { .. }));
-        self.frames.truncate(HELD_MARKS);
+        let mut weight = 0;
+        let keep = self
+            .frames
+            .iter()
+            .take_while(|frame| {
+                weight += frame.weight();
+                weight <= HELD_MARKS
+            })
+            .count();
+        self.frames.truncate(keep);
         self.frames_weight = self.frames.iter().map(Control::weight).sum();
         self.typing.clear();
     }
@@ -237,7 +246,7 @@ impl Mailbox {
                 inbox.push_frame(frame);
                 conn.wake();
             }
-            None if inbox.frames.len() < HELD_MARKS => inbox.push_frame(frame),
+            None if inbox.frames_weight + frame.weight() <= HELD_MARKS => inbox.push_frame(frame),
             None => {}
         }
         inbox.queued()
@@ -326,7 +335,7 @@ impl Mailbox {
         done
     }
 
-    /// Bytes of text waiting.
+    /// What the messages waiting weigh ([`weight`]: text and overhead).
     pub fn bytes(&self) -> usize {
         self.lock().bytes
     }
@@ -520,10 +529,11 @@ mod tests {
         assert_eq!(mailbox.lock().frames, [mark(0)], "unsent: kept");
         // Away: marks wait, up to the bound; nothing else does.
         assert_eq!(mailbox.control(typing.clone()), 0);
-        for i in 1..HELD_MARKS + 10 {
+        // Each mark counts 3: the frame, an id and a name.
+        for i in 1..HELD_MARKS / 3 + 10 {
             mailbox.mark(mark(i));
         }
-        let held: Vec<Control> = (0..HELD_MARKS).map(mark).collect();
+        let held: Vec<Control> = (0..HELD_MARKS / 3).map(mark).collect();
         assert_eq!(mailbox.lock().frames, held, "the oldest, up to the bound");
         // Back: the new connection sends them.
         mailbox.attach(Conn::new(2));
@@ -531,6 +541,27 @@ mod tests {
         mailbox.control(typing.clone());
         mailbox.attach(Conn::new(3));
         assert_eq!(mailbox.lock().frames, held, "replaced: marks still kept");
+    }
+
+    #[test]
+    fn marks_held_while_away_leave_a_member_coming_back_under_the_bound() {
+        let mailbox = Mailbox::default();
+        mailbox.attach(Conn::new(1));
+        mailbox.detach(1);
+        let marks = || Control::Delivered {
+            ids: (0..MAX_BATCH).map(|_| random_id()).collect(),
+            by: vec!["m".into()],
+        };
+        for _ in 0..1000 {
+            mailbox.mark(marks());
+        }
+        mailbox.attach(Conn::new(2));
+        let queued = mailbox.control(Control::Typing {
+            active: true,
+            from: None,
+        });
+        assert!(queued <= HELD_MARKS + 1, "{queued}");
+        assert!(queued < CONTROL_MAX);
     }
 
     #[test]

@@ -177,11 +177,11 @@ fn on_line(
                 from: None,
                 name: None,
             };
-            burst.msgs.push((message, link.ciphertext(&line, 1)));
+            burst.msgs.push((message, link.ciphertext(&line)));
         }
         Body::Msgs { msgs } => {
             burst.bytes += msgs.iter().map(|m| weight(m.text.len())).sum::<usize>();
-            let token = link.ciphertext(&line, msgs.len());
+            let token = link.ciphertext(&line);
             burst.msgs.extend(msgs.into_iter().map(|m| {
                 let message = Message {
                     from: None,
@@ -327,10 +327,11 @@ fn pump(link: &mut Link, seat: &Seat, more: &mut bool) -> Vec<(String, Ciphertex
             link.session.seal_any(&Outgoing::Msgs { msgs: refs }, size)
         };
         let token = link.queue(token);
-        let ciphertext = link.ciphertext(&token, batch.len());
+        let mut ciphertext = link.ciphertext(&token);
         for m in &batch {
             if m.from.as_ref().is_some_and(|s| s.member == seat.me) {
-                own.push((m.id.clone(), ciphertext.clone()));
+                let again = ciphertext.again();
+                own.push((m.id.clone(), std::mem::replace(&mut ciphertext, again)));
             }
         }
     }

@@ -23,7 +23,7 @@ pub(super) struct Undelivered {
     /// Id and length, in the order sent: the order the engine reports
     /// them delivered, nearly always.
     lines: VecDeque<(String, usize)>,
-    /// The bytes in `lines`.
+    /// What `lines` weigh ([`weight`]: text and overhead).
     bytes: usize,
     /// The server in a room: for lines relayed, how many members each
     /// went to and which (names) have it. Only ids in `lines`.
