@@ -15,7 +15,7 @@
 //! The hub does wait on the window ([`Emitter::emit`]): a window that
 //! falls behind slows the room down, as it slowed the one chat before.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -150,8 +150,8 @@ pub(crate) struct Hub {
     /// first waits for room in a connected member's queue.
     parked: VecDeque<Parked>,
     /// The connected members whose full queues hold up the first parked
-    /// message, and since when each is [`Hub::behind`].
-    holding: HashMap<String, Instant>,
+    /// message (each [`Hub::behind`] since it first did).
+    holding: HashSet<String>,
     /// The members that held the room up, since when, and what they have
     /// acknowledged since (weighed as the member queue counts): one that
     /// takes half a member queue in that time, or gets its queue down to
@@ -208,7 +208,7 @@ impl Hub {
             seen: Seen::default(),
             waiting: VecDeque::new(),
             parked: VecDeque::new(),
-            holding: HashMap::new(),
+            holding: HashSet::new(),
             behind: HashMap::new(),
             acks: Vec::new(),
             unreported: HashMap::new(),
@@ -267,9 +267,10 @@ impl Hub {
                 .min();
             let stall = self
                 .holding
-                .values()
-                .min()
-                .map(|since| *since + self.chat.timing.stall);
+                .iter()
+                .filter_map(|id| self.behind.get(id))
+                .map(|(since, _)| *since + self.chat.timing.stall)
+                .min();
             tokio::select! {
                 msg = inbox.recv() => match msg {
                     Some(msg) => {
@@ -551,13 +552,10 @@ impl Hub {
             let full = self.full_for(from, &next.message);
             if !full.is_empty() {
                 let now = Instant::now();
-                self.holding = full
-                    .into_iter()
-                    .map(|id| {
-                        let (since, _) = *self.behind.entry(id.clone()).or_insert((now, 0));
-                        (id, since)
-                    })
-                    .collect();
+                for id in &full {
+                    self.behind.entry(id.clone()).or_insert((now, 0));
+                }
+                self.holding = full.into_iter().collect();
                 break;
             }
             self.holding.clear();
@@ -615,12 +613,12 @@ impl Hub {
     /// keep a room).
     fn stalled(&mut self, now: Instant) {
         let stall = self.chat.timing.stall;
-        let stopped = self
-            .holding
-            .iter()
-            .filter(|(_, since)| **since + stall <= now)
-            .map(|(id, _)| id.clone());
-        self.slow.extend(stopped.collect::<Vec<_>>());
+        let stopped = self.holding.iter().filter(|id| {
+            self.behind
+                .get(*id)
+                .is_some_and(|(since, _)| *since + stall <= now)
+        });
+        self.slow.extend(stopped.cloned().collect::<Vec<_>>());
     }
 
     /// Puts `message` in the mailbox of every member but `from`; how many.
