@@ -106,6 +106,13 @@ impl Ciphertext {
         }
     }
 
+    /// The copy for the next message reported of its frame: the first
+    /// taken counts the token, the rest ([`Ciphertext::again`]) nothing.
+    pub fn take(&mut self) -> Ciphertext {
+        let again = self.again();
+        std::mem::replace(self, again)
+    }
+
     /// Whether `other` is the same frame's token.
     pub fn same_frame(&self, other: &Ciphertext) -> bool {
         match (&self.token, &other.token) {

@@ -409,10 +409,9 @@ impl Link {
             let token = self.queue(token);
             let mut ciphertext = self.ciphertext(&token);
             for m in &batch {
-                let again = ciphertext.again();
                 sent.push(ChatEvent::Sent {
                     id: m.id.clone(),
-                    token: std::mem::replace(&mut ciphertext, again),
+                    token: ciphertext.take(),
                 });
             }
             flight.count += batch.len();
@@ -901,8 +900,7 @@ async fn received(
                 from,
                 text,
                 sent_at,
-                // Counted by the first message of the frame reported.
-                token: std::mem::replace(token, token.again()),
+                token: token.take(),
             })
             .await?;
     }

@@ -330,8 +330,7 @@ fn pump(link: &mut Link, seat: &Seat, more: &mut bool) -> Vec<(String, Ciphertex
         let mut ciphertext = link.ciphertext(&token);
         for m in &batch {
             if m.from.as_ref().is_some_and(|s| s.member == seat.me) {
-                let again = ciphertext.again();
-                own.push((m.id.clone(), std::mem::replace(&mut ciphertext, again)));
+                own.push((m.id.clone(), ciphertext.take()));
             }
         }
     }
